@@ -1,0 +1,225 @@
+package manifest
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"slices"
+)
+
+// Schema is the manifest format version this firmware reads.
+const Schema = 1
+
+// Input channel names.
+const (
+	ChannelBlack  = "black"  // black-blood: flowing blood suppressed
+	ChannelBright = "bright" // bright-blood: ordinary post-contrast T1
+)
+
+// Normalisation methods.
+const (
+	NormZScoreMask = "zscore-mask" // z-score over voxels inside a head mask
+	NormPercentile = "percentile"  // clip to [LowPct, HighPct] percentiles, scale to [0, 1]
+)
+
+// Pass layouts.
+const (
+	LayoutWhole = "whole" // one pass over the whole (cropped) volume
+	LayoutTiles = "tiles" // overlapping tiles, blended
+)
+
+// Manifest describes one model file.
+type Manifest struct {
+	Schema    int    `json:"schema"`
+	Name      string `json:"name"`
+	Version   string `json:"version"`
+	File      string `json:"file"`   // model file name, beside the manifest
+	SHA256    string `json:"sha256"` // hex of the model file
+	Opset     int    `json:"opset"`
+	Precision string `json:"precision"` // fp32 or int8
+
+	// Channels is the input channel order, e.g. ["black", "bright"]. A model
+	// trained with channel dropout lists both and sets BrightOnly.
+	Channels   []string `json:"channels"`
+	BrightOnly bool     `json:"bright_only"` // serves bright-only studies (black channel zeroed)
+
+	SpacingMM     [3]float64    `json:"spacing_mm"` // model grid voxel size (x, y, z)
+	Normalisation Normalisation `json:"normalisation"`
+	Layout        Layout        `json:"layout"`
+	Output        Output        `json:"output"`
+
+	Reference *Reference      `json:"reference,omitempty"`
+	Training  json.RawMessage `json:"training,omitempty"`
+	Metrics   json.RawMessage `json:"metrics,omitempty"`
+}
+
+// Normalisation says how intensities are scaled before inference.
+type Normalisation struct {
+	Method  string  `json:"method"`
+	LowPct  float64 `json:"low_pct,omitempty"`
+	HighPct float64 `json:"high_pct,omitempty"`
+}
+
+// Layout says how a volume passes through the model.
+type Layout struct {
+	Mode     string `json:"mode"`
+	Patch    [3]int `json:"patch,omitempty"`   // tile size in voxels (tiles mode)
+	Overlap  [3]int `json:"overlap,omitempty"` // tile overlap in voxels
+	Multiple int    `json:"multiple"`          // each spatial size must be a multiple of this (2^levels)
+	// ReceptiveFieldMM is the model's receptive field; tiles overlap by at
+	// least half of it to match a whole-volume pass.
+	ReceptiveFieldMM float64 `json:"receptive_field_mm,omitempty"`
+}
+
+// Output says what the model returns and the operating point.
+type Output struct {
+	Meaning         string  `json:"meaning"` // "lesion-probability"
+	Channel         int     `json:"channel"` // index of the lesion channel
+	Threshold       float64 `json:"threshold"`
+	MinComponentMM3 float64 `json:"min_component_mm3"`
+}
+
+// Reference is the start-up self-test: a small input and the output the model
+// must reproduce within Tolerance.
+type Reference struct {
+	Shape     []int64 `json:"shape"`     // input shape, e.g. [1, 2, 16, 16, 16]
+	Input     string  `json:"input"`     // file beside the manifest: little-endian float32
+	Output    string  `json:"output"`    // file beside the manifest: little-endian float32
+	Tolerance float64 `json:"tolerance"` // max absolute difference
+}
+
+// ErrInvalid wraps every schema problem Parse finds.
+var ErrInvalid = errors.New("manifest: invalid")
+
+var reSHA = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
+// Load reads and validates a manifest file.
+func Load(path string) (*Manifest, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("manifest: %w", err)
+	}
+	m, err := Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return m, nil
+}
+
+// Parse decodes and validates manifest JSON. Unknown fields are errors.
+func Parse(data []byte) (*Manifest, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var m Manifest
+	if err := dec.Decode(&m); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	if dec.More() {
+		return nil, fmt.Errorf("%w: trailing data after the JSON object", ErrInvalid)
+	}
+	if err := m.Validate(); err != nil {
+		return nil, err
+	}
+	return &m, nil
+}
+
+// Validate checks the manifest's fields and returns every problem found.
+func (m *Manifest) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%w: "+format, append([]any{ErrInvalid}, args...)...))
+	}
+	if m.Schema != Schema {
+		bad("schema %d is not supported (this firmware reads schema %d)", m.Schema, Schema)
+	}
+	if m.Name == "" || m.Version == "" {
+		bad("name and version are required")
+	}
+	if m.File == "" {
+		bad("file is required (the model file name beside the manifest)")
+	}
+	if !reSHA.MatchString(m.SHA256) {
+		bad("sha256 %q is not 64 lower-case hex digits", m.SHA256)
+	}
+	if m.Opset < 7 || m.Opset > 23 {
+		bad("opset %d is out of range (7 to 23)", m.Opset)
+	}
+	if m.Precision != "fp32" && m.Precision != "int8" {
+		bad("precision %q is not fp32 or int8", m.Precision)
+	}
+	if len(m.Channels) == 0 || len(m.Channels) > 2 {
+		bad("channels %v: expected [bright] or [black, bright]", m.Channels)
+	}
+	for _, c := range m.Channels {
+		if c != ChannelBlack && c != ChannelBright {
+			bad("unknown channel %q (use black or bright)", c)
+		}
+	}
+	if !slices.Contains(m.Channels, ChannelBright) {
+		bad("channels %v must include bright", m.Channels)
+	}
+	if m.BrightOnly && len(m.Channels) != 2 {
+		bad("bright_only needs both channels listed (the black channel is zeroed)")
+	}
+	for i, s := range m.SpacingMM {
+		if !(s >= 0.2 && s <= 5) {
+			bad("spacing_mm[%d] %g is out of range (0.2 to 5 mm)", i, s)
+		}
+	}
+	switch m.Normalisation.Method {
+	case NormZScoreMask:
+	case NormPercentile:
+		n := m.Normalisation
+		if !(n.LowPct >= 0 && n.LowPct < n.HighPct && n.HighPct <= 100) {
+			bad("percentile normalisation needs 0 <= low_pct < high_pct <= 100, got %g and %g", n.LowPct, n.HighPct)
+		}
+	default:
+		bad("normalisation.method %q is not %s or %s", m.Normalisation.Method, NormZScoreMask, NormPercentile)
+	}
+	l := m.Layout
+	if l.Multiple < 1 || l.Multiple > 64 {
+		bad("layout.multiple %d is out of range (1 to 64)", l.Multiple)
+	}
+	switch l.Mode {
+	case LayoutWhole:
+	case LayoutTiles:
+		for i := range 3 {
+			if l.Patch[i] < 8 || l.Patch[i] > 512 || (l.Multiple > 0 && l.Patch[i]%l.Multiple != 0) {
+				bad("layout.patch[%d] %d must be 8 to 512 and a multiple of %d", i, l.Patch[i], l.Multiple)
+			}
+			if l.Overlap[i] < 0 || l.Overlap[i] >= l.Patch[i] {
+				bad("layout.overlap[%d] %d must be 0 to patch-1", i, l.Overlap[i])
+			}
+		}
+	default:
+		bad("layout.mode %q is not %s or %s", l.Mode, LayoutWhole, LayoutTiles)
+	}
+	o := m.Output
+	if o.Meaning != "lesion-probability" {
+		bad("output.meaning %q is not lesion-probability", o.Meaning)
+	}
+	if o.Channel < 0 || o.Channel > 7 {
+		bad("output.channel %d is out of range", o.Channel)
+	}
+	if !(o.Threshold > 0 && o.Threshold < 1) {
+		bad("output.threshold %g must be between 0 and 1", o.Threshold)
+	}
+	if o.MinComponentMM3 < 0 {
+		bad("output.min_component_mm3 %g must not be negative", o.MinComponentMM3)
+	}
+	if r := m.Reference; r != nil {
+		if len(r.Shape) != 5 || r.Shape[0] != 1 || r.Shape[1] != int64(len(m.Channels)) {
+			bad("reference.shape %v must be [1, %d, d, h, w]", r.Shape, len(m.Channels))
+		}
+		if r.Input == "" || r.Output == "" {
+			bad("reference.input and reference.output are required")
+		}
+		if !(r.Tolerance > 0 && r.Tolerance < 1) {
+			bad("reference.tolerance %g must be between 0 and 1", r.Tolerance)
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,62 @@
+package manifest
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+const good = `{
+ "schema": 1, "name": "metnet", "version": "1.0.0", "file": "metnet-fp32.onnx",
+ "sha256": "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+ "opset": 13, "precision": "fp32", "channels": ["black", "bright"], "bright_only": true,
+ "spacing_mm": [1, 1, 1], "normalisation": {"method": "zscore-mask"},
+ "layout": {"mode": "whole", "multiple": 8, "receptive_field_mm": 93},
+ "output": {"meaning": "lesion-probability", "channel": 0, "threshold": 0.5, "min_component_mm3": 3},
+ "reference": {"shape": [1, 2, 16, 16, 16], "input": "ref-in.f32", "output": "ref-out.f32", "tolerance": 0.001}
+}`
+
+func TestParse(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		edit    func(string) string
+		wantErr string
+	}{
+		{"good", func(s string) string { return s }, ""},
+		{"unknown field", func(s string) string { return strings.Replace(s, `"opset"`, `"opsett"`, 1) }, "unknown field"},
+		{"bad sha", func(s string) string { return strings.Replace(s, `"0123456789abcdef0123`, `"XYZ`, 1) }, "sha256"},
+		{"unknown channel", func(s string) string { return strings.Replace(s, `"black"`, `"flair"`, 1) }, "unknown channel"},
+		{"threshold out of range", func(s string) string { return strings.Replace(s, `"threshold": 0.5`, `"threshold": 1.5`, 1) }, "threshold"},
+		{"wrong schema", func(s string) string { return strings.Replace(s, `"schema": 1`, `"schema": 9`, 1) }, "schema 9"},
+		{"tiles without patch", func(s string) string { return strings.Replace(s, `"mode": "whole"`, `"mode": "tiles"`, 1) }, "layout.patch"},
+		{"reference shape", func(s string) string { return strings.Replace(s, `[1, 2, 16, 16, 16]`, `[1, 3, 16, 16, 16]`, 1) }, "reference.shape"},
+		{"trailing data", func(s string) string { return s + "{}" }, "trailing"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m, err := Parse([]byte(tc.edit(good)))
+			if tc.wantErr == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if m.Output.Threshold != 0.5 || m.Channels[1] != ChannelBright {
+					t.Fatalf("decoded %+v", m)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) || !errors.Is(err, ErrInvalid) {
+				t.Fatalf("err = %v, want ErrInvalid mentioning %q", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add([]byte(good))
+	f.Add([]byte(`{}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		m, err := Parse(data)
+		if err == nil && m.Validate() != nil {
+			t.Fatal("Parse accepted a manifest Validate rejects")
+		}
+	})
+}
