@@ -58,7 +58,15 @@ type checker struct {
 // numeric indexes for sequences). When the exact key is absent the line of the
 // closest existing parent is used, so a missing key points at its section.
 func (c *checker) addf(path string, format string, args ...any) {
-	c.ps = append(c.ps, Problem{File: c.file, Line: c.line(path), Msg: fmt.Sprintf(format, args...)})
+	line := c.line(path)
+	for _, p := range c.ps {
+		if p.Line == line && line > 0 && strings.HasPrefix(p.Msg, "cannot read ") {
+			// The value on this line could not be decoded; the zero value
+			// left behind would only repeat the same mistake in other words.
+			return
+		}
+	}
+	c.ps = append(c.ps, Problem{File: c.file, Line: line, Msg: fmt.Sprintf(format, args...)})
 }
 
 func (c *checker) line(path string) int {
@@ -149,10 +157,37 @@ func decode(file string, data []byte, out any, section func(typ string) string) 
 	return &root, ps
 }
 
+var reUnmarshal = regexp.MustCompile("^cannot unmarshal !!(\\w+) `(.*)` into (\\S+)$")
+
+// wantedKind says in words what a Go type expects from a YAML value.
+func wantedKind(goType string) string {
+	switch {
+	case strings.HasPrefix(goType, "[]"):
+		return "a list"
+	case goType == "int" || goType == "int64":
+		return "a whole number"
+	case goType == "float64":
+		return "a number"
+	case goType == "bool":
+		return "true or false"
+	case goType == "string":
+		return "text"
+	case goType == "time.Duration":
+		return "a duration such as 20s or 15m"
+	case strings.HasPrefix(goType, "config."), strings.HasPrefix(goType, "*config."):
+		return "a section of keys"
+	}
+	return goType
+}
+
 func yamlProblem(file, msg string) Problem {
 	if m := reYAMLLine.FindStringSubmatch(msg); m != nil {
 		line, _ := strconv.Atoi(m[1])
-		return Problem{File: file, Line: line, Msg: strings.TrimPrefix(m[2], "yaml: ")}
+		text := strings.TrimPrefix(m[2], "yaml: ")
+		if u := reUnmarshal.FindStringSubmatch(text); u != nil {
+			text = fmt.Sprintf("cannot read %q here (expected %s)", u[2], wantedKind(u[3]))
+		}
+		return Problem{File: file, Line: line, Msg: text}
 	}
 	return Problem{File: file, Msg: strings.TrimPrefix(msg, "yaml: ")}
 }

@@ -1,0 +1,116 @@
+// Command metsentryd is the metsentry appliance daemon. It reads the board file
+// and the site file, then hands over to daemon.Run until SIGTERM or SIGINT.
+//
+//	metsentryd --board sim --site /etc/metsentry/site.yaml
+//	metsentryd --check --board boards/jetson-orin-nano.yaml [--site site.yaml] [--probe]
+//
+// --board takes a built-in board name (see boards/) or a file path.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"metsentry/boards"
+	"metsentry/firmware/config"
+	"metsentry/firmware/daemon"
+	"metsentry/runtime/ort"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("metsentryd", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	boardArg := fs.String("board", "", "built-in board name ("+fmt.Sprint(boards.Names())+") or board file path")
+	sitePath := fs.String("site", "", "site file path")
+	check := fs.Bool("check", false, "check the board (and site) files, print every problem, exit 0 or 1")
+	probe := fs.Bool("probe", false, "with --check: also check that the board's devices exist on this machine")
+	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *boardArg == "" {
+		fmt.Fprintln(stderr, "metsentryd: --board is required (a built-in name or a file path)")
+		return 2
+	}
+	board, boardFile, err := loadBoard(*boardArg)
+	var problems config.Problems
+	problems = append(problems, config.AsProblems(err)...)
+	if err != nil && len(config.AsProblems(err)) == 0 {
+		problems = append(problems, config.Problem{File: boardFile, Msg: err.Error()})
+	}
+	var site *config.Site
+	if *sitePath != "" {
+		site, err = config.LoadSite(*sitePath)
+		problems = append(problems, config.AsProblems(err)...)
+	} else if !*check {
+		problems = append(problems, config.Problem{File: "metsentryd", Msg: "--site is required to run (the site file with AE title, peers and destinations)"})
+	}
+	if *check && *probe && board != nil && len(problems) == 0 {
+		problems = append(problems, config.ProbeBoard(boardFile, board)...)
+	}
+	if len(problems) > 0 {
+		for _, p := range problems {
+			fmt.Fprintln(stderr, p.String())
+		}
+		return 1
+	}
+	if *check {
+		what := boardFile
+		if *sitePath != "" {
+			what += " and " + *sitePath
+		}
+		fmt.Fprintf(stdout, "metsentryd: %s: ok\n", what)
+		return 0
+	}
+
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(*level)); err != nil {
+		fmt.Fprintf(stderr, "metsentryd: --log-level %q is not a level (use debug, info, warn or error)\n", *level)
+		return 2
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl}))
+	err = daemon.Run(ctx, daemon.Options{
+		Board: board, BoardFile: boardFile, Site: site, Log: log,
+		Inference: startORT,
+	})
+	if err != nil {
+		log.Error("metsentryd stopped with an error", "err", err)
+		return 1
+	}
+	return 0
+}
+
+// loadBoard reads a board file by path, or a built-in board by name.
+func loadBoard(arg string) (*config.Board, string, error) {
+	if filepath.Ext(arg) == "" && !filepath.IsAbs(arg) {
+		if data, file, ok := boards.File(arg); ok {
+			b, err := config.ParseBoard(file, data)
+			return b, file, err
+		}
+		return nil, arg, fmt.Errorf("no built-in board %q (have %v; or give a file path)", arg, boards.Names())
+	}
+	b, err := config.LoadBoard(arg)
+	return b, arg, err
+}
+
+// startORT loads ONNX Runtime from the board's library path.
+func startORT(b *config.Board) (string, error) {
+	if err := ort.Init(b.Inference.Library); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("ONNX Runtime %s, providers %v, %d threads", ort.LibraryVersion(), b.Inference.Providers, b.Inference.Threads), nil
+}
