@@ -1,0 +1,113 @@
+package panel_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"metsentry/firmware/panel"
+	"metsentry/hal/serial"
+	"metsentry/tools/panelsim/sim"
+)
+
+var discard = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// rig is a Link and Machine on the host side and a simulated panel on a pty.
+type rig struct {
+	sim     *sim.Sim
+	link    *panel.Link
+	machine *panel.Machine
+	buttons chan panel.Button
+	display bool
+}
+
+func newRig(t *testing.T, display bool) *rig {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	path := filepath.Join(t.TempDir(), "panel")
+	s := sim.New(sim.Config{Link: path, Display: display})
+	if _, err := s.Plug(); err != nil {
+		t.Fatal(err)
+	}
+	r := &rig{sim: s, buttons: make(chan panel.Button, 8), display: display}
+	r.link = panel.NewLink(panel.LinkConfig{
+		Device: path, Baud: 115200, Open: serial.Open,
+		Logger: discard,
+		Button: func(b panel.Button) { r.buttons <- b },
+	})
+	r.machine = panel.NewMachine(ctx, panel.MachineConfig{Displays: []panel.Display{r.link}, Logger: discard})
+	done := make(chan struct{}, 2)
+	go func() { _ = s.Run(ctx); done <- struct{}{} }()
+	go func() { _ = r.link.Run(ctx); done <- struct{}{} }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		<-done
+		s.Close()
+	})
+	return r
+}
+
+// waitShow waits until the panel shows want, within limit.
+// With a display it also waits for the display line the machine sets for it.
+func (r *rig) waitShow(t *testing.T, want panel.State, limit time.Duration) time.Duration {
+	t.Helper()
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
+	defer cancel()
+	text := r.machine.Current().Text
+	if _, err := r.sim.WaitFor(ctx, func(s sim.Shown) bool {
+		return s.State == want && !s.HostLost && (!r.display || s.Text == text)
+	}); err != nil {
+		t.Fatalf("panel did not show %+v within %v: %v", want, limit, err)
+	}
+	return time.Since(start)
+}
+
+func TestPTYStudySequences(t *testing.T) {
+	tests := []struct {
+		name    string
+		lesions int
+		want    []panel.State
+		texts   []string
+	}{
+		{"positive", 3,
+			[]panel.State{{Show: panel.Idle}, {Show: panel.Receiving}, {Show: panel.Processing}, {Show: panel.Positive, Count: 3}, {Show: panel.Idle}},
+			[]string{"READY", "RECEIVING", "ANALYSING", "POSITIVE: 3 LESIONS", "READY"}},
+		{"negative", 0,
+			[]panel.State{{Show: panel.Idle}, {Show: panel.Receiving}, {Show: panel.Processing}, {Show: panel.Negative}, {Show: panel.Idle}},
+			[]string{"READY", "RECEIVING", "ANALYSING", "NEGATIVE: NO LESION", "READY"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := newRig(t, true)
+			r.waitShow(t, panel.State{Show: panel.Idle}, 3*time.Second)
+			r.machine.Receiving()
+			r.waitShow(t, panel.State{Show: panel.Receiving}, 2*time.Second)
+			r.machine.Processing()
+			r.waitShow(t, panel.State{Show: panel.Processing}, 2*time.Second)
+			r.machine.Result(tt.lesions)
+			r.waitShow(t, tt.want[3], 2*time.Second)
+			// The technologist presses acknowledge on the panel.
+			r.sim.Press(panel.ButtonAck, false)
+			select {
+			case b := <-r.buttons:
+				r.machine.Button(b)
+			case <-time.After(2 * time.Second):
+				t.Fatal("host got no button press within 2s")
+			}
+			r.waitShow(t, panel.State{Show: panel.Idle}, 2*time.Second)
+			if diff := cmp.Diff(tt.want, r.sim.History()); diff != "" {
+				t.Errorf("LED states (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tt.texts, r.sim.Texts()); diff != "" {
+				t.Errorf("display lines (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
