@@ -8,6 +8,8 @@ import (
 	"sync"
 
 	onnx "github.com/yalue/onnxruntime_go"
+
+	"metsentry/runtime/amx"
 )
 
 // Version is the ONNX Runtime release whose C API onnxruntime_go v1.27.0 expects.
@@ -23,13 +25,30 @@ var ErrLibraryMissing = errors.New("ort: ONNX Runtime library not found")
 var (
 	initMu   sync.Mutex
 	initPath string
+	guard    = amx.StateOff
 )
 
+// InitOption changes how Init loads the library.
+type InitOption func(*initConfig)
+
+type initConfig struct{ noGuard bool }
+
+// WithoutAMXGuard loads ONNX Runtime without blocking AMX first. Only the
+// bench and the tests that show the AMX fault use it.
+func WithoutAMXGuard() InitOption { return func(c *initConfig) { c.noGuard = true } }
+
 // Init loads the ONNX Runtime shared library at path and creates the process-wide
-// environment. It may be called again with the same path; a different path after
-// a successful Init is an error, because ONNX Runtime cannot be loaded twice in one
-// process.
-func Init(path string) error {
+// environment. Before loading it blocks AMX for the whole process (see
+// runtime/amx) unless WithoutAMXGuard is given; a guard that cannot be
+// installed on an AMX machine is an error, because int8 results would then be
+// untrustworthy. It may be called again with the same path; a different path
+// after a successful Init is an error, because ONNX Runtime cannot be loaded
+// twice in one process.
+func Init(path string, opts ...InitOption) error {
+	var cfg initConfig
+	for _, o := range opts {
+		o(&cfg)
+	}
 	initMu.Lock()
 	defer initMu.Unlock()
 	abs, err := filepath.Abs(path)
@@ -45,6 +64,13 @@ func Init(path string) error {
 	if _, err := os.Stat(abs); err != nil {
 		return fmt.Errorf("%w at %s (run ./build.sh deps, or set inference.library in the board file): %v", ErrLibraryMissing, abs, err)
 	}
+	if !cfg.noGuard {
+		st, err := amx.Block()
+		if err != nil {
+			return fmt.Errorf("ort: AMX guard: %w", err)
+		}
+		guard = st
+	}
 	onnx.SetSharedLibraryPath(abs)
 	if err := onnx.InitializeEnvironment(onnx.WithLogLevelError()); err != nil {
 		return fmt.Errorf("ort: cannot initialise ONNX Runtime from %s: %w", abs, err)
@@ -55,6 +81,14 @@ func Init(path string) error {
 	}
 	initPath = abs
 	return nil
+}
+
+// AMXGuard says whether the AMX guard is in force in this process: one of
+// amx.StateBlocked, StateNoAMX, StateNotSupported, or StateOff.
+func AMXGuard() amx.State {
+	initMu.Lock()
+	defer initMu.Unlock()
+	return guard
 }
 
 // LibraryVersion returns the version string of the loaded library, or "" before Init.

@@ -2,24 +2,68 @@ package ort
 
 import (
 	"fmt"
+	"log/slog"
 	"os"
+	"strings"
+	"sync"
 
 	onnx "github.com/yalue/onnxruntime_go"
+)
+
+// Execution provider names, as board files spell them (config.Provider*).
+const (
+	ProviderTensorRT = "tensorrt"
+	ProviderCUDA     = "cuda"
+	ProviderCPU      = "cpu"
 )
 
 // Session is one loaded model with a single float32 input and a single float32
 // output, reused across runs. It is not safe for concurrent Run calls.
 type Session struct {
-	s      *onnx.DynamicAdvancedSession
-	input  string
-	output string
+	s        *onnx.DynamicAdvancedSession
+	input    string
+	output   string
+	inShape  []int64 // as declared by the model; -1 for dynamic axes
+	outShape []int64
+	provider string
 }
 
 // SessionOptions tune a session.
 type SessionOptions struct {
 	// IntraOpThreads is the number of threads one operator may use; 0 leaves
-	// ONNX Runtime's default.
+	// ONNX Runtime's default (one per core).
 	IntraOpThreads int
+
+	// Providers lists execution providers to try, best first (tensorrt, cuda,
+	// cpu). Empty means cpu only. Each is tried on fresh session options; one
+	// that cannot be set up is logged once with its reason and the next is
+	// tried. cpu is always the last resort even when not listed.
+	Providers []string
+
+	// EngineCache is the TensorRT engine cache root. The engines for one
+	// model live in a folder keyed by the model's sha256, the TensorRT version
+	// and the GPU (see EngineCacheDir); empty disables the cache.
+	EngineCache string
+	// ModelSHA256 keys the engine cache; NewSessionFromData fills it.
+	ModelSHA256 string
+	// INT8 enables TensorRT's int8 mode (for QDQ models) besides fp16.
+	INT8 bool
+
+	// MemPattern turns on ONNX Runtime's memory pattern planning. It is off by
+	// default: with varying tile and volume sizes it keeps one plan per shape,
+	// and turning it off halved peak RSS for about 2% more time.
+	MemPattern bool
+	// NoCPUArena turns off the CPU memory arena, so freed tensors go back to
+	// the system at once (smaller RSS between studies, slower allocation).
+	NoCPUArena bool
+
+	// NoOptimization turns off every graph optimisation: QDQ graphs then run
+	// as written, in float. Tests use it to get a reference for fused int8
+	// kernels.
+	NoOptimization bool
+
+	// Logger receives the provider fallback lines; nil uses slog.Default().
+	Logger *slog.Logger
 }
 
 // NewSession loads the model file at path. Init must have been called.
@@ -28,33 +72,184 @@ func NewSession(path string, o SessionOptions) (*Session, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ort: cannot read model: %w", err)
 	}
+	return NewSessionFromData(model, path, o)
+}
+
+// NewSessionFromData loads a model from memory; name is used in errors only.
+// Loading the bytes that were verified (rather than reopening the file) leaves
+// no window for the file to change between verification and use.
+func NewSessionFromData(model []byte, name string, o SessionOptions) (*Session, error) {
+	if LibraryVersion() == "" {
+		return nil, fmt.Errorf("ort: %s: ONNX Runtime is not initialised (call ort.Init first)", name)
+	}
 	ins, outs, err := onnx.GetInputOutputInfoWithONNXData(model)
 	if err != nil {
-		return nil, fmt.Errorf("ort: %s is not a readable ONNX model: %w", path, err)
+		return nil, fmt.Errorf("ort: %s is not a readable ONNX model: %w", name, err)
 	}
 	if len(ins) != 1 || len(outs) != 1 {
-		return nil, fmt.Errorf("ort: %s has %d inputs and %d outputs, expected 1 and 1", path, len(ins), len(outs))
+		return nil, fmt.Errorf("ort: %s has %d inputs and %d outputs, expected 1 and 1", name, len(ins), len(outs))
 	}
+	for _, io := range []onnx.InputOutputInfo{ins[0], outs[0]} {
+		if io.OrtValueType != onnx.ONNXTypeTensor || io.DataType != onnx.TensorElementDataTypeFloat {
+			return nil, fmt.Errorf("ort: %s: %q is %v of %v, expected a float32 tensor", name, io.Name, io.OrtValueType, io.DataType)
+		}
+	}
+	if o.ModelSHA256 == "" {
+		o.ModelSHA256 = sha256Hex(model)
+	}
+	logger := o.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	var lastErr error
+	for _, p := range providerOrder(o.Providers) {
+		opts, err := newOptions(p, o)
+		if err != nil {
+			logUnavailable(logger, p, err)
+			lastErr = err
+			continue
+		}
+		s, err := onnx.NewDynamicAdvancedSessionWithONNXData(model, []string{ins[0].Name}, []string{outs[0].Name}, opts)
+		opts.Destroy()
+		if err != nil {
+			if p == ProviderCPU {
+				return nil, fmt.Errorf("ort: cannot load %s: %w", name, err)
+			}
+			logUnavailable(logger, p, err)
+			lastErr = err
+			continue
+		}
+		return &Session{
+			s: s, input: ins[0].Name, output: outs[0].Name, provider: p,
+			inShape: []int64(ins[0].Dimensions.Clone()), outShape: []int64(outs[0].Dimensions.Clone()),
+		}, nil
+	}
+	return nil, fmt.Errorf("ort: no execution provider could load %s: %w", name, lastErr)
+}
+
+// providerOrder returns the providers to try: those asked for, known ones
+// only, without repeats, and cpu last in any case.
+func providerOrder(asked []string) []string {
+	var out []string
+	for _, p := range asked {
+		p = strings.ToLower(strings.TrimSpace(p))
+		if (p == ProviderTensorRT || p == ProviderCUDA) && !contains(out, p) {
+			out = append(out, p)
+		}
+	}
+	return append(out, ProviderCPU)
+}
+
+func contains(s []string, v string) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// newOptions makes fresh session options for one provider.
+func newOptions(provider string, o SessionOptions) (*onnx.SessionOptions, error) {
 	opts, err := onnx.NewSessionOptions()
 	if err != nil {
 		return nil, fmt.Errorf("ort: session options: %w", err)
 	}
-	defer opts.Destroy()
+	fail := func(what string, err error) (*onnx.SessionOptions, error) {
+		opts.Destroy()
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
 	if o.IntraOpThreads > 0 {
 		if err := opts.SetIntraOpNumThreads(o.IntraOpThreads); err != nil {
-			return nil, fmt.Errorf("ort: set threads: %w", err)
+			return fail("set intra-op threads", err)
 		}
 	}
-	s, err := onnx.NewDynamicAdvancedSessionWithONNXData(model, []string{ins[0].Name}, []string{outs[0].Name}, opts)
-	if err != nil {
-		return nil, fmt.Errorf("ort: cannot load %s: %w", path, err)
+	if err := opts.SetInterOpNumThreads(1); err != nil {
+		return fail("set inter-op threads", err)
 	}
-	return &Session{s: s, input: ins[0].Name, output: outs[0].Name}, nil
+	if err := opts.SetMemPattern(o.MemPattern); err != nil {
+		return fail("set memory pattern", err)
+	}
+	if err := opts.SetCpuMemArena(!o.NoCPUArena); err != nil {
+		return fail("set CPU arena", err)
+	}
+	if o.NoOptimization {
+		if err := opts.SetGraphOptimizationLevel(onnx.GraphOptimizationLevelDisableAll); err != nil {
+			return fail("set graph optimisation level", err)
+		}
+	}
+	switch provider {
+	case ProviderTensorRT:
+		trt, err := onnx.NewTensorRTProviderOptions()
+		if err != nil {
+			return fail("TensorRT provider options", err)
+		}
+		defer trt.Destroy()
+		m := map[string]string{
+			"device_id":       "0",
+			"trt_fp16_enable": "1",
+		}
+		if o.INT8 {
+			m["trt_int8_enable"] = "1"
+		}
+		if o.EngineCache != "" {
+			m["trt_engine_cache_enable"] = "1"
+			m["trt_engine_cache_path"] = EngineCacheDir(o.EngineCache, o.ModelSHA256)
+			m["trt_timing_cache_enable"] = "1"
+		}
+		if err := trt.Update(m); err != nil {
+			return fail("TensorRT provider options", err)
+		}
+		if err := opts.AppendExecutionProviderTensorRT(trt); err != nil {
+			return fail("append TensorRT provider", err)
+		}
+	case ProviderCUDA:
+		cuda, err := onnx.NewCUDAProviderOptions()
+		if err != nil {
+			return fail("CUDA provider options", err)
+		}
+		defer cuda.Destroy()
+		if err := cuda.Update(map[string]string{
+			"device_id":              "0",
+			"arena_extend_strategy":  "kSameAsRequested",
+			"cudnn_conv_algo_search": "HEURISTIC",
+		}); err != nil {
+			return fail("CUDA provider options", err)
+		}
+		if err := opts.AppendExecutionProviderCUDA(cuda); err != nil {
+			return fail("append CUDA provider", err)
+		}
+	}
+	return opts, nil
 }
+
+var logged sync.Map // provider name -> struct{}
+
+// logUnavailable logs, once per provider per process, why a provider is not
+// used. Later studies fall back silently: the provider in use shows in status.
+func logUnavailable(l *slog.Logger, provider string, err error) {
+	if _, dup := logged.LoadOrStore(provider, struct{}{}); dup {
+		return
+	}
+	l.Warn("ort: execution provider not available, trying the next", "provider", provider, "reason", err.Error())
+}
+
+// Provider returns the execution provider the session runs on: tensorrt,
+// cuda or cpu.
+func (s *Session) Provider() string { return s.provider }
+
+// InputShape returns the input shape the model declares (-1 for dynamic axes).
+func (s *Session) InputShape() []int64 { return append([]int64(nil), s.inShape...) }
+
+// OutputShape returns the output shape the model declares (-1 for dynamic axes).
+func (s *Session) OutputShape() []int64 { return append([]int64(nil), s.outShape...) }
 
 // Run runs the model on one float32 tensor of the given shape and returns the
 // output data and shape.
 func (s *Session) Run(data []float32, shape []int64) ([]float32, []int64, error) {
+	if s.s == nil {
+		return nil, nil, fmt.Errorf("ort: run on a closed session")
+	}
 	in, err := onnx.NewTensor(onnx.NewShape(shape...), data)
 	if err != nil {
 		return nil, nil, fmt.Errorf("ort: input tensor %v: %w", shape, err)
