@@ -1,0 +1,29 @@
+// Package dimse is the DICOM network front door of metsentry: the upper layer
+// protocol (PS3.8) and the DIMSE services C-ECHO and C-STORE (PS3.7) over TCP,
+// optionally TLS.
+//
+// How the parts fit:
+//
+//   - pdu.go encodes and decodes PDUs; every declared length is checked
+//     against a limit before anything is allocated, so a peer cannot make
+//     the appliance allocate more than the PDU size it agreed to.
+//   - command.go encodes and decodes DIMSE command sets (group 0000,
+//     Implicit VR Little Endian).
+//   - conn.go carries one association: PDU reads with the ARTIM or idle
+//     timer, PDV reassembly across PDUs, fragmentation to the peer's maximum
+//     PDU length. sockopt_linux.go sets TCP_NODELAY and TCP_QUICKACK so stock
+//     senders that leave Nagle's algorithm on are not slowed by delayed ACKs.
+//   - server.go and scp.go are the SCP: a Policy (AE titles, allowed peers,
+//     limits, TLS) decides A-ASSOCIATE-AC or -RJ; each C-STORE data set is
+//     streamed to a temp file from the Storage (never a whole study in
+//     memory) and answered Success only after Storage.Store made it durable.
+//   - client.go is the SCU: Dial, Echo, StoreFile, StoreDataset, Release.
+//   - storage.go defines the Storage contract the cache implements, and
+//     DirStorage, a write-temp, fsync, rename, fsync-dir store for tests
+//     and tools.
+//
+// Accepted on the SCP side: Verification, MR Image Storage and Enhanced MR
+// Image Storage, in Implicit VR LE, Explicit VR LE and Deflated Explicit VR
+// LE; data sets are kept exactly as received, deflated ones included. Other
+// contexts are refused one by one and the association goes on with the rest.
+package dimse

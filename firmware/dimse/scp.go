@@ -1,0 +1,267 @@
+package dimse
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"log/slog"
+	"net/netip"
+	"os"
+	"slices"
+	"time"
+)
+
+// scpAssoc is one accepted association on the SCP side.
+type scpAssoc struct {
+	s        *Server
+	c        *conn
+	log      *slog.Logger
+	rq       *AssociateRQ
+	remote   netip.AddrPort
+	contexts map[byte]ContextAC
+	abstract map[byte]string
+	bw       *bufio.Writer
+	hash     hash.Hash
+	meta     []byte
+}
+
+// negotiate answers each proposed presentation context: Verification and
+// the storage SOP classes are accepted in the first proposed transfer
+// syntax this package supports (so the sender need not transcode), the rest
+// refused with the matching result.
+func negotiate(rq *AssociateRQ) []ContextAC {
+	out := make([]ContextAC, 0, len(rq.Contexts))
+	for _, pc := range rq.Contexts {
+		ac := ContextAC{ID: pc.ID, Result: ResultAbstractSyntaxNotSupported, TransferSyntax: ImplicitVRLittleEndian}
+		if pc.AbstractSyntax == VerificationSOPClass || slices.Contains(StorageSOPClasses, pc.AbstractSyntax) {
+			ac.Result = ResultTransferSyntaxesNotSupported
+			for _, ts := range pc.TransferSyntaxes {
+				if slices.Contains(TransferSyntaxes, ts) {
+					ac.Result, ac.TransferSyntax = ResultAcceptance, ts
+					break
+				}
+			}
+		}
+		out = append(out, ac)
+	}
+	return out
+}
+
+func (a *scpAssoc) run() {
+	pol := &a.s.pol
+	a.c.setMaxSend(a.rq.UserInfo.MaxPDULength)
+	acs := negotiate(a.rq)
+	a.contexts = map[byte]ContextAC{}
+	a.abstract = map[byte]string{}
+	nacc := 0
+	for i, ac := range acs {
+		if ac.Result == ResultAcceptance {
+			a.contexts[ac.ID] = ac
+			a.abstract[ac.ID] = a.rq.Contexts[i].AbstractSyntax
+			nacc++
+		}
+	}
+	ac := &AssociateAC{
+		ProtocolVersion: 1, CalledAE: a.rq.CalledAE, CallingAE: a.rq.CallingAE, AppContext: ApplicationContext,
+		Contexts: acs,
+		UserInfo: UserInfo{MaxPDULength: pol.MaxPDULength, ImplementationClassUID: ImplementationClassUID, ImplementationVersionName: ImplementationVersionName},
+	}
+	if err := a.c.writePDU(ac); err != nil {
+		a.log.Info("dimse: sending A-ASSOCIATE-AC failed", "err", err)
+		return
+	}
+	a.log.Info("dimse: association accepted", "contexts", len(acs), "accepted", nacc, "peer_max_pdu", a.rq.UserInfo.MaxPDULength,
+		"peer_impl", a.rq.UserInfo.ImplementationVersionName)
+	a.c.armTimer(a.s.Clock, pol.IdleTimeout)
+	stored := 0
+	start := time.Now()
+	for {
+		pcid, cmd, err := a.c.readCommand()
+		if err != nil {
+			var up *unexpectedPDU
+			if errors.As(err, &up) {
+				switch up.pdu.(type) {
+				case *ReleaseRQ:
+					a.c.writePDU(&ReleaseRP{})
+					a.log.Info("dimse: association released", "stored", stored, "seconds", time.Since(start).Seconds())
+					a.c.timer.Stop()
+					a.c.armTimer(a.s.Clock, pol.ARTIMTimeout)
+					a.c.waitClose()
+					return
+				case *Abort:
+					a.log.Warn("dimse: association aborted by peer", "stored", stored)
+					return
+				default:
+					a.log.Warn("dimse: unexpected PDU, aborting", "type", up.pdu.Type())
+					a.c.writePDU(&Abort{Source: AbortSourceProvider, Reason: AbortReasonUnexpectedPDU})
+					return
+				}
+			}
+			a.s.abortOnError(a.c, a.log, "waiting for a command", err)
+			return
+		}
+		ctxAC, ok := a.contexts[pcid]
+		if !ok {
+			a.log.Warn("dimse: command on a presentation context that was not accepted, aborting", "context", pcid)
+			a.c.writePDU(&Abort{Source: AbortSourceProvider, Reason: AbortReasonInvalidParam})
+			return
+		}
+		var status uint16
+		var comment string
+		switch cmd.CommandField {
+		case CEchoRQ:
+			if cmd.HasDataSet() {
+				if err := a.discard(pcid); err != nil {
+					a.s.abortOnError(a.c, a.log, "reading a C-ECHO data set", err)
+					return
+				}
+			}
+			status = StatusSuccess
+		case CStoreRQ:
+			if !cmd.HasDataSet() {
+				a.log.Warn("dimse: C-STORE-RQ without a data set, aborting")
+				a.c.writePDU(&Abort{Source: AbortSourceProvider, Reason: AbortReasonInvalidParam})
+				return
+			}
+			status, comment, err = a.store(pcid, ctxAC.TransferSyntax, cmd)
+			if err != nil {
+				a.s.abortOnError(a.c, a.log, "reading a C-STORE data set", err)
+				return
+			}
+			if status == StatusSuccess {
+				stored++
+			}
+		default:
+			if cmd.IsResponse() {
+				a.log.Warn("dimse: unexpected DIMSE response, aborting", "command", cmd.CommandField)
+				a.c.writePDU(&Abort{Source: AbortSourceProvider, Reason: AbortReasonUnexpectedPDU})
+				return
+			}
+			if cmd.HasDataSet() {
+				if err := a.discard(pcid); err != nil {
+					a.s.abortOnError(a.c, a.log, "reading a data set", err)
+					return
+				}
+			}
+			status, comment = StatusUnrecognizedOperation, fmt.Sprintf("command 0x%04x is not supported (C-ECHO and C-STORE are)", cmd.CommandField)
+		}
+		rsp := &Command{
+			CommandField: cmd.CommandField | 0x8000, MessageIDBeingRespondedTo: cmd.MessageID,
+			AffectedSOPClassUID: cmd.AffectedSOPClassUID, AffectedSOPInstanceUID: cmd.AffectedSOPInstanceUID,
+			CommandDataSetType: NoDataSet, Status: status, ErrorComment: comment,
+		}
+		if rsp.AffectedSOPClassUID == "" {
+			rsp.AffectedSOPClassUID = a.abstract[pcid]
+		}
+		if err := a.c.writeMessage(pcid, rsp, nil, 0); err != nil {
+			a.log.Info("dimse: sending a response failed", "err", err)
+			return
+		}
+	}
+}
+
+func (a *scpAssoc) discard(pcid byte) error {
+	_, err := a.c.readData(pcid, io.Discard, 0)
+	if errors.Is(err, errTooLarge) {
+		err = nil
+	}
+	return err
+}
+
+// store streams one C-STORE data set to a temp file from Storage and hands it
+// over. It returns the DIMSE status; an error means the association is
+// broken and must be aborted.
+func (a *scpAssoc) store(pcid byte, ts string, cmd *Command) (uint16, string, error) {
+	log := a.log.With("sop_instance", HashUID(cmd.AffectedSOPInstanceUID))
+	if cmd.AffectedSOPClassUID != a.abstract[pcid] {
+		if err := a.discard(pcid); err != nil {
+			return 0, "", err
+		}
+		log.Warn("dimse: C-STORE SOP class differs from its presentation context", "context", pcid)
+		return StatusDataSetMismatch, "Affected SOP Class UID differs from the abstract syntax of the presentation context", nil
+	}
+	f, err := a.s.Storage.CreateTemp()
+	if err != nil {
+		if derr := a.discard(pcid); derr != nil {
+			return 0, "", derr
+		}
+		log.Error("dimse: cannot create a temp file", "err", err)
+		return storageStatus(err), "cannot store the instance now", nil
+	}
+	keep := false
+	defer func() {
+		if !keep {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	if a.hash == nil {
+		a.hash = sha256.New()
+		a.bw = bufio.NewWriterSize(f, 256<<10)
+	}
+	a.hash.Reset()
+	a.bw.Reset(f)
+	w := io.MultiWriter(a.bw, a.hash)
+	a.meta = AppendFileMeta(a.meta[:0], FileMeta{SOPClassUID: cmd.AffectedSOPClassUID, SOPInstanceUID: cmd.AffectedSOPInstanceUID,
+		TransferSyntaxUID: ts, SourceAE: a.rq.CallingAE})
+	var sniff sniffer
+	_, werr := w.Write(a.meta)
+	var n int64
+	if werr == nil {
+		n, err = a.c.readData(pcid, io.MultiWriter(w, &sniff), a.s.pol.MaxDataSetBytes)
+	} else {
+		n, err = a.c.readData(pcid, io.Discard, a.s.pol.MaxDataSetBytes)
+		err = &sinkError{werr}
+	}
+	var se *sinkError
+	switch {
+	case errors.Is(err, errTooLarge):
+		log.Warn("dimse: data set too large, refused", "limit", a.s.pol.MaxDataSetBytes)
+		return StatusOutOfResources, fmt.Sprintf("data set larger than %d bytes", a.s.pol.MaxDataSetBytes), nil
+	case errors.As(err, &se):
+		log.Error("dimse: writing the instance failed", "err", se.err)
+		return storageStatus(wrapResource(se.err)), "cannot write the instance", nil
+	case err != nil:
+		return 0, "", err
+	}
+	if err := a.bw.Flush(); err != nil {
+		log.Error("dimse: writing the instance failed", "err", err)
+		return storageStatus(wrapResource(err)), "cannot write the instance", nil
+	}
+	if msg := sniff.check(ts, cmd.AffectedSOPClassUID, cmd.AffectedSOPInstanceUID); msg != "" {
+		log.Warn("dimse: data set does not match its request", "why", msg)
+		return StatusDataSetMismatch, msg, nil
+	}
+	in := Instance{
+		SOPClassUID: cmd.AffectedSOPClassUID, SOPInstanceUID: cmd.AffectedSOPInstanceUID, TransferSyntaxUID: ts,
+		CallingAE: a.rq.CallingAE, CalledAE: a.rq.CalledAE, Remote: a.remote, Size: n,
+	}
+	copy(in.SHA256[:], a.hash.Sum(nil))
+	keep = true // Store owns f now.
+	if err := a.s.Storage.Store(context.Background(), f, in); err != nil {
+		log.Error("dimse: storage refused the instance", "err", err)
+		return storageStatus(err), "the instance could not be stored", nil
+	}
+	return StatusSuccess, "", nil
+}
+
+// storageStatus maps a Storage error to the DIMSE status of the response.
+func storageStatus(err error) uint16 {
+	switch {
+	case errors.Is(err, ErrOutOfResources):
+		return StatusOutOfResources
+	case errors.Is(err, ErrDataSetMismatch):
+		return StatusDataSetMismatch
+	}
+	return StatusCannotUnderstand
+}
+
+// HashUID shortens a UID for logs: the first 12 hex digits of its SHA-256.
+func HashUID(uid string) string {
+	h := sha256.Sum256([]byte(uid))
+	return fmt.Sprintf("%x", h[:6])
+}

@@ -1,0 +1,261 @@
+package dimse
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+)
+
+// Server is the DICOM SCP: C-ECHO for Verification and C-STORE for MR Image
+// Storage and Enhanced MR Image Storage, under a Policy, into a Storage.
+type Server struct {
+	Policy  Policy
+	Storage Storage
+	// Logger receives one line per association and per refused instance;
+	// nil means slog.Default(). UIDs are logged hashed, never patient data.
+	Logger *slog.Logger
+	// Clock makes the ARTIM and idle timers; nil means SystemClock.
+	Clock Clock
+
+	once     sync.Once
+	pol      Policy
+	mu       sync.Mutex
+	active   int // accepted associations
+	pending  int // connections not yet accepted or rejected
+	conns    map[net.Conn]struct{}
+	lns      map[net.Listener]struct{}
+	closing  bool
+	wg       sync.WaitGroup
+	idleDone chan struct{}
+}
+
+func (s *Server) init() {
+	s.once.Do(func() {
+		s.pol = s.Policy.withDefaults()
+		if s.Logger == nil {
+			s.Logger = slog.Default()
+		}
+		if s.Clock == nil {
+			s.Clock = SystemClock{}
+		}
+		s.conns = map[net.Conn]struct{}{}
+		s.lns = map[net.Listener]struct{}{}
+	})
+}
+
+// Serve accepts connections on ln until ctx is done or Shutdown is called,
+// and returns ErrServerClosed then. With Policy.TLS set, connections speak
+// TLS.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	s.init()
+	if s.Storage == nil {
+		return errors.New("dimse: server has no Storage (set Server.Storage)")
+	}
+	if s.pol.TLS != nil {
+		ln = tls.NewListener(ln, s.pol.TLS)
+	}
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		ln.Close()
+		return ErrServerClosed
+	}
+	s.lns[ln] = struct{}{}
+	s.mu.Unlock()
+	stop := context.AfterFunc(ctx, func() { ln.Close() })
+	defer stop()
+	var delay time.Duration
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			s.mu.Lock()
+			closing := s.closing
+			delete(s.lns, ln)
+			s.mu.Unlock()
+			if closing || ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
+				return ErrServerClosed
+			}
+			// Out of file descriptors and the like: back off and retry.
+			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+			s.Logger.Warn("dimse: accept failed", "err", err, "retry_in", delay)
+			time.Sleep(delay)
+			s.mu.Lock()
+			s.lns[ln] = struct{}{}
+			s.mu.Unlock()
+			continue
+		}
+		delay = 0
+		s.mu.Lock()
+		// Bound connections that have not finished negotiating, so a flood
+		// of idle connections cannot exhaust goroutines and descriptors.
+		if s.closing || s.pending >= s.pol.MaxAssociations+16 {
+			s.mu.Unlock()
+			nc.Close()
+			continue
+		}
+		s.pending++
+		s.conns[nc] = struct{}{}
+		s.wg.Add(1)
+		s.mu.Unlock()
+		go s.handle(ctx, nc)
+	}
+}
+
+// Shutdown stops accepting, waits for associations to end until ctx is
+// done, then aborts the rest.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.init()
+	s.mu.Lock()
+	s.closing = true
+	for ln := range s.lns {
+		ln.Close()
+	}
+	s.mu.Unlock()
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+	}
+	s.mu.Lock()
+	for nc := range s.conns {
+		nc.Close()
+	}
+	s.mu.Unlock()
+	<-done
+	return ctx.Err()
+}
+
+// Active returns the number of accepted associations in progress.
+func (s *Server) Active() int {
+	s.init()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.active
+}
+
+func (s *Server) handle(ctx context.Context, nc net.Conn) {
+	defer s.wg.Done()
+	accepted := false
+	defer func() {
+		nc.Close()
+		s.mu.Lock()
+		delete(s.conns, nc)
+		if accepted {
+			s.active--
+		} else {
+			s.pending--
+		}
+		s.mu.Unlock()
+	}()
+	remote := addrPort(nc.RemoteAddr())
+	log := s.Logger.With("remote", remote.String())
+	c := newConn(nc, s.pol.MaxPDULength)
+	c.armTimer(s.Clock, s.pol.ARTIMTimeout)
+	defer c.stopTimer()
+	if tc, ok := nc.(*tls.Conn); ok {
+		tc.SetDeadline(time.Now().Add(s.pol.ARTIMTimeout))
+		if err := tc.HandshakeContext(ctx); err != nil {
+			log.Warn("dimse: TLS handshake failed", "err", err)
+			return
+		}
+		tc.SetDeadline(time.Time{})
+	}
+	p, err := c.readPDU()
+	if err != nil {
+		s.abortOnError(c, log, "waiting for A-ASSOCIATE-RQ", err)
+		return
+	}
+	rq, ok := p.(*AssociateRQ)
+	if !ok {
+		log.Warn("dimse: first PDU is not an A-ASSOCIATE-RQ", "type", p.Type())
+		c.writePDU(&Abort{Source: AbortSourceProvider, Reason: AbortReasonUnexpectedPDU})
+		return
+	}
+	log = log.With("calling_ae", rq.CallingAE, "called_ae", rq.CalledAE)
+	rj := s.check(rq, remote.Addr())
+	if rj == nil {
+		s.mu.Lock()
+		if s.active < s.pol.MaxAssociations && !s.closing {
+			s.active++
+			s.pending--
+			accepted = true
+		}
+		s.mu.Unlock()
+		if !accepted {
+			rj = &AssociateRJ{Result: RejectTransient, Source: SourceServiceProviderPresentation, Reason: ReasonLocalLimitExceeded}
+		}
+	}
+	if rj != nil {
+		log.Warn("dimse: association rejected", "result", rj.Result, "source", rj.Source, "reason", rj.Reason)
+		if c.writePDU(rj) == nil {
+			c.waitClose()
+		}
+		return
+	}
+	a := &scpAssoc{s: s, c: c, log: log, rq: rq, remote: remote}
+	a.run()
+}
+
+// check applies the policy to an A-ASSOCIATE-RQ; nil means acceptable.
+func (s *Server) check(rq *AssociateRQ, addr netip.Addr) *AssociateRJ {
+	switch {
+	case rq.ProtocolVersion&1 == 0:
+		return &AssociateRJ{Result: RejectPermanent, Source: SourceServiceProviderACSE, Reason: ReasonProtocolVersionNotSupported}
+	case rq.AppContext != ApplicationContext:
+		return &AssociateRJ{Result: RejectPermanent, Source: SourceServiceUser, Reason: ReasonAppContextNotSupported}
+	case rq.CalledAE != s.pol.AETitle:
+		return &AssociateRJ{Result: RejectPermanent, Source: SourceServiceUser, Reason: ReasonCalledAENotRecognized}
+	case !s.pol.allowed(rq.CallingAE, addr):
+		return &AssociateRJ{Result: RejectPermanent, Source: SourceServiceUser, Reason: ReasonCallingAENotRecognized}
+	}
+	return nil
+}
+
+// abortOnError answers a broken PDU with A-ABORT; timeouts and closed
+// connections are only logged.
+func (s *Server) abortOnError(c *conn, log *slog.Logger, doing string, err error) {
+	var pe *PDUError
+	switch {
+	case errors.As(err, &pe):
+		log.Warn("dimse: malformed PDU, aborting", "while", doing, "err", err)
+		c.writePDU(&Abort{Source: AbortSourceProvider, Reason: pe.Reason})
+	case errors.Is(err, ErrMalformedCommand):
+		log.Warn("dimse: malformed command set, aborting", "while", doing, "err", err)
+		c.writePDU(&Abort{Source: AbortSourceProvider, Reason: AbortReasonInvalidParam})
+	case errors.Is(err, errTimeout):
+		log.Warn("dimse: timer expired, aborting", "while", doing)
+		c.writePDU(&Abort{Source: AbortSourceProvider, Reason: AbortReasonNotSpecified})
+	default:
+		log.Info("dimse: connection ended", "while", doing, "err", err)
+	}
+}
+
+// waitClose gives the peer up to the ARTIM time to close after a reject or
+// release, then closes (PS3.8 §9.2, states Sta13).
+func (c *conn) waitClose() {
+	for {
+		if _, _, err := c.readRaw(); err != nil {
+			return
+		}
+	}
+}
+
+func addrPort(a net.Addr) netip.AddrPort {
+	if ta, ok := a.(*net.TCPAddr); ok {
+		return ta.AddrPort()
+	}
+	ap, _ := netip.ParseAddrPort(a.String())
+	return ap
+}
+
+func describe(rj *AssociateRJ) string {
+	return fmt.Sprintf("result %d source %d reason %d", rj.Result, rj.Source, rj.Reason)
+}

@@ -1,0 +1,120 @@
+package dimse
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"syscall"
+)
+
+// Storage receives instances the C-STORE SCP has streamed to disk.
+type Storage interface {
+	// CreateTemp returns a new, empty, writable file on the file system where
+	// Store will keep instances (so Store can rename it into place).
+	CreateTemp() (*os.File, error)
+	// Store makes the instance durable and recorded. It takes ownership of f
+	// (written completely as a DICOM Part 10 file: preamble, file meta group
+	// with the negotiated transfer syntax, then the data set bytes exactly as
+	// received; positioned at the end) and must close or remove it. The SCP
+	// answers Success only when Store returns nil; an error wrapping
+	// ErrOutOfResources gives status A700, any other error C000 (or A900 when
+	// it wraps ErrDataSetMismatch).
+	Store(ctx context.Context, f *os.File, in Instance) error
+}
+
+// Instance describes one instance handed to Storage.Store.
+type Instance struct {
+	SOPClassUID, SOPInstanceUID, TransferSyntaxUID string
+	CallingAE, CalledAE                            string
+	Remote                                         netip.AddrPort
+	Size                                           int64    // bytes of the data set as received
+	SHA256                                         [32]byte // of the whole file written to f
+}
+
+// DirStorage keeps each instance as Dir/<SOP Instance UID>.dcm through
+// write-temp, fsync, rename, fsync-dir, so an instance it has stored survives
+// a power cut. A second instance with the same UID replaces the first. It is
+// for tests and tools; the appliance records instances in its cache.
+type DirStorage struct {
+	Dir string
+}
+
+var _ Storage = DirStorage{}
+
+// CreateTemp creates a hidden temporary file in Dir.
+func (s DirStorage) CreateTemp() (*os.File, error) {
+	f, err := os.CreateTemp(s.Dir, ".incoming-*")
+	if err != nil {
+		return nil, fmt.Errorf("dimse: storage: %w", wrapResource(err))
+	}
+	return f, nil
+}
+
+// Store syncs f, renames it to its final name and syncs the folder.
+func (s DirStorage) Store(_ context.Context, f *os.File, in Instance) error {
+	tmp := f.Name()
+	err := f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, s.Path(in.SOPInstanceUID))
+	}
+	if err == nil {
+		err = syncDir(s.Dir)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("dimse: storage: keeping instance: %w", wrapResource(err))
+	}
+	return nil
+}
+
+// Path is where Store keeps the instance with this SOP Instance UID. UIDs
+// that are not plain digits and dots are replaced by their hash so no peer
+// can choose a path.
+func (s DirStorage) Path(sopInstanceUID string) string {
+	name := sopInstanceUID
+	if !isUID(name) {
+		h := sha256.Sum256([]byte(name))
+		name = "x" + hex.EncodeToString(h[:16])
+	}
+	return filepath.Join(s.Dir, name+".dcm")
+}
+
+func isUID(s string) bool {
+	if s == "" || len(s) > 64 || s[0] == '.' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if (s[i] < '0' || s[i] > '9') && s[i] != '.' {
+			return false
+		}
+	}
+	return true
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// wrapResource marks a full disk or quota as ErrOutOfResources.
+func wrapResource(err error) error {
+	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+		return fmt.Errorf("%w: %w", ErrOutOfResources, err)
+	}
+	return err
+}
