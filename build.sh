@@ -1,0 +1,146 @@
+#!/usr/bin/env bash
+# metsentry build script. Subcommands:
+#   deps    install what builds and tests need (Debian packages, staticcheck,
+#           ONNX Runtime 1.24.1 for linux x64 and arm64 from npm, sha256-checked)
+#   test    deps, then gofmt, go vet, staticcheck, cgo isolation, go mod tidy,
+#           go test -race ./...   (the README's test command; CI runs only this)
+#   build   host binaries into bin/
+#   cross   linux/arm64 binaries (cgo, aarch64-linux-gnu-gcc) into bin/linux-arm64/
+#   demo    the main job on the simulator board
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+cd "$root"
+
+# ---- pinned versions --------------------------------------------------------
+ORT_VERSION=1.24.1
+ORT_NPM_SHA256=57181cf6e6e711b155c5b942d591fd63ded0b5de5c4922d51fd994e7f6ac2772
+ORT_X64_SHA256=53ef1ac028dd1b05554b8da28d9159eb3876f99868193d2aaa6e67f0243c23d4
+ORT_ARM64_SHA256=7954e8bdedb497f830c6a679e818d98399b7f4d81ade1126c3e0be74d28111ab
+STATICCHECK_VERSION=v0.8.2 # honnef.co/go/tools
+APT_PACKAGES=(
+  dcmtk            # echoscu, storescu, storescp, dcmsend, dsrdump, dcmconv: real DICOM peers
+  orthanc          # a real PACS on loopback
+  dicom3tools      # dciodvfy, dcentvfy: validate the objects we write
+  pixelmed-apps    # TID 1500 structured report validator (java)
+  gcc-aarch64-linux-gnu libc6-dev-arm64-cross # cross-compiling the cgo runtime for Jetson
+  file socat iproute2 util-linux ca-certificates
+)
+
+cache=${METSENTRY_CACHE:-$root/.cache}
+ortdir=$cache/ort/$ORT_VERSION
+export PATH="$cache/bin:/usr/local/go/bin:$PATH"
+export METSENTRY_ORT_LIB=${METSENTRY_ORT_LIB:-$ortdir/linux-x64/libonnxruntime.so.1}
+
+say() { printf '\033[1m== %s\033[0m\n' "$*"; }
+die() { printf 'build.sh: %s\n' "$*" >&2; exit 1; }
+
+sha_ok() { [ -f "$1" ] && [ "$(sha256sum "$1" | cut -d' ' -f1)" = "$2" ]; }
+
+deps_apt() {
+  local missing=()
+  for p in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  say "apt-get install ${missing[*]}"
+  command -v apt-get >/dev/null || die "apt-get not found: install ${missing[*]} by hand (Debian 12 package names)"
+  local sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
+  $sudo apt-get update -qq || die "apt-get update failed: is the Debian package mirror reachable?"
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null \
+    || die "apt-get install ${missing[*]} failed (see the messages above)"
+}
+
+deps_ort() {
+  if sha_ok "$ortdir/linux-x64/libonnxruntime.so.1" "$ORT_X64_SHA256" &&
+     sha_ok "$ortdir/linux-arm64/libonnxruntime.so.1" "$ORT_ARM64_SHA256"; then
+    return 0
+  fi
+  say "fetching ONNX Runtime $ORT_VERSION (npm onnxruntime-node@$ORT_VERSION)"
+  command -v npm >/dev/null || die "npm not found: it is needed once to fetch onnxruntime-node@$ORT_VERSION"
+  local tmp; tmp=$(mktemp -d); trap 'rm -rf "$tmp"' RETURN
+  # npm pack only downloads the tarball; npm install would run its install
+  # script, which reaches hosts this network cannot.
+  (cd "$tmp" && npm pack --silent "onnxruntime-node@$ORT_VERSION" >/dev/null 2>"$tmp/npm.err") \
+    || die "cannot fetch onnxruntime-node@$ORT_VERSION from the npm registry (is it reachable?): $(tail -3 "$tmp/npm.err")"
+  sha_ok "$tmp/onnxruntime-node-$ORT_VERSION.tgz" "$ORT_NPM_SHA256" \
+    || die "onnxruntime-node-$ORT_VERSION.tgz has sha256 $(sha256sum "$tmp"/*.tgz | cut -d' ' -f1), expected $ORT_NPM_SHA256: refusing it"
+  tar -xzf "$tmp/onnxruntime-node-$ORT_VERSION.tgz" -C "$tmp" \
+    package/bin/napi-v6/linux/x64/libonnxruntime.so.1 package/bin/napi-v6/linux/arm64/libonnxruntime.so.1
+  for a in x64 arm64; do
+    mkdir -p "$ortdir/linux-$a"
+    install -m 0644 "$tmp/package/bin/napi-v6/linux/$a/libonnxruntime.so.1" "$ortdir/linux-$a/libonnxruntime.so.1.tmp"
+    mv "$ortdir/linux-$a/libonnxruntime.so.1.tmp" "$ortdir/linux-$a/libonnxruntime.so.1"
+  done
+  sha_ok "$ortdir/linux-x64/libonnxruntime.so.1" "$ORT_X64_SHA256" || die "linux-x64 libonnxruntime.so.1 sha256 mismatch"
+  sha_ok "$ortdir/linux-arm64/libonnxruntime.so.1" "$ORT_ARM64_SHA256" || die "linux-arm64 libonnxruntime.so.1 sha256 mismatch"
+}
+
+deps_go() {
+  command -v go >/dev/null || die "go not found: install Go 1.26 (/usr/local/go)"
+  if ! [ -x "$cache/bin/staticcheck" ] || ! "$cache/bin/staticcheck" -version 2>/dev/null | grep -q "${STATICCHECK_VERSION#v}"; then
+    say "installing staticcheck $STATICCHECK_VERSION"
+    GOBIN="$cache/bin" go install "honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION" \
+      || die "cannot install staticcheck $STATICCHECK_VERSION from the Go module proxy (is it reachable?)"
+  fi
+  go mod download || die "go mod download failed: is the Go module proxy reachable?"
+}
+
+cmd_deps() { deps_apt; deps_go; deps_ort; }
+
+# Packages that may use cgo: runtime/ and the mains that link it.
+cgo_check() {
+  local bad
+  bad=$(go list -f '{{.ImportPath}} {{.Name}} {{join .Deps " "}}' ./... |
+    awk '$2 != "main" && $1 !~ /^metsentry\/runtime\// && / github.com\/yalue\/onnxruntime_go( |$)/ {print $1}')
+  [ -z "$bad" ] || die "only runtime/ may import ONNX Runtime (cgo); these do: $bad"
+  local pure
+  pure=$(go list -f '{{if ne .Name "main"}}{{.ImportPath}}{{end}}' ./... | grep -v '^metsentry/runtime/ort' || true)
+  CGO_ENABLED=0 go build $pure || die "a package outside runtime/ort does not build with CGO_ENABLED=0"
+}
+
+cmd_test() {
+  cmd_deps
+  say "gofmt -s"
+  local unformatted; unformatted=$(gofmt -s -l $(git ls-files -co --exclude-standard '*.go'))
+  [ -z "$unformatted" ] || die "gofmt -s would change: $unformatted"
+  say "go vet";        go vet ./...
+  say "staticcheck";   staticcheck ./...
+  say "cgo only in runtime/"; cgo_check
+  say "go mod tidy";   go mod tidy -diff || die "go mod tidy would change go.mod/go.sum (run go mod tidy and commit)"
+  say "go test -race"; go test -race -timeout 25m ./...
+}
+
+mains() { go list -f '{{if eq .Name "main"}}{{.ImportPath}}{{end}}' ./...; }
+
+cmd_build() {
+  deps_go; deps_ort
+  mkdir -p bin
+  go build -o bin/ $(mains)
+  say "built: $(ls bin | grep -v '^linux-' | tr '\n' ' ')"
+}
+
+cmd_cross() {
+  command -v aarch64-linux-gnu-gcc >/dev/null || deps_apt
+  mkdir -p bin/linux-arm64
+  CGO_ENABLED=1 GOOS=linux GOARCH=arm64 CC=aarch64-linux-gnu-gcc go build -o bin/linux-arm64/ $(mains)
+  local f
+  for f in bin/linux-arm64/*; do
+    file "$f" | grep -q 'ARM aarch64' || die "$f is not an ARM aarch64 binary: $(file "$f")"
+    echo "$(file "$f")"
+  done
+}
+
+cmd_demo() {
+  cmd_build
+  bash "$root/tools/demo/demo.sh"
+}
+
+case "${1:-}" in
+  deps) cmd_deps ;;
+  test) cmd_test ;;
+  build) cmd_build ;;
+  cross) cmd_cross ;;
+  demo) cmd_demo ;;
+  *) echo "usage: ./build.sh deps|test|build|cross|demo" >&2; exit 2 ;;
+esac
