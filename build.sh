@@ -58,7 +58,9 @@ deps_ort() {
   fi
   say "fetching ONNX Runtime $ORT_VERSION (npm onnxruntime-node@$ORT_VERSION)"
   command -v npm >/dev/null || die "npm not found: it is needed once to fetch onnxruntime-node@$ORT_VERSION"
-  local tmp; tmp=$(mktemp -d); trap 'rm -rf "$tmp"' RETURN
+  ort_tmp=$(mktemp -d)
+  local tmp=$ort_tmp
+  trap 'rm -rf "${ort_tmp:-}"' EXIT
   # npm pack only downloads the tarball; npm install would run its install
   # script, which reaches hosts this network cannot.
   (cd "$tmp" && npm pack --silent "onnxruntime-node@$ORT_VERSION" >/dev/null 2>"$tmp/npm.err") \
