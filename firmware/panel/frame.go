@@ -89,7 +89,7 @@ func cobsEncode(dst, src []byte) []byte {
 	codeAt := len(dst)
 	dst = append(dst, 0)
 	code := byte(1)
-	for _, c := range src {
+	for i, c := range src {
 		if c == 0 {
 			dst[codeAt] = code
 			codeAt = len(dst)
@@ -101,6 +101,9 @@ func cobsEncode(dst, src []byte) []byte {
 		code++
 		if code == 0xFF {
 			dst[codeAt] = code
+			if i == len(src)-1 {
+				return dst // a full block at the end needs no closing code
+			}
 			codeAt = len(dst)
 			dst = append(dst, 0)
 			code = 1

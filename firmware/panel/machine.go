@@ -48,12 +48,12 @@ const (
 type Machine struct {
 	cfg MachineConfig
 
-	mu       sync.Mutex
-	base     View // what shows when there is no fault and no self-test
-	faults   map[uint16]bool
-	testing  bool
-	shown    View
-	ctx      context.Context
+	mu      sync.Mutex
+	base    View // what shows when there is no fault and no self-test
+	faults  map[uint16]bool
+	testing bool
+	shown   View
+	ctx     context.Context
 }
 
 // MachineConfig sets up a Machine.

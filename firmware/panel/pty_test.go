@@ -111,3 +111,68 @@ func TestPTYStudySequences(t *testing.T) {
 		})
 	}
 }
+
+func TestPTYRecovery(t *testing.T) {
+	const bound = 2 * time.Second
+	tests := []struct {
+		name   string
+		inject func(r *rig)
+	}{
+		{"corrupted frames", func(r *rig) {
+			// Line noise, a frame with a bad CRC, an overlong run, and a
+			// truncated frame, between real frames.
+			r.sim.InjectGarbage([]byte{0x00, 0x13, 0x37, 0x00, 0x05, 0x01, 0x10, 0x09, 0x04, 0x00})
+			r.sim.InjectRandomGarbage(300)
+			r.sim.InjectGarbage([]byte{0})
+			r.sim.DropIncoming(1) // the panel also misses the next frame from the host
+		}},
+		{"dropped acks", func(r *rig) { r.sim.DropAcks(3) }},
+		{"unplug and replug", func(r *rig) {
+			r.sim.Unplug()
+			time.Sleep(300 * time.Millisecond) // the cable is out for a while
+			if _, err := r.sim.Plug(); err != nil {
+				panic(err)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := newRig(t, true)
+			r.machine.Processing()
+			r.waitShow(t, panel.State{Show: panel.Processing}, 3*time.Second)
+			tt.inject(r)
+			start := time.Now()
+			r.machine.Result(2)
+			r.waitShow(t, panel.State{Show: panel.Positive, Count: 2}, bound)
+			took := time.Since(start)
+			t.Logf("recovered in %v (host %+v, panel %+v)", took, r.link.Status().Stats, r.sim.Stats())
+			if took > bound {
+				t.Errorf("recovery took %v, want at most %v", took, bound)
+			}
+			// The link stays healthy after the fault.
+			r.machine.Result(0)
+			r.waitShow(t, panel.State{Show: panel.Negative}, bound)
+		})
+	}
+}
+
+func TestPTYReplugResendsState(t *testing.T) {
+	r := newRig(t, false)
+	r.machine.Result(7)
+	r.waitShow(t, panel.State{Show: panel.Positive, Count: 7}, 3*time.Second)
+	r.sim.Unplug()
+	// A replugged panel boots blank; the host must tell it again without any
+	// new event from the daemon.
+	start := time.Now()
+	if _, err := r.sim.Plug(); err != nil {
+		t.Fatal(err)
+	}
+	if r.sim.Shown().State != (panel.State{}) {
+		t.Fatalf("a freshly plugged panel shows %+v, want nothing", r.sim.Shown().State)
+	}
+	took := r.waitShow(t, panel.State{Show: panel.Positive, Count: 7}, 2*time.Second)
+	t.Logf("state back on the panel %v after replug (%v since unplug)", took, time.Since(start))
+	if st := r.link.Status(); !st.Up || st.Stats.Reconnects < 1 {
+		t.Errorf("link status after replug = %+v, want up with a reconnect counted", st)
+	}
+}
