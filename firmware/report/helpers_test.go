@@ -1,0 +1,274 @@
+package report
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/suyashkumar/dicom"
+	"github.com/suyashkumar/dicom/pkg/tag"
+
+	"metsentry/firmware/detect"
+	"metsentry/firmware/geom"
+	"metsentry/firmware/testenv"
+)
+
+// philips is the real sagittal MPRAGE series (256×256×170), loaded once.
+type philipsData struct {
+	files  []string // sorted like src.Slices
+	src    *Source
+	image  []float32
+	loaded bool
+	err    error
+}
+
+var (
+	philipsOnce sync.Once
+	philips     philipsData
+)
+
+func loadPhilips(t *testing.T) *philipsData {
+	t.Helper()
+	dir := testenv.SharedData(t, "dicom", "philips-mprage-sag3d")
+	philipsOnce.Do(func() {
+		names, err := filepath.Glob(filepath.Join(dir, "*.dcm"))
+		if err != nil || len(names) == 0 {
+			philips.err = err
+			return
+		}
+		sort.Strings(names)
+		var dss []dicom.Dataset
+		byUID := map[string]string{}
+		pixels := map[string][]float32{}
+		for _, n := range names {
+			ds, err := dicom.ParseFile(n, nil)
+			if err != nil {
+				philips.err = err
+				return
+			}
+			dss = append(dss, ds)
+			uid := str(ds, tag.SOPInstanceUID)
+			byUID[uid] = n
+			pe, _ := ds.FindElementByTag(tag.PixelData)
+			fr := dicom.MustGetPixelDataInfo(pe.Value).Frames[0]
+			nf, err := fr.GetNativeFrame()
+			if err != nil {
+				philips.err = err
+				return
+			}
+			raw, ok := nf.RawDataSlice().([]uint16)
+			if !ok {
+				philips.err = fmt.Errorf("%s: pixel data is not 16-bit", n)
+				return
+			}
+			px := make([]float32, len(raw))
+			for i, v := range raw {
+				px[i] = float32(v)
+			}
+			pixels[uid] = px
+		}
+		src, err := SourceFromDatasets(dss)
+		if err != nil {
+			philips.err = err
+			return
+		}
+		philips.src = src
+		for _, sl := range src.Slices {
+			philips.files = append(philips.files, byUID[sl.SOPInstanceUID])
+			philips.image = append(philips.image, pixels[sl.SOPInstanceUID]...)
+		}
+		philips.loaded = true
+	})
+	if !philips.loaded {
+		t.Fatalf("loading %s: %v", dir, philips.err)
+	}
+	return &philips
+}
+
+func str(ds dicom.Dataset, t tag.Tag) string {
+	e, err := ds.FindElementByTag(t)
+	if err != nil {
+		return ""
+	}
+	v, ok := e.Value.GetValue().([]string)
+	if !ok || len(v) == 0 {
+		return ""
+	}
+	return strings.TrimRight(strings.Join(v, `\`), " \x00")
+}
+
+// testInput puts spherical "lesions" into a probability map on the source
+// grid (the model grid is the source grid here), runs detect on it and
+// returns the report input.
+func testInput(t *testing.T, p *philipsData, centres [][3]int, radii []float64) *Input {
+	t.Helper()
+	g := p.src.Grid()
+	prob := make([]float32, g.Len())
+	for n, c := range centres {
+		r := radii[n]
+		ri := int(math.Ceil(r))
+		for k := c[2] - ri; k <= c[2]+ri; k++ {
+			for j := c[1] - ri; j <= c[1]+ri; j++ {
+				for i := c[0] - ri; i <= c[0]+ri; i++ {
+					d := math.Sqrt(float64((i-c[0])*(i-c[0]) + (j-c[1])*(j-c[1]) + (k-c[2])*(k-c[2])))
+					if g.Contains(i, j, k) && d <= r {
+						prob[g.Index(i, j, k)] = float32(0.95 - 0.3*d/max(r, 1))
+					}
+				}
+			}
+		}
+	}
+	ref, _ := detect.ReferenceFromImage(p.image, g)
+	ls, err := detect.Find(prob, g, detect.Params{Threshold: 0.5, MinComponentMM3: 1}, ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lab, err := detect.SourceLabels(ls, g, g, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Input{
+		Source: p.src, Lesions: ls, Labels: lab, Image: p.image,
+		Equipment: Equipment{Manufacturer: "metsentry project", ModelName: "metsentry x86-devkit", SerialNumber: "TEST-0001",
+			SoftwareVersion: "0.1.0-test", DeviceUID: "2.25.1234567890123456789"},
+		Algorithm:    Algorithm{Name: "metsentry-unet", Version: "1.0.0"},
+		Time:         time.Date(2026, 11, 26, 17, 30, 0, 0, time.UTC),
+		SeriesNumber: 9001,
+	}
+}
+
+// validate runs dciodvfy on a file and fails on any "Error" line or a
+// non-zero exit.
+func dciodvfy(t *testing.T, path string) string {
+	t.Helper()
+	prog := testenv.Program(t, "dciodvfy")
+	out, err := exec.Command(prog, "-new", path).CombinedOutput()
+	if err != nil {
+		t.Errorf("dciodvfy %s: %v\n%s", filepath.Base(path), err, out)
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		if strings.HasPrefix(line, "Error") {
+			t.Errorf("dciodvfy %s: %s", filepath.Base(path), line)
+		}
+	}
+	return string(out)
+}
+
+func writeTemp(t *testing.T, name string, data []byte) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// readSEGLabels parses a SEG we wrote and rebuilds the label mask on the
+// source grid from its frames: frame f belongs to the segment and the slice
+// (by ImagePositionPatient) its functional groups name.
+func readSEGLabels(t *testing.T, data []byte, src *Source) []uint16 {
+	t.Helper()
+	ds, err := dicom.Parse(bytes.NewReader(data), int64(len(data)), nil, dicom.SkipProcessingPixelDataValue())
+	if err != nil {
+		t.Fatalf("parsing our SEG: %v", err)
+	}
+	rows, cols := ints(t, ds, tag.Rows), ints(t, ds, tag.Columns)
+	if rows != src.Rows || cols != src.Columns {
+		t.Fatalf("SEG %d×%d, source %d×%d", rows, cols, src.Rows, src.Columns)
+	}
+	pe, err := ds.FindElementByTag(tag.PixelData)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := dicom.MustGetPixelDataInfo(pe.Value).UnprocessedValueData
+	pf, _ := ds.FindElementByTag(tag.PerFrameFunctionalGroupsSequence)
+	items := pf.Value.GetValue().([]*dicom.SequenceItemValue)
+	if n := ints(t, ds, tag.NumberOfFrames); n != len(items) {
+		t.Fatalf("NumberOfFrames %d, %d per-frame items", n, len(items))
+	}
+	posIndex := map[string]int{}
+	for k, sl := range src.Slices {
+		posIndex[posKey(sl.Position)] = k
+	}
+	out := make([]uint16, len(src.Slices)*rows*cols)
+	fb := rows * cols
+	for f, it := range items {
+		sub := dicom.Dataset{Elements: it.GetValue().([]*dicom.Element)}
+		pp, err := sub.FindElementByTagNested(tag.ImagePositionPatient)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var pos geom.Vec3
+		for i, s := range pp.Value.GetValue().([]string) {
+			pos[i] = parseF(t, s)
+		}
+		k, ok := posIndex[posKey(pos)]
+		if !ok {
+			t.Fatalf("frame %d position %v is not a source slice position", f, pos)
+		}
+		rs, err := sub.FindElementByTagNested(tag.ReferencedSegmentNumber)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seg := uint16(rs.Value.GetValue().([]int)[0])
+		src, err := sub.FindElementByTagNested(tag.ReferencedSOPInstanceUID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := src.Value.GetValue().([]string)[0]; got != philips.src.Slices[k].SOPInstanceUID {
+			t.Fatalf("frame %d refers to %s, its slice is %s", f, got, philips.src.Slices[k].SOPInstanceUID)
+		}
+		for p := 0; p < fb; p++ {
+			bit := f*fb + p
+			if raw[bit>>3]&(1<<(bit&7)) != 0 {
+				if out[k*fb+p] != 0 {
+					t.Fatalf("voxel %d of slice %d in segments %d and %d", p, k, out[k*fb+p], seg)
+				}
+				out[k*fb+p] = seg
+			}
+		}
+	}
+	return out
+}
+
+func posKey(p geom.Vec3) string {
+	var b [24]byte
+	for i := 0; i < 3; i++ {
+		binary.LittleEndian.PutUint64(b[i*8:], math.Float64bits(math.Round(p[i]*1000)/1000))
+	}
+	return string(b[:])
+}
+
+func ints(t *testing.T, ds dicom.Dataset, tg tag.Tag) int {
+	t.Helper()
+	e, err := ds.FindElementByTag(tg)
+	if err != nil {
+		t.Fatalf("%s: %v", tag.DebugString(tg), err)
+	}
+	switch v := e.Value.GetValue().(type) {
+	case []int:
+		return v[0]
+	case []string:
+		return int(parseF(t, v[0]))
+	}
+	t.Fatalf("%s: unexpected value %v", tag.DebugString(tg), e.Value)
+	return 0
+}
+
+func parseF(t *testing.T, s string) float64 {
+	t.Helper()
+	var v float64
+	if _, err := fmt.Sscan(strings.TrimSpace(s), &v); err != nil {
+		t.Fatalf("%q: %v", s, err)
+	}
+	return v
+}
