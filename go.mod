@@ -19,6 +19,7 @@ require (
 	github.com/suyashkumar/dicom v1.1.0 // indirect
 	github.com/warthog618/go-gpiocdev v0.9.1 // indirect
 	go.bug.st/serial v1.8.0 // indirect
+	go.etcd.io/bbolt v1.4.3 // indirect
 	golang.org/x/exp v0.0.0-20240525044651-4c93da0ed11d // indirect
 	golang.org/x/image v0.30.0 // indirect
 	golang.org/x/sys v0.43.0 // indirect

@@ -1,0 +1,169 @@
+package cache
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+)
+
+// CreateTemp returns a new empty file in the store's temporary folder, on
+// the file system where instances are kept, so PutInstance can rename it into
+// place. It fails with ErrDiskFull below the low free-space watermark, before
+// a byte is received.
+func (s *Store) CreateTemp() (*os.File, error) {
+	if err := s.CheckSpace(); err != nil {
+		return nil, err
+	}
+	f, err := os.CreateTemp(filepath.Join(s.dir, TempDir), "in-*.part")
+	if err != nil {
+		return nil, fmt.Errorf("cache: create temporary file: %w", err)
+	}
+	return f, nil
+}
+
+// InstancePath returns the path, relative to the store, where the file of a
+// SOP instance with the given content hash is kept. It is derived from a hash
+// of the UID, so outside input never becomes a path, and from the content, so
+// a changed copy of an instance never overwrites the recorded file before its
+// record is committed.
+func InstancePath(sopUID string, sum [32]byte) string {
+	h := sha256.Sum256([]byte(sopUID))
+	x := hex.EncodeToString(h[:])
+	return InstanceDir + "/" + x[:2] + "/" + x[:40] + "-" + hex.EncodeToString(sum[:8]) + ".dcm"
+}
+
+// PutInstance makes a received instance durable and recorded. It takes
+// ownership of f (a complete DICOM Part 10 file, from CreateTemp): it fsyncs
+// it, hashes it, parses its header, renames it into place, fsyncs the folder
+// and commits the record in one Update, then returns nil. On any error f is
+// closed and removed and nothing is recorded. Errors wrap ErrDiskFull (low
+// free space), ErrBadInstance (not DICOM, missing UIDs, or identifiers that
+// disagree with meta) or are I/O errors.
+func (s *Store) PutInstance(ctx context.Context, f *os.File, meta Received) (err error) {
+	tmp := f.Name()
+	placed := ""
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(tmp)
+			if placed != "" {
+				// Renamed but not committed: a record-less file would be
+				// adopted at the next start; remove it now instead.
+				os.Remove(placed)
+			}
+		}
+	}()
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("cache: store instance: %w", err)
+	}
+	if err := s.CheckSpace(); err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("cache: fsync %s: %w", filepath.Base(tmp), err)
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return fmt.Errorf("cache: rewind %s: %w", filepath.Base(tmp), err)
+	}
+	hasher := sha256.New()
+	size, err := io.Copy(hasher, f)
+	if err != nil {
+		return fmt.Errorf("cache: read back %s: %w", filepath.Base(tmp), err)
+	}
+	var sum [32]byte
+	copy(sum[:], hasher.Sum(nil))
+	if meta.Size != 0 && meta.Size != size {
+		return fmt.Errorf("%w: file is %d bytes, the SCP wrote %d", ErrBadInstance, size, meta.Size)
+	}
+	if meta.SHA256 != ([32]byte{}) && meta.SHA256 != sum {
+		return fmt.Errorf("%w: sha256 of the file differs from what the SCP wrote (disk fault?)", ErrBadInstance)
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return fmt.Errorf("cache: rewind %s: %w", filepath.Base(tmp), err)
+	}
+	h, err := ParseHeader(f, size)
+	if err != nil {
+		return err
+	}
+	if meta.SOPInstanceUID != "" && meta.SOPInstanceUID != h.SOPInstanceUID {
+		return fmt.Errorf("%w: data set SOP Instance UID %q differs from the one in the C-STORE request %q", ErrBadInstance, h.SOPInstanceUID, meta.SOPInstanceUID)
+	}
+	if meta.SOPClassUID != "" && meta.SOPClassUID != h.SOPClassUID {
+		return fmt.Errorf("%w: data set SOP Class UID %q differs from the one in the C-STORE request %q", ErrBadInstance, h.SOPClassUID, meta.SOPClassUID)
+	}
+	if h.TransferSyntaxUID == "" {
+		h.TransferSyntaxUID = meta.TransferSyntaxUID
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("cache: close %s: %w", filepath.Base(tmp), err)
+	}
+	in := Instance{Header: h, Path: InstancePath(h.SOPInstanceUID, sum), Size: size, SHA256: sum,
+		ReceivedAt: s.opt.Now(), CallingAE: meta.CallingAE, CalledAE: meta.CalledAE, Remote: meta.Remote}
+
+	// An identical copy already recorded: keep the file we have.
+	var dup bool
+	var old Instance
+	if err := s.View(func(t *Tx) error {
+		o, ok, err := t.Instance(h.SOPInstanceUID)
+		old = o
+		dup = ok && o.SHA256 == sum && o.SeriesInstanceUID == h.SeriesInstanceUID && o.StudyInstanceUID == h.StudyInstanceUID
+		return err
+	}); err != nil {
+		return err
+	}
+	if dup {
+		if err := os.Remove(tmp); err != nil {
+			return fmt.Errorf("cache: remove duplicate %s: %w", filepath.Base(tmp), err)
+		}
+		return nil
+	}
+
+	dst := s.Path(in.Path)
+	if err := os.MkdirAll(filepath.Dir(dst), 0o750); err != nil {
+		return fmt.Errorf("cache: create folder: %w", err)
+	}
+	if err := syncDir(filepath.Dir(filepath.Dir(dst))); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, dst); err != nil {
+		return fmt.Errorf("cache: rename into place: %w", err)
+	}
+	if in.Path != old.Path {
+		placed = dst
+	}
+	if err := syncDir(filepath.Dir(dst)); err != nil {
+		return err
+	}
+	if err := s.Update(func(t *Tx) error {
+		_, err := t.applyInstance(in)
+		return err
+	}); err != nil {
+		return fmt.Errorf("cache: record instance: %w", err)
+	}
+	if old.Path != "" && old.Path != in.Path {
+		// The replaced copy; a crash before this leaves an orphan that
+		// Recover removes.
+		if err := os.Remove(s.Path(old.Path)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			s.log.Warn("cache: remove replaced instance file", "err", err)
+		}
+	}
+	return nil
+}
+
+// syncDir fsyncs a folder so a rename or create in it survives a power cut.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("cache: open folder for fsync: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil && !errors.Is(err, os.ErrInvalid) {
+		return fmt.Errorf("cache: fsync folder %s: %w", dir, err)
+	}
+	return nil
+}
