@@ -1,6 +1,8 @@
 package ort
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -26,6 +28,7 @@ type Session struct {
 	inShape  []int64 // as declared by the model; -1 for dynamic axes
 	outShape []int64
 	provider string
+	skipped  []string
 }
 
 // SessionOptions tune a session.
@@ -36,8 +39,9 @@ type SessionOptions struct {
 
 	// Providers lists execution providers to try, best first (tensorrt, cuda,
 	// cpu). Empty means cpu only. Each is tried on fresh session options; one
-	// that cannot be set up is logged once with its reason and the next is
-	// tried. cpu is always the last resort even when not listed.
+	// that cannot be set up is skipped and the next is tried; the skipped ones
+	// and their reasons are logged in one line, once per process. The list
+	// ends at cpu, which is added when not listed.
 	Providers []string
 
 	// EngineCache is the TensorRT engine cache root. The engines for one
@@ -101,12 +105,11 @@ func NewSessionFromData(model []byte, name string, o SessionOptions) (*Session, 
 	if logger == nil {
 		logger = slog.Default()
 	}
-	var lastErr error
+	var skipped []string // "provider: reason" of each provider not available
 	for _, p := range providerOrder(o.Providers) {
 		opts, err := newOptions(p, o)
 		if err != nil {
-			logUnavailable(logger, p, err)
-			lastErr = err
+			skipped = append(skipped, p+": "+err.Error())
 			continue
 		}
 		s, err := onnx.NewDynamicAdvancedSessionWithONNXData(model, []string{ins[0].Name}, []string{outs[0].Name}, opts)
@@ -115,24 +118,30 @@ func NewSessionFromData(model []byte, name string, o SessionOptions) (*Session, 
 			if p == ProviderCPU {
 				return nil, fmt.Errorf("ort: cannot load %s: %w", name, err)
 			}
-			logUnavailable(logger, p, err)
-			lastErr = err
+			skipped = append(skipped, p+": "+err.Error())
 			continue
 		}
+		if len(skipped) > 0 {
+			logFallback(logger, p, skipped)
+		}
 		return &Session{
-			s: s, input: ins[0].Name, output: outs[0].Name, provider: p,
+			s: s, input: ins[0].Name, output: outs[0].Name, provider: p, skipped: skipped,
 			inShape: []int64(ins[0].Dimensions.Clone()), outShape: []int64(outs[0].Dimensions.Clone()),
 		}, nil
 	}
-	return nil, fmt.Errorf("ort: no execution provider could load %s: %w", name, lastErr)
+	return nil, fmt.Errorf("ort: no execution provider could load %s: %s", name, strings.Join(skipped, "; "))
 }
 
-// providerOrder returns the providers to try: those asked for, known ones
-// only, without repeats, and cpu last in any case.
+// providerOrder returns the providers to try: those asked for, in order,
+// known ones only, without repeats, ending at cpu (added when not listed: a
+// board that asks for a GPU still runs, slowly, when the GPU is gone).
 func providerOrder(asked []string) []string {
 	var out []string
 	for _, p := range asked {
 		p = strings.ToLower(strings.TrimSpace(p))
+		if p == ProviderCPU {
+			break
+		}
 		if (p == ProviderTensorRT || p == ProviderCUDA) && !contains(out, p) {
 			out = append(out, p)
 		}
@@ -223,16 +232,22 @@ func newOptions(provider string, o SessionOptions) (*onnx.SessionOptions, error)
 	return opts, nil
 }
 
-var logged sync.Map // provider name -> struct{}
+var logged sync.Map // fallback summary -> struct{}
 
-// logUnavailable logs, once per provider per process, why a provider is not
-// used. Later studies fall back silently: the provider in use shows in status.
-func logUnavailable(l *slog.Logger, provider string, err error) {
-	if _, dup := logged.LoadOrStore(provider, struct{}{}); dup {
+// logFallback logs, once per process for each distinct fallback, which
+// providers were not available and why, in one line. Later sessions fall back
+// silently: the provider in use shows in status and the SR.
+func logFallback(l *slog.Logger, using string, skipped []string) {
+	key := using + "|" + strings.Join(skipped, "|")
+	if _, dup := logged.LoadOrStore(key, struct{}{}); dup {
 		return
 	}
-	l.Warn("ort: execution provider not available, trying the next", "provider", provider, "reason", err.Error())
+	l.Warn("ort: execution provider not available, falling back", "using", using, "unavailable", strings.Join(skipped, "; "))
 }
+
+// Skipped lists, as "provider: reason", the providers asked for before the
+// one in use that could not be set up.
+func (s *Session) Skipped() []string { return append([]string(nil), s.skipped...) }
 
 // Provider returns the execution provider the session runs on: tensorrt,
 // cuda or cpu.
@@ -247,16 +262,47 @@ func (s *Session) OutputShape() []int64 { return append([]int64(nil), s.outShape
 // Run runs the model on one float32 tensor of the given shape and returns the
 // output data and shape.
 func (s *Session) Run(data []float32, shape []int64) ([]float32, []int64, error) {
+	return s.RunContext(context.Background(), data, shape)
+}
+
+// RunContext is Run that ONNX Runtime abandons when ctx is done: a watcher
+// sets the run's terminate flag, and the run fails soon after with ctx's
+// error.
+func (s *Session) RunContext(ctx context.Context, data []float32, shape []int64) ([]float32, []int64, error) {
 	if s.s == nil {
-		return nil, nil, fmt.Errorf("ort: run on a closed session")
+		return nil, nil, errors.New("ort: run on a closed session")
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, nil, fmt.Errorf("ort: run: %w", err)
 	}
 	in, err := onnx.NewTensor(onnx.NewShape(shape...), data)
 	if err != nil {
 		return nil, nil, fmt.Errorf("ort: input tensor %v: %w", shape, err)
 	}
 	defer in.Destroy()
+	ro, err := onnx.NewRunOptions()
+	if err != nil {
+		return nil, nil, fmt.Errorf("ort: run options: %w", err)
+	}
+	defer ro.Destroy()
+	done := make(chan struct{})
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		select {
+		case <-ctx.Done():
+			_ = ro.Terminate()
+		case <-done:
+		}
+	}()
 	outs := []onnx.Value{nil}
-	if err := s.s.Run([]onnx.Value{in}, outs); err != nil {
+	err = s.s.RunWithOptions([]onnx.Value{in}, outs, ro)
+	close(done)
+	<-watched
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, nil, fmt.Errorf("ort: run terminated: %w", ctx.Err())
+		}
 		return nil, nil, fmt.Errorf("ort: run: %w", err)
 	}
 	defer outs[0].Destroy()
