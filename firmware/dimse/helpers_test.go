@@ -84,7 +84,7 @@ type testServer struct {
 	clock *fakeClock
 }
 
-func startServer(t *testing.T, pol Policy) *testServer {
+func startServer(t *testing.T, pol Policy, storage ...func(dir string) Storage) *testServer {
 	t.Helper()
 	if pol.AETitle == "" {
 		pol.AETitle = testAE
@@ -94,7 +94,11 @@ func startServer(t *testing.T, pol Policy) *testServer {
 	}
 	dir := t.TempDir()
 	clk := &fakeClock{}
-	s := &Server{Policy: pol, Storage: DirStorage{Dir: dir}, Clock: clk, Logger: testLogger(t)}
+	var st Storage = DirStorage{Dir: dir}
+	if len(storage) > 0 {
+		st = storage[0](dir)
+	}
+	s := &Server{Policy: pol, Storage: st, Clock: clk, Logger: testLogger(t)}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
