@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -113,6 +114,7 @@ func migrate1to2(t *Tx) error {
 			return fmt.Errorf("cache: create bucket %s: %w", b, err)
 		}
 	}
+	slices.SortFunc(insts, func(a, b Instance) int { return a.ReceivedAt.Compare(b.ReceivedAt) })
 	for _, in := range insts {
 		if _, err := t.applyInstance(in); err != nil {
 			return err

@@ -290,7 +290,12 @@ func (t *Tx) applyInstance(in Instance) (Outcome, error) {
 	if outcome == Added {
 		se.Count++
 	}
-	se.LastAt = now
+	if now.After(se.LastAt) {
+		se.LastAt = now
+	}
+	if now.Before(se.FirstAt) {
+		se.FirstAt = now
+	}
 	wasComplete := se.Complete
 	se.Complete, se.CompleteReason, se.CompleteAt = false, "", time.Time{}
 	if err := t.PutSeries(se); err != nil {
@@ -332,7 +337,9 @@ func (t *Tx) applyInstance(in Instance) (Outcome, error) {
 			return 0, err
 		}
 	}
-	st.LastAt = now
+	if now.After(st.LastAt) {
+		st.LastAt = now
+	}
 	return outcome, t.PutStudy(st)
 }
 
