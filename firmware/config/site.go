@@ -17,6 +17,8 @@ type Site struct {
 	AllowedPeers []Peer        `yaml:"allowed_peers"`
 	Destinations []Destination `yaml:"destinations"`
 	Completeness Completeness  `yaml:"completeness"`
+	Rules        Rules         `yaml:"rules"`     // site_rules.go
+	Retention    Retention     `yaml:"retention"` // site_rules.go
 }
 
 // Peer is a calling AE that may send studies, and the addresses it may come from.
@@ -67,7 +69,8 @@ func LoadSite(path string) (*Site, error) {
 // ParseSite decodes and checks site file contents; name is used in problems.
 func ParseSite(name string, data []byte) (*Site, error) {
 	s := Site{Port: DefaultPort, Bind: "0.0.0.0", Completeness: Completeness{
-		QuietPeriod: DefaultQuietPeriod, MaxWait: DefaultMaxWait, OnTimeout: "proceed"}}
+		QuietPeriod: DefaultQuietPeriod, MaxWait: DefaultMaxWait, OnTimeout: "proceed"},
+		Rules: DefaultRules(), Retention: DefaultRetention()}
 	root, ps := decode(name, data, &s, siteSection)
 	if root == nil {
 		return nil, ps
@@ -84,6 +87,8 @@ func siteSection(typ string) string {
 	return map[string]string{
 		"config.Site": "", "config.Peer": " in an allowed peer", "config.Destination": " in a destination",
 		"config.Completeness": " in completeness",
+		"config.Rules":        " in rules", "config.VisibleRule": " in rules.visible", "config.T1Rule": " in rules.t1_fallback",
+		"config.SeriesFilter": " in a rule filter", "config.SeriesMatch": " in a rule match", "config.Retention": " in retention",
 	}[typ]
 }
 
@@ -169,6 +174,7 @@ func (s *Site) check(c *checker) {
 	if cp.OnTimeout != "proceed" && cp.OnTimeout != "discard" {
 		c.addf("completeness.on_timeout", "completeness.on_timeout %q is not an action (use proceed or discard)", cp.OnTimeout)
 	}
+	s.checkRules(c)
 }
 
 // ParsePeerAddress parses an allowed-peer address: a single IP or a CIDR prefix.
