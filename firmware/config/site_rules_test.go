@@ -84,7 +84,7 @@ func TestSiteRulesMistakes(t *testing.T) {
 		{"slice thickness", "max_slice_thickness: 1.5", "max_slice_thickness: -1",
 			`site.yaml:9: rules.visible.filter.max_slice_thickness -1 is out of range`},
 		{"empty match", "    match:\n      series_description: \"(?i)t1\"", "    match: {series_description: \"\"}",
-			`site.yaml:21: rules.t1_fallback.match has no pattern`},
+			`site.yaml:20: rules.t1_fallback.match has no pattern`},
 		{"black equals bright", "      series_description: \"(?i)VISIBLE.*WB\"\n      protocol_name: \"(?i)brain\"", "      series_description: \"(?i)VISIBLE.*BB\"",
 			`site.yaml:12: rules.visible.bright is the same as black`},
 		{"both disabled", "    enabled: true\n    filter:\n      require_original", "    enabled: false\n    filter:\n      require_original",
