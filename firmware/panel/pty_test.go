@@ -1,6 +1,7 @@
 package panel_test
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"log/slog"
@@ -9,11 +10,37 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/suyashkumar/dicom"
+	"github.com/suyashkumar/dicom/pkg/tag"
 
 	"metsentry/firmware/panel"
+	"metsentry/firmware/testenv"
 	"metsentry/hal/serial"
 	"metsentry/tools/panelsim/sim"
 )
+
+// patientValues returns the name, ID and birth date of a real test study.
+func patientValues(t *testing.T) []string {
+	t.Helper()
+	dir := testenv.SharedData(t, "dicom", "philips-mprage-sag3d")
+	ds, err := dicom.ParseFile(filepath.Join(dir, "1301_0001.dcm"), nil, dicom.SkipPixelData())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, tg := range []tag.Tag{tag.PatientName, tag.PatientID, tag.PatientBirthDate} {
+		el, err := ds.FindElementByTag(tg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v := dicom.MustGetStrings(el.Value)
+		if len(v) == 0 || v[0] == "" {
+			t.Fatalf("the test study has no %v", tg)
+		}
+		out = append(out, v[0])
+	}
+	return out
+}
 
 var discard = slog.New(slog.NewTextHandler(io.Discard, nil))
 
@@ -107,6 +134,13 @@ func TestPTYStudySequences(t *testing.T) {
 			}
 			if diff := cmp.Diff(tt.texts, r.sim.Texts()); diff != "" {
 				t.Errorf("display lines (-want +got):\n%s", diff)
+			}
+			// Nothing of the study's patient crosses the wire.
+			wire := r.sim.Received()
+			for _, v := range patientValues(t) {
+				if bytes.Contains(wire, []byte(v)) {
+					t.Errorf("panel wire carries patient data %q", v)
+				}
 			}
 		})
 	}

@@ -57,7 +57,11 @@ type Sim struct {
 	dropIn    int
 	rng       *rand.Rand
 	closed    bool
+	raw       []byte // every byte from the host, up to maxRaw
 }
+
+// maxRaw bounds the raw bytes kept for Received.
+const maxRaw = 1 << 20
 
 // New returns a simulator; call Plug to create its pty.
 func New(cfg Config) *Sim {
@@ -248,6 +252,14 @@ func (s *Sim) Texts() []string {
 	return append([]string(nil), s.texts...)
 }
 
+// Received returns every byte the host sent (the first MiB), so tests can
+// check what crosses the wire.
+func (s *Sim) Received() []byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]byte(nil), s.raw...)
+}
+
 // Stats returns the panel session's counters.
 func (s *Sim) Stats() panel.Stats {
 	s.mu.Lock()
@@ -284,6 +296,9 @@ func (s *Sim) read(m *os.File, gen int) {
 			if s.gen != gen {
 				s.mu.Unlock()
 				return
+			}
+			if len(s.raw)+n <= maxRaw {
+				s.raw = append(s.raw, buf[:n]...)
 			}
 			sp.Feed(buf[:n], func(enc []byte) {
 				if s.dropIn > 0 {
