@@ -36,6 +36,11 @@ func Assemble(files []string, opts Options) (*Volume, error) {
 
 func assemble(insts []*instance, o Options) (*Volume, error) {
 	first := insts[0]
+	for _, in := range insts {
+		if in.geomErr != nil {
+			return nil, in.geomErr
+		}
+	}
 	for _, in := range insts[1:] {
 		if in.seriesUID != first.seriesUID {
 			return nil, refuse(ReasonMixedSeries, "the images belong to more than one series; assemble one series at a time")

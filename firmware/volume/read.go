@@ -115,7 +115,7 @@ type instance struct {
 	multiframe  bool
 	stackDim    int // index in dimIdx of the in-stack position dimension, -1 if none
 	frames      []frameInfo
-	numFrameSet bool
+	geomErr     error // a frame lacks geometry: unusable for a volume
 }
 
 // elements is a flat list of one dataset level.
@@ -322,11 +322,20 @@ func readInstance(path string) (*instance, error) {
 		} else {
 			levels = []elements{es}
 		}
+		fi.slope, fi.icpt = 1, 0
+		if s := lookup(levels, tPixelValueXform, tRescaleSlope); len(s) > 0 && s[0] != 0 && !math.IsNaN(s[0]) && !math.IsInf(s[0], 0) {
+			fi.slope = s[0]
+		}
+		if c := lookup(levels, tPixelValueXform, tRescaleIntercept); len(c) > 0 && !math.IsNaN(c[0]) && !math.IsInf(c[0], 0) {
+			fi.icpt = c[0]
+		}
 		pos := lookup(levels, tPlanePosition, tPosition)
 		ori := lookup(levels, tPlaneOrientation, tOrientation)
 		ps := lookup(levels, tPixelMeasures, tPixelSpacing)
 		if len(pos) != 3 || len(ori) != 6 || len(ps) != 2 || !(ps[0] > 0 && ps[1] > 0) {
-			return nil, refuse(ReasonMissingGeometry, "%s frame %d lacks ImagePositionPatient, ImageOrientationPatient or PixelSpacing (found %d, %d and %d values)", name, f+1, len(pos), len(ori), len(ps))
+			// Kept for Assemble to report: the pixels are still readable.
+			in.geomErr = refuse(ReasonMissingGeometry, "%s frame %d lacks ImagePositionPatient, ImageOrientationPatient or PixelSpacing (found %d, %d and %d values)", name, f+1, len(pos), len(ori), len(ps))
+			continue
 		}
 		fi.pos = geom.Vec3{pos[0], pos[1], pos[2]}
 		fi.row = geom.Vec3{ori[0], ori[1], ori[2]}
@@ -335,16 +344,9 @@ func readInstance(path string) (*instance, error) {
 		if th := lookup(levels, tPixelMeasures, tSliceThickness); len(th) > 0 {
 			fi.thickness = th[0]
 		}
-		fi.slope, fi.icpt = 1, 0
-		if s := lookup(levels, tPixelValueXform, tRescaleSlope); len(s) > 0 && s[0] != 0 && !math.IsNaN(s[0]) && !math.IsInf(s[0], 0) {
-			fi.slope = s[0]
-		}
-		if c := lookup(levels, tPixelValueXform, tRescaleIntercept); len(c) > 0 && !math.IsNaN(c[0]) && !math.IsInf(c[0], 0) {
-			fi.icpt = c[0]
-		}
 		for _, v := range [...]float64{fi.pos[0], fi.pos[1], fi.pos[2], ori[0], ori[1], ori[2], ori[3], ori[4], ori[5], ps[0], ps[1]} {
 			if math.IsNaN(v) || math.IsInf(v, 0) {
-				return nil, refuse(ReasonMissingGeometry, "%s frame %d has a non-finite position, orientation or spacing", name, f+1)
+				in.geomErr = refuse(ReasonMissingGeometry, "%s frame %d has a non-finite position, orientation or spacing", name, f+1)
 			}
 		}
 	}
@@ -416,4 +418,3 @@ func decodeFrame(dst []float32, f *frameInfo) {
 		}
 	}
 }
-

@@ -1,0 +1,379 @@
+package volume
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"sync"
+
+	"metsentry/firmware/geom"
+	"metsentry/runtime/manifest"
+)
+
+// Head mask: voxels brighter than HeadFraction × the 99th percentile of the
+// bright image. Scalp, skull marrow and brain on a post-contrast T1 lie well
+// above this; air and noise lie below.
+const (
+	HeadFraction = 0.1
+	headPct      = 99
+	// HeadMarginMM is added around the head's bounding box before cropping.
+	HeadMarginMM = 8
+)
+
+// ReasonMissingChannel: the model needs a black-blood channel the study lacks.
+const ReasonMissingChannel Reason = "missing-channel"
+
+// ModelInput is a VISIBLE pair (or a bright-only study) on the model grid,
+// normalised, ready for the network.
+type ModelInput struct {
+	// Grid is the model grid: the manifest's spacing, axes along patient
+	// LPS (i to the left, j posterior, k superior), cropped to the head and
+	// padded so each size is a multiple of the manifest's layout.multiple.
+	// Grid.Affine maps a model voxel to patient LPS mm exactly.
+	Grid geom.Grid
+	// Channels names the channels in Data's order (the manifest's order).
+	Channels []string
+	// Data holds the channels one after another, each Grid.Len() values
+	// with x fastest: the layout [C, D, H, W] with D = Grid.Dims[2],
+	// H = Grid.Dims[1], W = Grid.Dims[0].
+	Data []float32
+	// HeadMask marks head voxels on the model grid (from the bright channel).
+	HeadMask []uint8
+	// Source is the bright volume; results map back onto its grid and slices.
+	Source *Volume
+	// BlackResampled is true when the black channel's grid differed from the
+	// bright one's (it was placed on the model grid through patient space).
+	BlackResampled bool
+	// BlackZeroed is true when a bright-only study fed a model that lists a
+	// black channel (the manifest's bright_only: the channel is zeros).
+	BlackZeroed bool
+
+	toSource geom.Affine // source voxel → model voxel
+}
+
+// Channel returns the data of the named channel, or nil.
+func (mi *ModelInput) Channel(name string) []float32 {
+	n := mi.Grid.Len()
+	for c, ch := range mi.Channels {
+		if ch == name {
+			return mi.Data[c*n : (c+1)*n]
+		}
+	}
+	return nil
+}
+
+// VoxelToPatient maps a model-grid voxel index (fractional allowed) to
+// patient LPS mm.
+func (mi *ModelInput) VoxelToPatient(v geom.Vec3) geom.Vec3 { return mi.Grid.Affine.Apply(v) }
+
+// PatientToSource maps patient LPS mm to a (fractional) voxel index of the
+// source volume; its third coordinate rounded is the index into
+// Source.Source.Slices.
+func (mi *ModelInput) PatientToSource(p geom.Vec3) geom.Vec3 {
+	inv, _ := mi.Source.Grid.Affine.Inverse() // checked invertible in Prepare
+	return inv.Apply(p)
+}
+
+// ToSource maps a mask on the model grid (Grid.Len() values, nonzero = set)
+// to the source grid by nearest neighbour: each source voxel takes the value
+// of the model voxel its centre falls in. The result has Source.Grid.Len()
+// values laid out like Source.Data (slice k is Source.Source.Slices[k]).
+func (mi *ModelInput) ToSource(modelMask []uint8) ([]uint8, error) {
+	if len(modelMask) != mi.Grid.Len() {
+		return nil, fmt.Errorf("volume: ToSource got %d values for a %v model grid (%d voxels)", len(modelMask), mi.Grid.Dims, mi.Grid.Len())
+	}
+	src := mi.Source.Grid
+	out := make([]uint8, src.Len())
+	nx, ny, nz := src.Dims[0], src.Dims[1], src.Dims[2]
+	mx, my, mz := mi.Grid.Dims[0], mi.Grid.Dims[1], mi.Grid.Dims[2]
+	m := mi.toSource
+	di := m.Column(0)
+	parallelFor(nz, func(lo, hi int) {
+		for k := lo; k < hi; k++ {
+			for j := 0; j < ny; j++ {
+				p := m.Apply(geom.Vec3{0, float64(j), float64(k)})
+				row := out[(k*ny+j)*nx : (k*ny+j+1)*nx]
+				for i := range row {
+					x, y, z := int(math.Floor(p[0]+0.5)), int(math.Floor(p[1]+0.5)), int(math.Floor(p[2]+0.5))
+					if x >= 0 && y >= 0 && z >= 0 && x < mx && y < my && z < mz && modelMask[(z*my+y)*mx+x] != 0 {
+						row[i] = 1
+					}
+					p[0] += di[0]
+					p[1] += di[1]
+					p[2] += di[2]
+				}
+			}
+		}
+	})
+	return out, nil
+}
+
+// ProbabilityToSource samples a probability map on the model grid at the
+// centre of every source voxel (trilinear) and marks those at or above thr.
+// Smoother than ToSource when the source grid is finer than the model's.
+func (mi *ModelInput) ProbabilityToSource(prob []float32, thr float32) ([]uint8, error) {
+	if len(prob) != mi.Grid.Len() {
+		return nil, fmt.Errorf("volume: ProbabilityToSource got %d values for a %v model grid (%d voxels)", len(prob), mi.Grid.Dims, mi.Grid.Len())
+	}
+	src := mi.Source.Grid
+	tmp := make([]float32, src.Len())
+	if _, err := resample(tmp, src, mi.Grid, prob); err != nil {
+		return nil, fmt.Errorf("volume: %w", err)
+	}
+	out := make([]uint8, len(tmp))
+	parallelFor(len(tmp), func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			if tmp[i] >= thr {
+				out[i] = 1
+			}
+		}
+	})
+	return out, nil
+}
+
+// Prepare puts a VISIBLE pair on the model grid the manifest names: both
+// channels resampled (trilinear) into one LPS-aligned grid at the manifest's
+// spacing, cropped to the head's bounding box plus a margin, padded to a
+// multiple of layout.multiple, and normalised channel by channel as the
+// manifest says, with statistics taken inside the bright channel's head mask.
+// black may be nil (bright-only study). The two channels must share a frame
+// of reference; when their grids differ the black channel is placed through
+// patient space (one interpolation, straight onto the model grid, which is
+// the same as resampling it onto the bright grid first but without a second
+// blur).
+func Prepare(black, bright *Volume, m *manifest.Manifest) (*ModelInput, error) {
+	if bright == nil || m == nil {
+		return nil, fmt.Errorf("volume: Prepare needs a bright volume and a manifest")
+	}
+	if _, err := bright.Grid.Affine.Inverse(); err != nil || len(bright.Data) != bright.Grid.Len() || bright.Grid.Len() == 0 {
+		return nil, fmt.Errorf("volume: the bright volume's grid %v is empty or singular, or its data does not fit it", bright.Grid.Dims)
+	}
+	wantBlack := slices.Contains(m.Channels, manifest.ChannelBlack)
+	mi := &ModelInput{Channels: slices.Clone(m.Channels), Source: bright}
+	if wantBlack && black == nil {
+		if !m.BrightOnly {
+			return nil, refuse(ReasonMissingChannel, "model %s %s needs a black-blood channel and the study has none", m.Name, m.Version)
+		}
+		mi.BlackZeroed = true
+	}
+	if !wantBlack {
+		black = nil
+	}
+	if black != nil {
+		if _, err := black.Grid.Affine.Inverse(); err != nil || len(black.Data) != black.Grid.Len() || black.Grid.Len() == 0 {
+			return nil, fmt.Errorf("volume: the black volume's grid %v is empty or singular, or its data does not fit it", black.Grid.Dims)
+		}
+		if bf, kf := forOf(bright), forOf(black); bf != kf {
+			return nil, refuse(ReasonFrameOfReference, "the black-blood and bright-blood series have different frames of reference, so one cannot be placed on the other; both must come from one acquisition")
+		}
+		mi.BlackResampled = !sameGrid(black.Grid, bright.Grid)
+	}
+
+	// Head threshold and bounding box on the bright source grid.
+	st := maskedStats(bright.Data, nil)
+	p := percentiles(bright.Data, nil, st, headPct)
+	thr := float32(HeadFraction * p[0])
+	if !(p[0] > float64(st.min)) || !(thr > st.min) {
+		return nil, refuse(ReasonNoHead, "the bright-blood image is empty or constant (values %g to %g); no head to examine", st.min, st.max)
+	}
+	lo, hi, ok := headBox(bright, thr)
+	if !ok {
+		return nil, refuse(ReasonNoHead, "no head found in the bright-blood image (nothing above %g)", thr)
+	}
+	grid, err := modelGrid(bright.Grid, lo, hi, m.SpacingMM, m.Layout.Multiple)
+	if err != nil {
+		return nil, err
+	}
+	mi.Grid = grid
+	n := grid.Len()
+	mi.Data = make([]float32, n*len(mi.Channels))
+	mi.HeadMask = make([]uint8, n)
+
+	brightOut := mi.Channel(manifest.ChannelBright)
+	if _, err := resample(brightOut, grid, bright.Grid, bright.Data); err != nil {
+		return nil, fmt.Errorf("volume: %w", err)
+	}
+	threshold(mi.HeadMask, brightOut, thr)
+	if black != nil {
+		blackOut := mi.Channel(manifest.ChannelBlack)
+		inside, err := resample(blackOut, grid, black.Grid, black.Data)
+		if err != nil {
+			return nil, fmt.Errorf("volume: %w", err)
+		}
+		if cov := coverage(mi.HeadMask, grid, black.Grid); cov < 0.9 {
+			return nil, refuse(ReasonFrameOfReference, "the black-blood series covers only %.0f%% of the head seen on the bright-blood series (%d of the model grid's voxels); both must cover the whole head", 100*cov, inside)
+		}
+	}
+	for _, ch := range mi.Channels {
+		if ch == manifest.ChannelBlack && black == nil {
+			continue // zeroed
+		}
+		data := mi.Channel(ch)
+		switch m.Normalisation.Method {
+		case manifest.NormZScoreMask:
+			if _, _, ok := zscore(data, mi.HeadMask); !ok {
+				return nil, refuse(ReasonNoHead, "the %s channel is constant inside the head; nothing to normalise", ch)
+			}
+		case manifest.NormPercentile:
+			if _, _, ok := percentileScale(data, mi.HeadMask, m.Normalisation.LowPct, m.Normalisation.HighPct); !ok {
+				return nil, refuse(ReasonNoHead, "the %s channel is constant inside the head; nothing to normalise", ch)
+			}
+		default:
+			return nil, fmt.Errorf("volume: normalisation %q is not supported (zscore-mask or percentile)", m.Normalisation.Method)
+		}
+	}
+	inv, err := grid.Affine.Inverse()
+	if err != nil {
+		return nil, fmt.Errorf("volume: model grid: %w", err)
+	}
+	mi.toSource = inv.Mul(bright.Grid.Affine)
+	return mi, nil
+}
+
+func forOf(v *Volume) string {
+	if v.Source == nil {
+		return ""
+	}
+	return v.Source.FrameOfReferenceUID
+}
+
+// coverage is the fraction of head voxels whose centres lie inside g.
+func coverage(mask []uint8, model, g geom.Grid) float64 {
+	m, err := voxelMap(model, g)
+	if err != nil {
+		return 0
+	}
+	var mu sync.Mutex
+	in, tot := 0, 0
+	nx, ny := model.Dims[0], model.Dims[1]
+	parallelFor(model.Dims[2], func(lo, hi int) {
+		a, t := 0, 0
+		for k := lo; k < hi; k++ {
+			for j := 0; j < ny; j++ {
+				for i := 0; i < nx; i++ {
+					if mask[(k*ny+j)*nx+i] == 0 {
+						continue
+					}
+					t++
+					p := m.Apply(geom.Vec3{float64(i), float64(j), float64(k)})
+					if p[0] >= -0.5 && p[1] >= -0.5 && p[2] >= -0.5 && p[0] <= float64(g.Dims[0])-0.5 && p[1] <= float64(g.Dims[1])-0.5 && p[2] <= float64(g.Dims[2])-0.5 {
+						a++
+					}
+				}
+			}
+		}
+		mu.Lock()
+		in += a
+		tot += t
+		mu.Unlock()
+	})
+	if tot == 0 {
+		return 0
+	}
+	return float64(in) / float64(tot)
+}
+
+// headBox returns the source-voxel bounding box of the head: the range of
+// planes along each axis holding enough voxels above thr. A plane needs
+// max(4, total/20000) such voxels, so isolated noise does not stretch the box.
+func headBox(v *Volume, thr float32) (lo, hi [3]int, ok bool) {
+	nx, ny, nz := v.Grid.Dims[0], v.Grid.Dims[1], v.Grid.Dims[2]
+	cx, cy, cz := make([]int, nx), make([]int, ny), make([]int, nz)
+	var mu sync.Mutex
+	parallelFor(nz, func(k0, k1 int) {
+		lx, ly := make([]int, nx), make([]int, ny)
+		for k := k0; k < k1; k++ {
+			c := 0
+			for j := 0; j < ny; j++ {
+				row := v.Data[(k*ny+j)*nx : (k*ny+j+1)*nx]
+				for i, x := range row {
+					if x > thr {
+						lx[i]++
+						ly[j]++
+						c++
+					}
+				}
+			}
+			cz[k] = c
+		}
+		mu.Lock()
+		for i, c := range lx {
+			cx[i] += c
+		}
+		for j, c := range ly {
+			cy[j] += c
+		}
+		mu.Unlock()
+	})
+	total := 0
+	for _, c := range cz {
+		total += c
+	}
+	if total == 0 {
+		return lo, hi, false
+	}
+	need := max(4, total/20000)
+	for a, counts := range [3][]int{cx, cy, cz} {
+		lo[a], hi[a] = -1, -1
+		for i, c := range counts {
+			if c >= need {
+				if lo[a] < 0 {
+					lo[a] = i
+				}
+				hi[a] = i
+			}
+		}
+		if lo[a] < 0 {
+			return lo, hi, false
+		}
+	}
+	return lo, hi, true
+}
+
+// modelGrid builds the LPS-aligned grid at spacing sp covering the source
+// voxel box [lo, hi] (voxel centres, plus half a voxel and HeadMarginMM),
+// with each size rounded up to a multiple of mult and the padding shared
+// between both ends.
+func modelGrid(src geom.Grid, lo, hi [3]int, sp [3]float64, mult int) (geom.Grid, error) {
+	if mult < 1 {
+		mult = 1
+	}
+	for a := 0; a < 3; a++ {
+		if !(sp[a] > 0) {
+			return geom.Grid{}, fmt.Errorf("volume: model spacing %v must be positive", sp)
+		}
+	}
+	pmin := geom.Vec3{math.Inf(1), math.Inf(1), math.Inf(1)}
+	pmax := geom.Vec3{math.Inf(-1), math.Inf(-1), math.Inf(-1)}
+	for c := 0; c < 8; c++ {
+		var v geom.Vec3
+		for a := 0; a < 3; a++ {
+			if c&(1<<a) == 0 {
+				v[a] = float64(lo[a]) - 0.5
+			} else {
+				v[a] = float64(hi[a]) + 0.5
+			}
+		}
+		p := src.Affine.Apply(v)
+		for a := 0; a < 3; a++ {
+			pmin[a] = math.Min(pmin[a], p[a])
+			pmax[a] = math.Max(pmax[a], p[a])
+		}
+	}
+	var g geom.Grid
+	for a := 0; a < 3; a++ {
+		lo := pmin[a] - HeadMarginMM
+		ext := pmax[a] + HeadMarginMM - lo
+		n := int(math.Ceil(ext/sp[a])) + 1
+		padded := (n + mult - 1) / mult * mult
+		if padded > 2048 {
+			return geom.Grid{}, fmt.Errorf("volume: the model grid would be %d voxels along axis %d; the head box is implausibly large", padded, a)
+		}
+		// Centre the padded grid on the box.
+		origin := lo + ext/2 - float64(padded-1)*sp[a]/2
+		g.Dims[a] = padded
+		g.Affine[a][a] = sp[a]
+		g.Affine[a][3] = origin
+	}
+	return g, nil
+}

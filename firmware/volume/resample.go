@@ -1,0 +1,114 @@
+package volume
+
+import (
+	"math"
+
+	"metsentry/firmware/geom"
+)
+
+// sampler reads a volume at continuous voxel coordinates with trilinear
+// interpolation. Points up to half a voxel outside the grid take the edge
+// value (the edge voxel covers them); points further out read as outside.
+type sampler struct {
+	data       []float32
+	nx, ny, nz int
+}
+
+// at returns the interpolated value at (x, y, z) and whether the point lies
+// inside the volume.
+func (s *sampler) at(x, y, z float64) (float32, bool) {
+	if x < -0.5 || y < -0.5 || z < -0.5 || x > float64(s.nx)-0.5 || y > float64(s.ny)-0.5 || z > float64(s.nz)-0.5 {
+		return 0, false
+	}
+	x = clamp(x, 0, float64(s.nx-1))
+	y = clamp(y, 0, float64(s.ny-1))
+	z = clamp(z, 0, float64(s.nz-1))
+	x0, y0, z0 := int(x), int(y), int(z)
+	fx, fy, fz := float32(x-float64(x0)), float32(y-float64(y0)), float32(z-float64(z0))
+	x1, y1, z1 := min(x0+1, s.nx-1), min(y0+1, s.ny-1), min(z0+1, s.nz-1)
+	nx, plane := s.nx, s.nx*s.ny
+	d := s.data
+	i00, i01 := z0*plane+y0*nx, z0*plane+y1*nx
+	i10, i11 := z1*plane+y0*nx, z1*plane+y1*nx
+	c00 := d[i00+x0] + fx*(d[i00+x1]-d[i00+x0])
+	c01 := d[i01+x0] + fx*(d[i01+x1]-d[i01+x0])
+	c10 := d[i10+x0] + fx*(d[i10+x1]-d[i10+x0])
+	c11 := d[i11+x0] + fx*(d[i11+x1]-d[i11+x0])
+	c0 := c00 + fy*(c01-c00)
+	c1 := c10 + fy*(c11-c10)
+	return c0 + fz*(c1-c0), true
+}
+
+func clamp(v, lo, hi float64) float64 {
+	if v < lo {
+		return lo
+	}
+	if v > hi {
+		return hi
+	}
+	return v
+}
+
+// voxelMap returns the affine from dst voxel index to src voxel index.
+func voxelMap(dst, src geom.Grid) (geom.Affine, error) {
+	inv, err := src.Affine.Inverse()
+	if err != nil {
+		return geom.Affine{}, err
+	}
+	return inv.Mul(dst.Affine), nil
+}
+
+// resample fills out (dst.Len() values) with src sampled trilinearly at the
+// centres of dst's voxels; voxels outside src get 0. It returns how many dst
+// voxels fell inside src. Work is split over dst slices.
+func resample(out []float32, dst geom.Grid, srcGrid geom.Grid, srcData []float32) (int, error) {
+	m, err := voxelMap(dst, srcGrid)
+	if err != nil {
+		return 0, err
+	}
+	s := sampler{data: srcData, nx: srcGrid.Dims[0], ny: srcGrid.Dims[1], nz: srcGrid.Dims[2]}
+	nx, ny, nz := dst.Dims[0], dst.Dims[1], dst.Dims[2]
+	di := m.Column(0)
+	counts := make([]int, nz)
+	parallelFor(nz, func(lo, hi int) {
+		for k := lo; k < hi; k++ {
+			inside := 0
+			for j := 0; j < ny; j++ {
+				p := m.Apply(geom.Vec3{0, float64(j), float64(k)})
+				row := out[(k*ny+j)*nx : (k*ny+j+1)*nx]
+				for i := range row {
+					v, ok := s.at(p[0], p[1], p[2])
+					row[i] = v
+					if ok {
+						inside++
+					}
+					p[0] += di[0]
+					p[1] += di[1]
+					p[2] += di[2]
+				}
+			}
+			counts[k] = inside
+		}
+	})
+	total := 0
+	for _, c := range counts {
+		total += c
+	}
+	return total, nil
+}
+
+// sameGrid reports whether two grids have the same sizes and affines within
+// 1e-3 mm (DICOM decimal strings round positions).
+func sameGrid(a, b geom.Grid) bool {
+	if a.Dims != b.Dims {
+		return false
+	}
+	for r := 0; r < 3; r++ {
+		for c := 0; c < 4; c++ {
+			if math.Abs(a.Affine[r][c]-b.Affine[r][c]) > 1e-3 {
+				return false
+			}
+		}
+	}
+	return true
+}
