@@ -144,6 +144,7 @@ func TestAxisWeightsPartitionOfUnity(t *testing.T) {
 	for _, blend := range []bool{false, true} {
 		for _, tc := range []struct{ n, patch, overlap, margin, mult int }{
 			{40, 16, 6, 2, 2}, {33, 12, 4, 2, 1}, {64, 32, 16, 4, 8}, {17, 8, 6, 3, 1},
+			{38, 30, 24, 10, 2}, {46, 30, 24, 10, 2}, {100, 30, 20, 10, 2},
 		} {
 			st := starts(tc.n, tc.patch, tc.overlap, tc.mult)
 			w := axisWeights(st, tc.patch, tc.margin, blend)

@@ -97,32 +97,52 @@ func starts(n, patch, overlap, multiple int) []int {
 
 // axisWeights returns, for each tile along one axis, its weight for each
 // voxel of the tile; across tiles the weights of a voxel sum to 1.
+//
+// Consecutive tiles k and k+1 hand over at the middle c_k of their overlap,
+// either at once (no blend) or along a linear ramp of half-width h_k around
+// c_k. The ramps keep Margin away from both tiles' edges and do not overlap
+// one another (the last tile, moved back to end at the volume's edge, can
+// overlap its neighbour far more than the others), so with next_k the share
+// of the tiles after k, w_k = next_{k-1} × (1 − next_k) sums to 1.
 func axisWeights(st []int, patch, margin int, blend bool) [][]float32 {
-	w := make([][]float32, len(st))
+	n := len(st)
+	c := make([]float64, n-1) // handover points
+	h := make([]float64, n-1) // ramp half-widths
+	for k := range c {
+		lo, hi := st[k+1], st[k]+patch
+		c[k] = float64(lo+hi) / 2
+		if blend {
+			h[k] = float64(hi-lo)/2 - float64(margin)
+		}
+	}
+	for k := range h {
+		if k > 0 {
+			h[k] = math.Min(h[k], (c[k]-c[k-1])/2)
+		}
+		if k+1 < len(c) {
+			h[k] = math.Min(h[k], (c[k+1]-c[k])/2)
+		}
+	}
+	next := func(k, g int) float64 {
+		switch {
+		case k < 0:
+			return 1
+		case k >= n-1:
+			return 0
+		case h[k] <= 0:
+			if float64(g) >= math.Floor(c[k]) {
+				return 1
+			}
+			return 0
+		}
+		return math.Min(1, math.Max(0, (float64(g)+0.5-(c[k]-h[k]))/(2*h[k])))
+	}
+	w := make([][]float32, n)
 	for k := range st {
 		w[k] = make([]float32, patch)
 		for i := range w[k] {
-			w[k][i] = 1
-		}
-	}
-	for k := 0; k+1 < len(st); k++ {
-		lo, hi := st[k+1], st[k]+patch // the overlap of tile k and k+1
-		h := 0.0
-		if blend {
-			h = float64(hi-lo)/2 - float64(margin)
-		}
-		mid := float64(lo+hi) / 2
-		for g := lo; g < hi; g++ {
-			var next float64 // weight of tile k+1 at g
-			if h <= 0 {
-				if float64(g) >= math.Floor(mid) {
-					next = 1
-				}
-			} else {
-				next = math.Min(1, math.Max(0, (float64(g)+0.5-(mid-h))/(2*h)))
-			}
-			w[k][g-st[k]] *= float32(1 - next)
-			w[k+1][g-st[k+1]] *= float32(next)
+			g := st[k] + i
+			w[k][i] = float32(next(k-1, g) * (1 - next(k, g)))
 		}
 	}
 	return w

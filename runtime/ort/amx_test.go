@@ -42,7 +42,7 @@ func TestMain(m *testing.M) {
 }
 
 func amxModels() ([]string, error) {
-	return filepath.Glob(filepath.Join("..", "testdata", "amx", "*.onnx"))
+	return filepath.Glob(filepath.Join("..", "testdata", "amx", "*-int8.onnx"))
 }
 
 func amxChild(guarded bool) error {

@@ -24,6 +24,10 @@ It writes:
       single QDQ Conv3d (3x3x3, pad 1) models with the layer shapes that trip
       ONNX Runtime 1.24.1's AMX int8 kernels (24 outputs with 1-3 inputs, 30
       outputs with 1-8 inputs).
+  amx/conv_o24_i2-fp32.onnx, amx/conv_o24_i2-{fp32,int8}.manifest.json,
+  amx/conv_o24_i2-ref-{in,out}.f32
+      the 24-from-2 repro dressed as a 2-channel model with an fp32 twin (the
+      dequantized weights) and self-test references, for the loader tests.
 
 The INT8 models are QDQ graphs written with onnx.helper (onnxruntime's quantizer
 is not available): per-channel symmetric int8 weights, uint8 activations with
@@ -238,6 +242,68 @@ def amx_model(cout, cin, seed):
     return g.model(f"amx_conv_o{cout}_i{cin}", "input", out, cin, cout)
 
 
+def amx_pair(cout, cin, seed):
+    """A QDQ repro conv dressed as a model (2 channels in, output channel 0 read
+    as the lesion map) with an fp32 twin, reference files and manifests, so the
+    loader's self-test can be shown catching the AMX fault."""
+    stem = f"conv_o{cout}_i{cin}"
+    d = os.path.join(HERE, "amx")
+    torch.manual_seed(seed)
+    c = torch.nn.Conv3d(cin, cout, 3, padding=1).eval()
+    x = torch.rand(1, cin, 12, 12, 12) * 4 - 2
+    with torch.no_grad():
+        y = c(x)
+    # Output range widened by a quarter so the reference input does not clip.
+    ylo, yhi = 1.25 * float(y.min()), 1.25 * float(y.max())
+    g = Graph()
+    xin, s = g.qdq("input", -2.0, 2.0)
+    out = g.conv(xin, c, False, (s, ylo, yhi))
+    onnx.save(g.model(stem, "input", out, cin, cout), os.path.join(d, f"{stem}-int8.onnx"))
+    # fp32 twin: the int8 weights and biases, dequantized.
+    w = c.weight.detach().numpy()
+    ws = np.maximum(np.abs(w).reshape(cout, -1).max(1), 1e-8) / 127.0
+    wdq = (np.clip(np.round(w / ws.reshape(-1, 1, 1, 1, 1)), -127, 127) * ws.reshape(-1, 1, 1, 1, 1)).astype(np.float32)
+    bs = (s * ws).astype(np.float32)
+    bdq = (np.round(c.bias.detach().numpy() / bs) * bs).astype(np.float32)
+    c2 = torch.nn.Conv3d(cin, cout, 3, padding=1).eval()
+    with torch.no_grad():
+        c2.weight.copy_(torch.from_numpy(wdq))
+        c2.bias.copy_(torch.from_numpy(bdq))
+    g2 = Graph()
+    onnx.save(g2.model(stem, "input", g2.conv("input", c2, False), cin, cout), os.path.join(d, f"{stem}-fp32.onnx"))
+    gen = torch.Generator().manual_seed(seed + 1)
+    ref_in = torch.rand(1, cin, 12, 12, 12, generator=gen) * 4 - 2
+    with torch.no_grad():
+        ref_out = c2(ref_in)
+        # What the QDQ graph computes: quantized input, quantized output.
+        xs = 4.0 / 255
+        xq = torch.clamp(torch.round(ref_in / xs) + round(2.0 / xs), 0, 255)
+        fq = c2((xq - round(2.0 / xs)) * xs)
+        lo, hi = min(ylo, 0.0), max(yhi, 1e-6)
+        out_step = float(np.float32((hi - lo) / 255.0))
+        ozp = float(np.clip(round(-lo / out_step), 0, 255))
+        fqq = (torch.clamp(torch.round(fq / out_step) + ozp, 0, 255) - ozp) * out_step
+    # Tolerance: what exact QDQ arithmetic differs from the fp32 twin, plus one
+    # output step for rounding; the AMX fault is hundreds of steps.
+    int8_tol = 1.5 * float((fqq - ref_out).abs().max()) + out_step
+    ref_in.numpy().astype("<f4").tofile(os.path.join(d, f"{stem}-ref-in.f32"))
+    ref_out.numpy().astype("<f4").tofile(os.path.join(d, f"{stem}-ref-out.f32"))
+    for prec, tol in (("fp32", 1e-4), ("int8", int8_tol)):
+        m = {
+            "schema": 1, "name": stem, "version": "0.0.0-test", "file": f"{stem}-{prec}.onnx",
+            "sha256": sha256(os.path.join(d, f"{stem}-{prec}.onnx")), "opset": OPSET, "precision": prec,
+            "channels": ["black", "bright"], "bright_only": False, "spacing_mm": [1, 1, 1],
+            "normalisation": {"method": "zscore-mask"},
+            "layout": {"mode": "whole", "multiple": 1},
+            "output": {"meaning": "lesion-probability", "channel": 0, "threshold": 0.5, "min_component_mm3": 3},
+            "reference": {"shape": [1, cin, 12, 12, 12], "input": f"{stem}-ref-in.f32",
+                          "output": f"{stem}-ref-out.f32", "tolerance": round(tol, 6)},
+        }
+        with open(os.path.join(d, f"{stem}-{prec}.manifest.json"), "w") as f:
+            json.dump(m, f, indent=1)
+            f.write("\n")
+
+
 def sha256(path):
     with open(path, "rb") as f:
         return hashlib.sha256(f.read()).hexdigest()
@@ -280,4 +346,7 @@ if __name__ == "__main__":
     os.makedirs(os.path.join(HERE, "amx"), exist_ok=True)
     for cout, cins in ((24, range(1, 4)), (30, range(1, 9))):
         for cin in cins:
-            onnx.save(amx_model(cout, cin, 100 * cout + cin), os.path.join(HERE, "amx", f"conv_o{cout}_i{cin}-int8.onnx"))
+            if (cout, cin) == (24, 2):
+                amx_pair(cout, cin, 100 * cout + cin)
+            else:
+                onnx.save(amx_model(cout, cin, 100 * cout + cin), os.path.join(HERE, "amx", f"conv_o{cout}_i{cin}-int8.onnx"))
