@@ -165,3 +165,19 @@ func TestSplitter(t *testing.T) {
 		t.Errorf("Dropped = %d, want 500", sp.Dropped)
 	}
 }
+
+// TestProtocolDocExample keeps the worked example in PROTOCOL.md true.
+func TestProtocolDocExample(t *testing.T) {
+	f, err := EncodeFrame(State{Show: Positive, Count: 3}, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := f.AppendWire(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []byte{0x06, 0x01, 0x10, 0x05, 0x04, 0x03, 0x01, 0x03, 0xE3, 0xDD, 0x00}
+	if diff := cmp.Diff(want, w); diff != "" {
+		t.Errorf("wire bytes (-want +got):\n%s", diff)
+	}
+}
