@@ -278,7 +278,7 @@ func encodeHeader(h Header, dt int16, bitpix int16) []byte {
 		pf(80+4*d, h.Spacing[d])
 	}
 	pf(108, 352)
-	pf(112, 1) // scl_slope
+	pf(112, 1)  // scl_slope
 	b[123] = 10 // xyzt_units: mm + s
 	le.PutUint16(b[252:], 0)
 	le.PutUint16(b[254:], 2)

@@ -1,0 +1,415 @@
+package phantom
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	"metsentry/firmware/geom"
+)
+
+// Config sets the output grid and the case mix. The zero value of a field
+// means its default.
+type Config struct {
+	// Dims is the output grid (columns, rows, axial slices); default
+	// 256×256×180.
+	Dims [3]int
+	// Spacing is the isotropic voxel size in mm; default 1.
+	Spacing float64
+	// MaxLesions caps lesions per case; default 20.
+	MaxLesions int
+	// LesionFree is the fraction of cases without lesions; default 0.2,
+	// negative for none.
+	LesionFree float64
+	// VesselDensity scales the number of cortical vessels; default 1.
+	VesselDensity float64
+	// GhostProb is the chance a case carries motion ghosting; default 0.2,
+	// negative for never.
+	GhostProb float64
+	// Workers bounds the goroutines that render slices; default GOMAXPROCS.
+	Workers int
+}
+
+func (c Config) withDefaults() Config {
+	if c.Dims == [3]int{} {
+		c.Dims = [3]int{256, 256, 180}
+	}
+	if c.Spacing == 0 {
+		c.Spacing = 1
+	}
+	if c.MaxLesions == 0 {
+		c.MaxLesions = 20
+	}
+	if c.LesionFree == 0 {
+		c.LesionFree = 0.2
+	}
+	if c.VesselDensity == 0 {
+		c.VesselDensity = 1
+	}
+	if c.GhostProb == 0 {
+		c.GhostProb = 0.2
+	}
+	if c.Workers <= 0 {
+		c.Workers = runtime.GOMAXPROCS(0)
+	}
+	return c
+}
+
+// Case is one synthetic VISIBLE study: the two channels of one acquisition
+// on one grid, and the truth.
+type Case struct {
+	ID      string
+	Split   Split
+	Seed    uint64
+	Version string
+	// Grid maps voxel (i, j, k) to patient LPS mm; axial slices, i along +x
+	// (patient left), j along +y (posterior), k along +z (superior).
+	Grid geom.Grid
+	// Black and Bright are the black-blood and bright-blood images, x fastest,
+	// white matter near 1000 before bias and noise.
+	Black, Bright []float32
+	// Labels holds each lesion's ID in its voxels, 0 elsewhere.
+	Labels  []uint16
+	Lesions []Lesion
+	// Params records what was drawn for this subject.
+	Params Params
+
+	writers int // DICOM writer goroutines (the generator's Workers)
+}
+
+// Params are the per-subject draws, for the record and for debugging.
+type Params struct {
+	RotationDeg  [3]float64 `json:"rotation_deg"`
+	Scale        [3]float64 `json:"scale"`
+	ShiftMM      [3]float64 `json:"shift_mm"`
+	SNR          float64    `json:"snr"`
+	BiasPercent  float64    `json:"bias_percent"`
+	Ghosting     float64    `json:"ghosting"`
+	VesselXWM    float64    `json:"vessel_x_wm"`
+	Segments     int        `json:"vessel_segments"`
+	PatientSex   string     `json:"patient_sex"`
+	PatientAgeYr int        `json:"patient_age_years"`
+}
+
+// Generator makes cases on one loaded anatomy. It is safe for concurrent use.
+type Generator struct {
+	a        *Anatomy
+	cfg      Config
+	aalNames map[int]string
+}
+
+// NewGenerator loads Colin27 from dir (see LoadAnatomy).
+func NewGenerator(dir string, cfg Config) (*Generator, error) {
+	a, err := LoadAnatomy(dir)
+	if err != nil {
+		return nil, err
+	}
+	g := &Generator{a: a, cfg: cfg.withDefaults(), aalNames: map[int]string{}}
+	if b, err := os.ReadFile(filepath.Join(dir, "aal.nii.txt")); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			var idx, code int
+			var name string
+			if n, _ := fmt.Sscanf(line, "%d %s %d", &idx, &name, &code); n >= 2 {
+				g.aalNames[idx] = name
+			}
+		}
+	}
+	if g.cfg.Dims[0] < 8 || g.cfg.Dims[1] < 8 || g.cfg.Dims[2] < 8 || g.cfg.Spacing <= 0 {
+		return nil, fmt.Errorf("phantom: grid %v at %g mm is too small (want at least 8 voxels a side)", g.cfg.Dims, g.cfg.Spacing)
+	}
+	return g, nil
+}
+
+// Config returns the effective configuration.
+func (g *Generator) Config() Config { return g.cfg }
+
+// grid returns the output grid: axial, centred on the template brain centre.
+func (g *Generator) grid() geom.Grid {
+	c := g.cfg
+	centre := g.a.centre()
+	var origin geom.Vec3
+	for d := 0; d < 3; d++ {
+		origin[d] = centre[d] - c.Spacing*float64(c.Dims[d]-1)/2
+	}
+	// Keep the field of view a little above the brain centre so the whole
+	// head fits when the cerebellum is included.
+	origin[2] -= 6
+	return geom.Grid{Dims: c.Dims, Affine: geom.FromDICOM(origin, geom.Vec3{1, 0, 0}, geom.Vec3{0, 1, 0}, [2]float64{c.Spacing, c.Spacing}, geom.Vec3{0, 0, c.Spacing})}
+}
+
+type enhancer struct {
+	seg   segment
+	black float64 // signal in the black-blood channel, × WM
+	brite float64
+}
+
+// Generate makes case (split, seed). The same pair always gives the same case.
+func (g *Generator) Generate(seed uint64, split Split) (*Case, error) {
+	if _, err := ParseSplit(string(split)); err != nil {
+		return nil, err
+	}
+	cfg := g.cfg
+	a := g.a
+	rng := rand.New(rand.NewPCG(split.salt(), seed))
+	grid := g.grid()
+	lo := grid.Affine.Apply(geom.Vec3{})
+	hi := grid.Affine.Apply(geom.Vec3{float64(cfg.Dims[0] - 1), float64(cfg.Dims[1] - 1), float64(cfg.Dims[2] - 1)})
+	outCentre := lo.Add(hi).Scale(0.5)
+	x := newSubjectXform(rng, outCentre, a.centre().Add(geom.Vec3{0, 0, -6}), lo, hi, 15, 12, 2.0)
+
+	c := &Case{ID: CaseID(split, seed), Split: split, Seed: seed, Version: Version, Grid: grid, writers: cfg.Workers}
+	p := &c.Params
+	p.RotationDeg, p.Scale, p.ShiftMM = x.RotDeg, x.Scale, x.Shift
+	p.SNR = 14 + 18*rng.Float64()
+	p.BiasPercent = 8 + 12*rng.Float64()
+	if cfg.GhostProb > 0 && rng.Float64() < cfg.GhostProb {
+		p.Ghosting = 0.02 + 0.04*rng.Float64()
+	}
+	p.PatientSex = []string{"F", "M"}[rng.IntN(2)]
+	p.PatientAgeYr = 35 + rng.IntN(50)
+
+	// Vessels in template space, then into the output.
+	tplSegs := growVessels(a, rng, cfg.VesselDensity)
+	shapes := g.placeLesions(rng, x, grid, tplSegs)
+	emax := 0.0
+	for _, l := range shapes {
+		emax = math.Max(emax, l.enh)
+	}
+	vb := math.Max(2.0+1.0*rng.Float64(), emax+0.05+0.35*rng.Float64())
+	p.VesselXWM = vb
+	var enh []enhancer
+	for _, s := range tplSegs {
+		e := enhancer{seg: segment{A: x.fromTemplate(s.A), B: x.fromTemplate(s.B), RA: s.RA, RB: s.RB, kind: s.kind, slow: s.slow}}
+		e.brite = vb * (0.9 + 0.1*rng.Float64())
+		switch s.kind {
+		case kindSinus:
+			e.brite = vb * (0.85 + 0.15*rng.Float64())
+			e.black = 0.3 + 0.5*rng.Float64() // residual signal in large veins
+		case kindArtery:
+			e.black = 0.04 + 0.1*rng.Float64()
+		default:
+			e.black = 0.08 + 0.17*rng.Float64()
+		}
+		if s.slow || (s.kind == kindPenetrating && rng.Float64() < 0.08) {
+			e.black = 0.6 + 0.7*rng.Float64() // slow flow: partly bright
+		}
+		enh = append(enh, e)
+	}
+	// Enhancing tissue that is not blood: choroid plexus and pituitary,
+	// bright in both channels.
+	for _, gl := range g.glands(rng) {
+		e := enhancer{seg: segment{A: x.fromTemplate(gl.A), B: x.fromTemplate(gl.B), RA: gl.RA, RB: gl.RB, kind: kindSinus}}
+		e.brite = 1.5 + 0.6*rng.Float64()
+		e.black = e.brite * (0.8 + 0.15*rng.Float64())
+		enh = append(enh, e)
+	}
+	p.Segments = len(enh)
+	segs := make([]segment, len(enh))
+	for i := range enh {
+		segs[i] = enh[i].seg
+	}
+	ix := newSegIndex(segs, lo.Sub(geom.Vec3{5, 5, 5}), hi.Add(geom.Vec3{5, 5, 5}), 4, cfg.Spacing)
+
+	r := &renderer{g: g, c: c, x: x, enh: enh, ix: ix, shapes: shapes, rng: rng}
+	r.drawContrast()
+	if err := r.render(split.salt() ^ seed*0x9e3779b97f4a7c15); err != nil {
+		return nil, err
+	}
+	c.Lesions = r.lesionList()
+	return c, nil
+}
+
+// glands returns choroid plexus glomera and the pituitary in template space.
+func (g *Generator) glands(rng *rand.Rand) []segment {
+	a := g.a
+	c := a.centre()
+	var out []segment
+	for _, side := range []float64{-1, 1} {
+		want := c.Add(geom.Vec3{side * 26, 22, 2})
+		best, bd := geom.Vec3{}, math.Inf(1)
+		for dz := -10.0; dz <= 10; dz += 2 {
+			for dy := -12.0; dy <= 12; dy += 2 {
+				for dx := -8.0; dx <= 8; dx += 2 {
+					q := want.Add(geom.Vec3{dx, dy, dz})
+					if a.classAt(q) == tissueCSF && a.sdAt(q) > 8 {
+						if d := q.Sub(want).Norm(); d < bd {
+							best, bd = q, d
+						}
+					}
+				}
+			}
+		}
+		if bd < math.Inf(1) {
+			r := 2.2 + 1.3*rng.Float64()
+			dir := randUnit(rng).Scale(2 + 2*rng.Float64())
+			out = append(out, segment{A: best.Sub(dir), B: best.Add(dir), RA: r, RB: r * 0.8})
+		}
+	}
+	pit := c.Add(geom.Vec3{0, -15, -45})
+	out = append(out, segment{A: pit.Add(geom.Vec3{-3, 0, 0}), B: pit.Add(geom.Vec3{3, 0, 0}), RA: 3, RB: 3})
+	return out
+}
+
+// placeLesions draws the case's metastases.
+func (g *Generator) placeLesions(rng *rand.Rand, x subjectXform, grid geom.Grid, vessels []segment) []*lesionShape {
+	cfg := g.cfg
+	if rng.Float64() < cfg.LesionFree {
+		return nil
+	}
+	n := 1 + int(-math.Log(1-rng.Float64())*3.5)
+	n = min(n, cfg.MaxLesions)
+	inv, _ := grid.Affine.Inverse()
+	var shapes []*lesionShape
+	large := 0
+	for len(shapes) < n {
+		placed := false
+		D := drawDiameter(rng, &large)
+		R := D / 2
+		for try := 0; try < 300 && !placed; try++ {
+			site, q, ok := g.drawSite(rng, R, vessels)
+			if !ok {
+				continue
+			}
+			cOut := x.fromTemplate(q)
+			v := inv.Apply(cOut)
+			if D < 4 { // small: centre on a voxel so it always owns one
+				for d := 0; d < 3; d++ {
+					v[d] = math.Round(v[d])
+				}
+				cOut = grid.Affine.Apply(v)
+			}
+			margin := (R + 3) / cfg.Spacing
+			inFOV := true
+			for d := 0; d < 3; d++ {
+				if v[d] < margin || v[d] > float64(cfg.Dims[d]-1)-margin {
+					inFOV = false
+				}
+			}
+			if !inFOV {
+				continue
+			}
+			sp := makeShape(rng, cOut, D)
+			clash := false
+			for _, o := range shapes {
+				for _, s1 := range sp {
+					for _, s2 := range o.spheres {
+						if s1.c.Sub(s2.c).Norm() < s1.r+s2.r+3+2*cfg.Spacing {
+							clash = true
+						}
+					}
+				}
+			}
+			if clash {
+				continue
+			}
+			l := &lesionShape{id: len(shapes) + 1, spheres: sp, kind: KindSolid, enh: 1.3 + 1.2*rng.Float64()}
+			l.phase = [3]float64{rng.Float64() * 6.3, rng.Float64() * 6.3, rng.Float64() * 6.3}
+			if D >= 8 && rng.Float64() < 0.35 {
+				l.kind = KindRing
+				l.rim = 1 + 0.12*R*rng.Float64() + 0.8*rng.Float64()
+			} else if D >= 14 && rng.Float64() < 0.4 {
+				l.kind = KindNecrotic
+				l.rim = 0.25*R + 1.5*rng.Float64()
+			}
+			l.core = 0.35 + 0.3*rng.Float64()
+			if D >= 8 {
+				l.edema = R * (0.5 + 1.2*rng.Float64())
+			}
+			ext := R + l.edema + 2*cfg.Spacing + D
+			l.lo = cOut.Sub(geom.Vec3{ext, ext, ext})
+			l.hi = cOut.Add(geom.Vec3{ext, ext, ext})
+			shapes = append(shapes, l)
+			l.site = site
+			placed = true
+		}
+		if !placed {
+			break // the brain is full: keep what fits
+		}
+	}
+	return shapes
+}
+
+// drawSite picks a lesion centre in template space: grey-white junction (most
+// often), cerebellum, anywhere in parenchyma, or touching a vessel.
+func (g *Generator) drawSite(rng *rand.Rand, R float64, vessels []segment) (string, geom.Vec3, bool) {
+	a := g.a
+	u := rng.Float64()
+	site := "parenchyma"
+	switch {
+	case u < 0.5:
+		site = "junction"
+	case u < 0.72:
+		site = "cerebellum"
+	case u < 0.87:
+		site = "vessel"
+	}
+	var q geom.Vec3
+	if site == "vessel" {
+		var s *segment
+		for try := 0; try < 50; try++ {
+			cand := &vessels[rng.IntN(len(vessels))]
+			if cand.kind != kindSinus && a.sdAt(cand.A) > 1 {
+				s = cand
+				break
+			}
+		}
+		if s == nil {
+			return "", q, false
+		}
+		axis := s.B.Sub(s.A)
+		if axis.Norm() < 1e-6 {
+			return "", q, false
+		}
+		axis = axis.Scale(1 / axis.Norm())
+		perp := axis.Cross(randUnit(rng))
+		if perp.Norm() < 1e-6 {
+			return "", q, false
+		}
+		perp = perp.Scale(1 / perp.Norm())
+		q = s.A.Add(perp.Scale(R + s.RA + 0.2))
+	} else {
+		v := geom.Vec3{}
+		for d := 0; d < 3; d++ {
+			v[d] = float64(a.bbox[0][d]) + rng.Float64()*float64(a.bbox[1][d]-a.bbox[0][d])
+		}
+		q = a.ToLPS.Apply(v)
+	}
+	idx := a.voxel(q)
+	if idx < 0 {
+		return "", q, false
+	}
+	cls, lab := a.class[idx], a.aal[idx]
+	sd := a.sdAt(q)
+	if cls == tissueCSF || cls == tissueNone || sd < math.Max(1.5, 0.6*R) {
+		return "", q, false
+	}
+	switch site {
+	case "junction":
+		if cls != tissueWM || !g.nearClass(q, tissueGM, 2) || lab >= firstCerebellumLabel {
+			return "", q, false
+		}
+	case "cerebellum":
+		if lab < firstCerebellumLabel {
+			return "", q, false
+		}
+	}
+	return site, q, true
+}
+
+// nearClass says whether a voxel of class c lies within r mm of q.
+func (g *Generator) nearClass(q geom.Vec3, c uint8, r float64) bool {
+	for dz := -r; dz <= r; dz++ {
+		for dy := -r; dy <= r; dy++ {
+			for dx := -r; dx <= r; dx++ {
+				if g.a.classAt(q.Add(geom.Vec3{dx, dy, dz})) == c {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
