@@ -1,0 +1,30 @@
+// Package intake decides when a received study is ready to be read and which
+// of its series the detector reads.
+//
+// Completeness is decided per series (completeness.go):
+//   - an Enhanced MR multi-frame instance is a whole series, complete on
+//     receipt;
+//   - a series whose tags announce its size (ImagesInAcquisition, or
+//     NumberOfSlices × NumberOfTemporalPositions) is complete as soon as that
+//     many distinct instances are stored;
+//   - any other series (or one still short of its announced count) is
+//     complete after a quiet period with no new instance (20 s by default).
+//
+// A study is ready when the series its selection rule needs are complete and
+// no series still arriving could change the choice; after the maximum wait
+// (15 min by default) the site's action applies: proceed with what is there,
+// or discard. An association release is only a hint (Wake): it makes intake
+// look again sooner but never completes a series; an abort means nothing.
+// Instances that arrive after a study was decided reopen it (the cache makes
+// a new job), so they lead to a new job and a new result series.
+//
+// Series selection (rules.go) follows the site's declarative rules: a VISIBLE
+// pair (black-blood and bright-blood series of one acquisition, same frame of
+// reference and geometry) first, else a single post-contrast 3D T1; ties are
+// broken by instance count. Every decision and every skipped series is written
+// to the cache's audit log with its reason.
+//
+// All state lives in the cache and every decision is made inside one cache
+// Update, so a study becomes ready exactly once, even across crashes. Time
+// comes from an injected clock; tests call Evaluate directly and never sleep.
+package intake

@@ -1,0 +1,336 @@
+package intake
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"metsentry/firmware/cache"
+	"metsentry/firmware/config"
+)
+
+// Timeout actions (config completeness.on_timeout).
+const (
+	OnTimeoutProceed = "proceed"
+	OnTimeoutDiscard = "discard"
+)
+
+// Clock is the time source; tests pass a settable one.
+type Clock interface {
+	Now() time.Time
+	// After is time.After on the same clock, used by Run.
+	After(d time.Duration) <-chan time.Time
+}
+
+// SystemClock is the real clock.
+type SystemClock struct{}
+
+// Now returns time.Now().
+func (SystemClock) Now() time.Time { return time.Now() }
+
+// After returns time.After(d).
+func (SystemClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+
+// Config is what intake needs from the site file.
+type Config struct {
+	QuietPeriod time.Duration
+	MaxWait     time.Duration
+	OnTimeout   string
+	Rules       *Rules
+}
+
+// ConfigFromSite compiles the completeness and rules sections of a site.
+func ConfigFromSite(s *config.Site) (Config, error) {
+	r, err := CompileRules(s.Rules)
+	if err != nil {
+		return Config{}, err
+	}
+	return Config{QuietPeriod: s.Completeness.QuietPeriod, MaxWait: s.Completeness.MaxWait,
+		OnTimeout: s.Completeness.OnTimeout, Rules: r}, nil
+}
+
+// Intake decides completeness and readiness over a cache.
+type Intake struct {
+	store *cache.Store
+	cfg   Config
+	clock Clock
+	log   *slog.Logger
+	wake  chan struct{}
+}
+
+// New returns an Intake. log may be nil.
+func New(store *cache.Store, cfg Config, clock Clock, log *slog.Logger) *Intake {
+	if log == nil {
+		log = slog.Default()
+	}
+	if cfg.QuietPeriod <= 0 {
+		cfg.QuietPeriod = config.DefaultQuietPeriod
+	}
+	if cfg.MaxWait <= 0 {
+		cfg.MaxWait = config.DefaultMaxWait
+	}
+	if cfg.OnTimeout == "" {
+		cfg.OnTimeout = OnTimeoutProceed
+	}
+	return &Intake{store: store, cfg: cfg, clock: clock, log: log, wake: make(chan struct{}, 1)}
+}
+
+// Wake asks Run to evaluate now: after each stored instance, and on an
+// association release (a hint only: it never completes a series by itself).
+func (in *Intake) Wake() {
+	select {
+	case in.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Result is what one Evaluate pass decided.
+type Result struct {
+	Ready   []uint64  // jobs made ready
+	Skipped []uint64  // jobs skipped (no matching series, or discarded)
+	Next    time.Time // the next deadline (quiet period or max wait); zero when nothing waits
+}
+
+// Evaluate looks at every study still receiving, at the clock's now, and
+// records what is due: series complete, studies ready or skipped. It writes
+// only when something is due, in one transaction, so each study is decided
+// exactly once.
+func (in *Intake) Evaluate() (Result, error) {
+	var due bool
+	if err := in.store.View(func(tx *cache.Tx) error {
+		r, err := in.pass(tx, false)
+		due = len(r.Ready)+len(r.Skipped) > 0 || r.changed
+		return err
+	}); err != nil {
+		return Result{}, err
+	}
+	var res passResult
+	if !due {
+		err := in.store.View(func(tx *cache.Tx) error {
+			var err error
+			res, err = in.pass(tx, false)
+			return err
+		})
+		return res.Result, err
+	}
+	err := in.store.Update(func(tx *cache.Tx) error {
+		var err error
+		res, err = in.pass(tx, true)
+		return err
+	})
+	return res.Result, err
+}
+
+type passResult struct {
+	Result
+	changed bool // a series became complete
+}
+
+func (in *Intake) pass(tx *cache.Tx, write bool) (passResult, error) {
+	now := in.clock.Now()
+	var res passResult
+	var studies []cache.Study
+	if err := tx.Studies(func(st cache.Study) error {
+		if st.State == cache.StudyReceiving {
+			studies = append(studies, st)
+		}
+		return nil
+	}); err != nil {
+		return res, err
+	}
+	for _, st := range studies {
+		if err := in.study(tx, st, now, write, &res); err != nil {
+			return res, fmt.Errorf("intake: study %s: %w", short(st.StudyInstanceUID), err)
+		}
+	}
+	return res, nil
+}
+
+func (in *Intake) next(res *passResult, t time.Time) {
+	if res.Next.IsZero() || t.Before(res.Next) {
+		res.Next = t
+	}
+}
+
+// seriesDue says whether a series is complete at now, and why.
+func (in *Intake) seriesDue(s cache.Series, now time.Time) (bool, string) {
+	switch {
+	case s.MultiFrame:
+		return true, "Enhanced MR multi-frame instance, complete on receipt"
+	case s.Expected > 0 && s.Count >= s.Expected:
+		return true, fmt.Sprintf("%d of %d instances (%s)", s.Count, s.Expected, s.ExpectedFrom)
+	case !now.Before(s.LastAt.Add(in.cfg.QuietPeriod)):
+		if s.Expected > 0 {
+			return true, fmt.Sprintf("quiet for %v since the last instance, %d of %d expected instances (%s)", in.cfg.QuietPeriod, s.Count, s.Expected, s.ExpectedFrom)
+		}
+		return true, fmt.Sprintf("quiet for %v since the last instance, %d instances", in.cfg.QuietPeriod, s.Count)
+	}
+	return false, ""
+}
+
+func (in *Intake) study(tx *cache.Tx, st cache.Study, now time.Time, write bool, res *passResult) error {
+	series, err := tx.StudySeries(st.StudyInstanceUID)
+	if err != nil {
+		return err
+	}
+	audit := func(e cache.AuditEvent) error {
+		if !write {
+			return nil
+		}
+		e.Study, e.JobID = st.StudyInstanceUID, st.JobID
+		return tx.Audit(e)
+	}
+	timedOut := !now.Before(st.FirstAt.Add(in.cfg.MaxWait))
+	waitingOn := 0
+	for i := range series {
+		s := &series[i]
+		if s.Complete {
+			continue
+		}
+		ok, why := in.seriesDue(*s, now)
+		if !ok && timedOut && in.cfg.OnTimeout == OnTimeoutProceed {
+			ok, why = true, fmt.Sprintf("maximum wait %v reached with %d instances; proceeding (on_timeout: proceed)", in.cfg.MaxWait, s.Count)
+		}
+		if !ok {
+			in.next(res, s.LastAt.Add(in.cfg.QuietPeriod))
+			if in.cfg.Rules.IsCandidate(*s) {
+				waitingOn++
+			}
+			continue
+		}
+		res.changed = true
+		s.Complete, s.CompleteReason, s.CompleteAt = true, why, now
+		if write {
+			if err := tx.PutSeries(*s); err != nil {
+				return err
+			}
+		}
+		if err := audit(cache.AuditEvent{Kind: "series-complete", Series: s.SeriesInstanceUID,
+			Msg: fmt.Sprintf("series %d complete: %s", s.Attrs.SeriesNumber, why)}); err != nil {
+			return err
+		}
+	}
+
+	if timedOut && in.cfg.OnTimeout == OnTimeoutDiscard {
+		incomplete := 0
+		for _, s := range series {
+			if !s.Complete {
+				incomplete++
+			}
+		}
+		if incomplete > 0 {
+			return in.skip(tx, st, fmt.Sprintf("maximum wait %v reached with %d series incomplete; discarded (on_timeout: discard)", in.cfg.MaxWait, incomplete), nil, write, res)
+		}
+	}
+	if waitingOn > 0 && !timedOut {
+		in.next(res, st.FirstAt.Add(in.cfg.MaxWait))
+		return nil // a candidate series is still arriving
+	}
+	var cands []Candidate
+	allComplete := true
+	for _, s := range series {
+		if !s.Complete {
+			allComplete = false
+			continue
+		}
+		c := Candidate{Series: s}
+		if in.cfg.Rules.IsCandidate(s) {
+			insts, err := tx.SeriesInstances(s.StudyInstanceUID, s.SeriesInstanceUID)
+			if err != nil {
+				return err
+			}
+			c.Extent = extent(insts)
+		}
+		cands = append(cands, c)
+	}
+	sel := in.cfg.Rules.Select(cands)
+	if sel.Rule == "" {
+		if !allComplete {
+			in.next(res, st.FirstAt.Add(in.cfg.MaxWait))
+			return nil // more series may come; decide when all are complete
+		}
+		return in.skip(tx, st, "no matching series", sel.Decisions, write, res)
+	}
+	res.Ready = append(res.Ready, st.JobID)
+	if !write {
+		return nil
+	}
+	for _, d := range sel.Decisions {
+		if err := audit(cache.AuditEvent{Kind: "select", Series: d.Series, Msg: d.Msg}); err != nil {
+			return err
+		}
+	}
+	var names []string
+	for _, s := range sel.Series {
+		names = append(names, fmt.Sprintf("series %d (%s)", s.SeriesNumber, s.Role))
+	}
+	reason := fmt.Sprintf("%s rule: %s", sel.Rule, strings.Join(names, " + "))
+	if _, err := tx.SetJobState(st.JobID, cache.JobReady, reason, func(j *cache.Job) {
+		j.Rule, j.Series = sel.Rule, sel.Series
+	}); err != nil {
+		return err
+	}
+	st.State, st.Reason = cache.StudyReady, reason
+	if err := tx.PutStudy(st); err != nil {
+		return err
+	}
+	in.log.Info("intake: study ready", "study", short(st.StudyInstanceUID), "job", st.JobID, "rule", sel.Rule, "series", strings.Join(names, " + "))
+	return audit(cache.AuditEvent{Kind: "study-ready", Msg: fmt.Sprintf("study ready, job %d: %s", st.JobID, reason)})
+}
+
+func (in *Intake) skip(tx *cache.Tx, st cache.Study, reason string, decisions []Decision, write bool, res *passResult) error {
+	res.Skipped = append(res.Skipped, st.JobID)
+	if !write {
+		return nil
+	}
+	for _, d := range decisions {
+		if err := tx.Audit(cache.AuditEvent{Kind: "select", Study: st.StudyInstanceUID, Series: d.Series, JobID: st.JobID, Msg: d.Msg}); err != nil {
+			return err
+		}
+	}
+	if _, err := tx.SetJobState(st.JobID, cache.JobSkipped, reason, nil); err != nil {
+		return err
+	}
+	st.State, st.Reason = cache.StudySkipped, reason
+	if err := tx.PutStudy(st); err != nil {
+		return err
+	}
+	in.log.Info("intake: study skipped", "study", short(st.StudyInstanceUID), "job", st.JobID, "reason", reason)
+	return tx.Audit(cache.AuditEvent{Kind: "study-skipped", Study: st.StudyInstanceUID, JobID: st.JobID, Msg: fmt.Sprintf("study skipped, job %d: %s", st.JobID, reason)})
+}
+
+// Run evaluates after every Wake and at each deadline until ctx ends.
+// Errors are logged and retried after a second; they never stop intake.
+func (in *Intake) Run(ctx context.Context) error {
+	for {
+		res, err := in.Evaluate()
+		wait := time.Duration(-1)
+		if err != nil {
+			in.log.Error("intake: evaluate", "err", err)
+			wait = time.Second
+		} else if !res.Next.IsZero() {
+			wait = max(res.Next.Sub(in.clock.Now()), 10*time.Millisecond)
+		}
+		var timer <-chan time.Time
+		if wait >= 0 {
+			timer = in.clock.After(wait)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-in.wake:
+		case <-timer:
+		}
+	}
+}
+
+// short returns the tail of a UID for logs: enough to tell studies apart,
+// never a patient identifier.
+func short(uid string) string {
+	if len(uid) > 12 {
+		return "…" + uid[len(uid)-12:]
+	}
+	return uid
+}

@@ -1,0 +1,354 @@
+package intake
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/suyashkumar/dicom/pkg/tag"
+
+	"metsentry/firmware/cache"
+	"metsentry/firmware/config"
+)
+
+const study = "1.2.826.0.1.3680043.10.1599.1"
+
+// philips returns n central slices of the real Philips sagittal MPRAGE,
+// starting at slice first.
+func philips(t *testing.T, first, n int) []string {
+	f := sharedFiles(t, "dicom", "philips-mprage-sag3d")
+	if len(f) != 170 {
+		t.Fatalf("%d Philips files, want 170", len(f))
+	}
+	return f[first : first+n]
+}
+
+func visibleSeries(src []string, uid string, number int, desc string) seriesSpec {
+	return seriesSpec{src: src, study: study, uid: uid, number: number, description: desc,
+		imageType: `ORIGINAL\PRIMARY\M\NORM`, acq: "3D", contrast: "GADOBUTROL"}
+}
+
+func hasLine(lines []string, sub string) bool {
+	return slices.ContainsFunc(lines, func(l string) bool { return strings.Contains(l, sub) })
+}
+
+func selectedOf(j cache.Job) string {
+	var s []string
+	for _, x := range j.Series {
+		s = append(s, fmt.Sprintf("%d:%s", x.SeriesNumber, x.Role))
+	}
+	return strings.Join(s, " ")
+}
+
+// expectOneJob checks the study has exactly one job, in state, selecting want.
+func (e *env) expectOneJob(state, rule, want string) cache.Job {
+	e.t.Helper()
+	jobs := e.jobs()
+	if len(jobs) != 1 {
+		e.t.Fatalf("%d jobs, want 1: %+v", len(jobs), jobs)
+	}
+	j := jobs[0]
+	if j.State != state || j.Rule != rule || selectedOf(j) != want {
+		e.t.Fatalf("job %s rule %q series %q (reason %q); want %s %q %q", j.State, j.Rule, selectedOf(j), j.Reason, state, rule, want)
+	}
+	return j
+}
+
+func TestVisiblePair(t *testing.T) {
+	e := newEnv(t, nil)
+	src := philips(t, 75, 12)
+	local := visibleSeries(src[:3], study+".1", 1, "Survey")
+	local.acq = "2D"
+	black := visibleSeries(src, study+".3", 3, "VISIBLE BB post")
+	bright := visibleSeries(src, study+".4", 4, "VISIBLE WB post")
+	e.send(local, 0, 3)
+	e.send(black, 0, 12)
+	blackLast := e.clk.Now().Add(-time.Second)
+	e.send(bright, 0, 12)
+
+	// The localizer is quiet already; the next deadline is the black series'.
+	r := e.evaluate()
+	if len(r.Ready) != 0 || !r.Next.Equal(blackLast.Add(20*time.Second)) {
+		t.Fatalf("before the quiet period: %+v; want nothing ready, next at %v", r, blackLast.Add(20*time.Second))
+	}
+	e.clk.Add(19 * time.Second)
+	r = e.evaluate()
+	if len(r.Ready) != 1 {
+		t.Fatalf("after the quiet period: %+v; want one job ready", r)
+	}
+	e.expectOneJob(cache.JobReady, RuleVisible, "3:black 4:bright")
+	sel := e.audit("select")
+	for _, want := range []string{
+		"series 1 skipped for the VISIBLE pair: MRAcquisitionType 2D (3D required)",
+		"VISIBLE pair chosen: series 3 (black) + series 4 (bright), 24 images",
+	} {
+		if !hasLine(sel, want) {
+			t.Errorf("audit lacks %q; has:\n%s", want, strings.Join(sel, "\n"))
+		}
+	}
+	// Exactly once: later passes change nothing.
+	e.clk.Add(time.Hour)
+	if r := e.evaluate(); len(r.Ready)+len(r.Skipped) != 0 || !r.Next.IsZero() {
+		t.Fatalf("second pass decided again: %+v", r)
+	}
+	if n := len(e.audit("study-ready")); n != 1 {
+		t.Fatalf("%d study-ready events, want 1", n)
+	}
+}
+
+func TestSingleT1(t *testing.T) {
+	e := newEnv(t, nil)
+	src := philips(t, 80, 8)
+	t1 := visibleSeries(src, study+".7", 7, "T1 MPRAGE +C")
+	flair := visibleSeries(src, study+".8", 8, "FLAIR 3D")
+	flair.contrast = ""
+	e.send(flair, 0, 8)
+	e.send(t1, 0, 8)
+	e.clk.Add(20 * time.Second)
+	e.evaluate()
+	e.expectOneJob(cache.JobReady, RuleT1, "7:t1")
+	sel := e.audit("select")
+	for _, want := range []string{
+		`series 7 skipped for the VISIBLE pair: not black-blood (SeriesDescription "T1 MPRAGE +C" does not match`,
+		"series 8 skipped for the T1 fallback: no ContrastBolusAgent",
+		"T1 fallback chosen: series 7, 8 images",
+	} {
+		if !hasLine(sel, want) {
+			t.Errorf("audit lacks %q; has:\n%s", want, strings.Join(sel, "\n"))
+		}
+	}
+}
+
+// TestNoMatchingSeries sends the real Philips MPRAGE as it is (no contrast):
+// the study is skipped with a clear reason, not failed.
+func TestNoMatchingSeries(t *testing.T) {
+	e := newEnv(t, nil)
+	for _, f := range philips(t, 60, 10) {
+		e.put(rewrite(t, f, nil))
+		e.clk.Add(time.Second)
+	}
+	e.clk.Add(20 * time.Second)
+	r := e.evaluate()
+	if len(r.Skipped) != 1 || len(r.Ready) != 0 {
+		t.Fatalf("result %+v; want one skipped", r)
+	}
+	j := e.expectOneJob(cache.JobSkipped, "", "")
+	if j.Reason != "no matching series" {
+		t.Errorf("job reason %q", j.Reason)
+	}
+	sel := e.audit("select")
+	for _, want := range []string{
+		"series 1301 skipped for the VISIBLE pair: no ContrastBolusAgent (a post-contrast series is required)",
+		"series 1301 skipped for the T1 fallback: no ContrastBolusAgent",
+		"no matching series among 1: nothing to read (not a fault)",
+	} {
+		if !hasLine(sel, want) {
+			t.Errorf("audit lacks %q; has:\n%s", want, strings.Join(sel, "\n"))
+		}
+	}
+	e.store.View(func(tx *cache.Tx) error {
+		st, _, _ := tx.Study(j.StudyInstanceUID)
+		if st.State != cache.StudySkipped {
+			t.Errorf("study %s, want skipped", st.State)
+		}
+		return nil
+	})
+}
+
+func TestTwoCandidatePairs(t *testing.T) {
+	e := newEnv(t, nil)
+	a := philips(t, 70, 10)
+	b := philips(t, 100, 8)
+	pairs := []seriesSpec{
+		visibleSeries(b, study+".5", 5, "VISIBLE BB"), visibleSeries(b, study+".6", 6, "VISIBLE WB"),
+		visibleSeries(a, study+".9", 9, "VISIBLE BB"), visibleSeries(a, study+".10", 10, "VISIBLE WB"),
+	}
+	pairs[0].frameOfRef, pairs[1].frameOfRef = "1.2.826.0.1.3680043.10.1599.77", "1.2.826.0.1.3680043.10.1599.77"
+	for _, p := range pairs {
+		e.send(p, 0, len(p.src))
+	}
+	e.clk.Add(20 * time.Second)
+	e.evaluate()
+	e.expectOneJob(cache.JobReady, RuleVisible, "9:black 10:bright")
+	sel := e.audit("select")
+	for _, want := range []string{
+		"VISIBLE pair chosen: series 9 (black) + series 10 (bright), 20 images",
+		"VISIBLE pair series 5 + series 6 not chosen: 16 images, fewer than 20",
+		"series 5 (black) and series 10 (bright) are not one acquisition: FrameOfReferenceUID differs",
+	} {
+		if !hasLine(sel, want) {
+			t.Errorf("audit lacks %q; has:\n%s", want, strings.Join(sel, "\n"))
+		}
+	}
+}
+
+func TestPairGeometryMustMatch(t *testing.T) {
+	e := newEnv(t, nil)
+	black := visibleSeries(philips(t, 70, 6), study+".3", 3, "VISIBLE BB")
+	bright := visibleSeries(philips(t, 90, 6), study+".4", 4, "VISIBLE WB") // other slices
+	e.send(black, 0, 6)
+	e.send(bright, 0, 6)
+	e.clk.Add(20 * time.Second)
+	e.evaluate()
+	e.expectOneJob(cache.JobSkipped, "", "")
+	if sel := e.audit("select"); !hasLine(sel, "series 3 (black) and series 4 (bright) are not one acquisition: slice range") {
+		t.Errorf("audit lacks the slice-range reason:\n%s", strings.Join(sel, "\n"))
+	}
+}
+
+func TestLateInstance(t *testing.T) {
+	e := newEnv(t, nil)
+	t1 := visibleSeries(philips(t, 80, 7), study+".7", 7, "T1 3D +C")
+	e.send(t1, 0, 6)
+	e.clk.Add(20 * time.Second)
+	e.evaluate()
+	first := e.expectOneJob(cache.JobReady, RuleT1, "7:t1")
+	// The job runs; then the seventh slice arrives.
+	e.store.Update(func(tx *cache.Tx) error { _, err := tx.SetJobState(first.ID, cache.JobRunning, "test", nil); return err })
+	e.send(t1, 6, 7)
+	jobs := e.jobs()
+	if len(jobs) != 2 || jobs[1].State != cache.JobWaiting || jobs[1].Generation != 2 || jobs[0].State != cache.JobRunning {
+		t.Fatalf("after a late instance: %+v; want the first job untouched and a second waiting (generation 2)", jobs)
+	}
+	if !hasLine(e.audit("late-instance"), fmt.Sprintf("new instance in series 7 after job %d was decided", first.ID)) {
+		t.Errorf("no late-instance audit: %q", e.audit(""))
+	}
+	e.clk.Add(20 * time.Second)
+	r := e.evaluate()
+	if len(r.Ready) != 1 || r.Ready[0] != jobs[1].ID {
+		t.Fatalf("second generation: %+v", r)
+	}
+	j2 := e.jobs()[1]
+	if j2.State != cache.JobReady || j2.Series[0].Count != 7 {
+		t.Fatalf("second job %+v; want ready over 7 instances", j2)
+	}
+	// A duplicate of an instance already stored is not a late instance.
+	e.send(t1, 3, 4)
+	if n := len(e.jobs()); n != 2 {
+		t.Fatalf("a duplicate made a new job (%d jobs)", n)
+	}
+}
+
+// TestExpectedCount: series that announce their size complete as soon as the
+// last instance is stored; a candidate still arriving holds the study.
+func TestExpectedCount(t *testing.T) {
+	e := newEnv(t, nil)
+	src := philips(t, 75, 8)
+	n := map[tag.Tag][]string{tag.ImagesInAcquisition: {"8"}}
+	black := visibleSeries(src, study+".3", 3, "VISIBLE BB")
+	bright := visibleSeries(src, study+".4", 4, "VISIBLE WB")
+	black.extra, bright.extra = n, n
+	e.send(black, 0, 8)
+	e.send(bright, 0, 5)
+	if r := e.evaluate(); len(r.Ready) != 0 {
+		t.Fatalf("ready while a candidate series is arriving: %+v", r)
+	}
+	if c := e.audit("series-complete"); len(c) != 1 || !strings.Contains(c[0], "series 3 complete: 8 of 8 instances (ImagesInAcquisition)") {
+		t.Fatalf("series-complete audit %q", c)
+	}
+	e.send(bright, 5, 8)
+	if r := e.evaluate(); len(r.Ready) != 1 {
+		t.Fatalf("not ready right after the last announced instance: %+v", r)
+	}
+	e.expectOneJob(cache.JobReady, RuleVisible, "3:black 4:bright")
+}
+
+// TestGEPartialSeries: the real GE series announces 130 images; 10 arrive,
+// so it completes only after the quiet period, and the reason says so.
+func TestGEPartialSeries(t *testing.T) {
+	e := newEnv(t, nil)
+	for _, f := range sharedFiles(t, "dicom", "ge-mprage-ax-oblique")[:10] {
+		e.put(rewrite(t, f, nil))
+		e.clk.Add(time.Second)
+	}
+	if r := e.evaluate(); len(r.Ready)+len(r.Skipped) != 0 {
+		t.Fatalf("decided before the quiet period: %+v", r)
+	}
+	e.clk.Add(19 * time.Second)
+	e.evaluate()
+	if c := e.audit("series-complete"); len(c) != 1 || !strings.Contains(c[0], "10 of 130 expected instances (ImagesInAcquisition)") {
+		t.Fatalf("series-complete audit %q", c)
+	}
+}
+
+func TestEnhancedMultiFrameCompleteOnReceipt(t *testing.T) {
+	e := newEnv(t, nil)
+	for _, f := range sharedFiles(t, "dicom", "dicom2nifti-fixtures", "philips_enhanced_anatomical_001") {
+		e.put(rewrite(t, f, nil))
+	}
+	r := e.evaluate() // no time has passed
+	if len(r.Ready)+len(r.Skipped) != 1 {
+		t.Fatalf("enhanced multi-frame study not decided on receipt: %+v", r)
+	}
+	if c := e.audit("series-complete"); len(c) != 1 || !strings.Contains(c[0], "Enhanced MR multi-frame instance, complete on receipt") {
+		t.Fatalf("series-complete audit %q", c)
+	}
+}
+
+func TestMaxWait(t *testing.T) {
+	for _, tc := range []struct {
+		action string
+		state  string
+		reason string
+	}{
+		{OnTimeoutProceed, cache.JobReady, "t1_fallback rule: series 7 (t1)"},
+		{OnTimeoutDiscard, cache.JobSkipped, "maximum wait 2m0s reached with 1 series incomplete; discarded (on_timeout: discard)"},
+	} {
+		t.Run(tc.action, func(t *testing.T) {
+			e := newEnv(t, func(s *config.Site) {
+				s.Completeness.MaxWait, s.Completeness.OnTimeout = 2*time.Minute, tc.action
+			})
+			t1 := visibleSeries(philips(t, 80, 10), study+".7", 7, "T1 3D +C")
+			for i := 0; i < 8; i++ { // one every 15 s: the 20 s quiet period never passes
+				e.send(t1, i, i+1)
+				e.clk.Add(14 * time.Second)
+				r := e.evaluate()
+				if i < 7 && len(r.Ready)+len(r.Skipped) != 0 {
+					t.Fatalf("decided after %d instances, before the maximum wait: %+v", i+1, r)
+				}
+			}
+			jobs := e.jobs()
+			if len(jobs) != 1 || jobs[0].State != tc.state || jobs[0].Reason != tc.reason {
+				t.Fatalf("jobs %+v; want one %s: %q", jobs, tc.state, tc.reason)
+			}
+		})
+	}
+}
+
+func TestCompileRulesRefusesBadPattern(t *testing.T) {
+	r := config.DefaultRules()
+	r.Visible.Black.SequenceName = "(["
+	if _, err := CompileRules(r); err == nil || !strings.Contains(err.Error(), "intake: rules.visible.black") {
+		t.Fatalf("CompileRules = %v", err)
+	}
+}
+
+func TestFilterReasons(t *testing.T) {
+	f := config.DefaultRules().Visible.Filter
+	base := cache.Header{ImageType: []string{"ORIGINAL", "PRIMARY", "M"}, MRAcquisitionType: "3D", ContrastBolusAgent: "GD", SliceThickness: 1}
+	for _, tc := range []struct {
+		name string
+		edit func(*cache.Header)
+		want string
+	}{
+		{"passes", func(*cache.Header) {}, ""},
+		{"derived", func(h *cache.Header) { h.ImageType = []string{"ORIGINAL", "PRIMARY", "DERIVED"} }, `ImageType ORIGINAL\PRIMARY\DERIVED is DERIVED`},
+		{"secondary", func(h *cache.Header) { h.ImageType = []string{"DERIVED", "SECONDARY"} }, `ImageType DERIVED\SECONDARY is not ORIGINAL\PRIMARY`},
+		{"2D", func(h *cache.Header) { h.MRAcquisitionType = "2D" }, "MRAcquisitionType 2D (3D required)"},
+		{"no acquisition type", func(h *cache.Header) { h.MRAcquisitionType = "" }, "MRAcquisitionType absent (3D required)"},
+		{"no contrast", func(h *cache.Header) { h.ContrastBolusAgent = " " }, "no ContrastBolusAgent (a post-contrast series is required)"},
+		{"thick", func(h *cache.Header) { h.SliceThickness = 2 }, "SliceThickness 2 mm (at most 1.5 mm required)"},
+		{"thickness 1.5 passes", func(h *cache.Header) { h.SliceThickness = 1.5 }, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := base
+			tc.edit(&h)
+			if d := cmp.Diff(tc.want, filterWhy(f, h)); d != "" {
+				t.Error(d)
+			}
+		})
+	}
+}
