@@ -207,7 +207,10 @@ func TestLateInstance(t *testing.T) {
 	e.evaluate()
 	first := e.expectOneJob(cache.JobReady, RuleT1, "7:t1")
 	// The job runs; then the seventh slice arrives.
-	e.store.Update(func(tx *cache.Tx) error { _, err := tx.SetJobState(first.ID, cache.JobRunning, "test", nil); return err })
+	e.store.Update(func(tx *cache.Tx) error {
+		_, err := tx.SetJobState(first.ID, cache.JobRunning, "test", nil)
+		return err
+	})
 	e.send(t1, 6, 7)
 	jobs := e.jobs()
 	if len(jobs) != 2 || jobs[1].State != cache.JobWaiting || jobs[1].Generation != 2 || jobs[0].State != cache.JobRunning {
