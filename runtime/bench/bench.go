@@ -1,0 +1,300 @@
+package bench
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"metsentry/runtime/ort"
+)
+
+// Config says what to bench.
+type Config struct {
+	TestData string // folder holding unet-fp32.onnx, unet-int8.onnx, make_models.py
+	Library  string // libonnxruntime path
+	Threads  int
+	Dims     [3]int // study size (D, H, W)
+	Runs     int    // timed runs after one warm-up
+	Python   string // interpreter with torch; "" skips PyTorch
+	TmpDir   string
+	// Extra adds rows: memory pattern on, CPU arena off.
+	Extra bool
+}
+
+// Row is one configuration's result.
+type Row struct {
+	Name       string    `json:"name"`
+	Precision  string    `json:"precision"`
+	Guard      string    `json:"guard"`
+	FirstS     float64   `json:"first_s"` // first run, including start costs
+	TimesS     []float64 `json:"times_s"`
+	PeakRSSKB  int64     `json:"peak_rss_kb"`
+	MaxDiff    float64   `json:"max_diff_vs_fp32"` // against the guarded fp32 row
+	MeanDiff   float64   `json:"mean_diff_vs_fp32"`
+	Note       string    `json:"note,omitempty"`
+	outputFile string
+}
+
+// Median returns the median timed run.
+func (r Row) Median() float64 {
+	if len(r.TimesS) == 0 {
+		return math.NaN()
+	}
+	t := append([]float64(nil), r.TimesS...)
+	sort.Float64s(t)
+	return t[len(t)/2]
+}
+
+// childArgs is what a child process is told.
+type childArgs struct {
+	Model      string `json:"model"`
+	Guard      bool   `json:"guard"`
+	MemPattern bool   `json:"mem_pattern"`
+	NoArena    bool   `json:"no_arena"`
+	Library    string `json:"library"`
+	Threads    int    `json:"threads"`
+	Dims       [3]int `json:"dims"`
+	Runs       int    `json:"runs"`
+	Out        string `json:"out"`
+}
+
+// EnvChild marks a child process; its value is the JSON childArgs.
+const EnvChild = "METSENTRY_BENCH_CHILD"
+
+// MaybeChild runs the child part and exits when this process is a bench
+// child. Mains and TestMain call it first.
+func MaybeChild() {
+	a := os.Getenv(EnvChild)
+	if a == "" {
+		return
+	}
+	var ca childArgs
+	if err := json.Unmarshal([]byte(a), &ca); err != nil {
+		fmt.Fprintln(os.Stderr, "bench child:", err)
+		os.Exit(2)
+	}
+	r, err := child(ca)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench child:", err)
+		os.Exit(2)
+	}
+	json.NewEncoder(os.Stdout).Encode(r)
+	os.Exit(0)
+}
+
+// Input returns the bench input: 2 channels, sin/cos pattern (the PyTorch
+// script computes the same values).
+func Input(d [3]int) []float32 {
+	n := 2 * d[0] * d[1] * d[2]
+	v := make([]float32, n)
+	for i := range v {
+		v[i] = float32(math.Sin(float64(i)*0.37)*1.5 + math.Cos(float64(i)*0.011))
+	}
+	return v
+}
+
+func child(a childArgs) (*Row, error) {
+	var opts []ort.InitOption
+	if !a.Guard {
+		opts = append(opts, ort.WithoutAMXGuard())
+	}
+	if err := ort.Init(a.Library, opts...); err != nil {
+		return nil, err
+	}
+	s, err := ort.NewSession(a.Model, ort.SessionOptions{IntraOpThreads: a.Threads, MemPattern: a.MemPattern, NoCPUArena: a.NoArena})
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	in := Input(a.Dims)
+	shape := []int64{1, 2, int64(a.Dims[0]), int64(a.Dims[1]), int64(a.Dims[2])}
+	r := &Row{Guard: string(ort.AMXGuard())}
+	t0 := time.Now()
+	out, _, err := s.Run(in, shape)
+	if err != nil {
+		return nil, err
+	}
+	r.FirstS = time.Since(t0).Seconds()
+	for range a.Runs {
+		t0 := time.Now()
+		if out, _, err = s.Run(in, shape); err != nil {
+			return nil, err
+		}
+		r.TimesS = append(r.TimesS, time.Since(t0).Seconds())
+	}
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err == nil {
+		r.PeakRSSKB = ru.Maxrss
+	}
+	return r, writeF32(a.Out, out)
+}
+
+func writeF32(path string, v []float32) error {
+	b := make([]byte, 4*len(v))
+	for i, x := range v {
+		binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(x))
+	}
+	return os.WriteFile(path, b, 0o600)
+}
+
+func readF32(path string) ([]float32, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	v := make([]float32, len(b)/4)
+	for i := range v {
+		v[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+	}
+	return v, nil
+}
+
+// Run benches every configuration and writes a table to w.
+func Run(ctx context.Context, c Config, w io.Writer) ([]Row, error) {
+	if c.TmpDir == "" {
+		c.TmpDir = os.TempDir()
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
+	}
+	type cfg struct {
+		name, prec  string
+		guard       bool
+		mem, noAren bool
+	}
+	cfgs := []cfg{
+		{"ORT fp32", "fp32", true, false, false},
+		{"ORT int8", "int8", true, false, false},
+		{"ORT fp32, no AMX guard", "fp32", false, false, false},
+		{"ORT int8, no AMX guard", "int8", false, false, false},
+	}
+	if c.Extra {
+		cfgs = append(cfgs, cfg{"ORT fp32, memory pattern on", "fp32", true, true, false}, cfg{"ORT fp32, CPU arena off", "fp32", true, false, true})
+	}
+	var rows []Row
+	for i, k := range cfgs {
+		out := filepath.Join(c.TmpDir, fmt.Sprintf("bench-%d-%d.f32", os.Getpid(), i))
+		defer os.Remove(out)
+		a, _ := json.Marshal(childArgs{
+			Model: filepath.Join(c.TestData, "unet-"+k.prec+".onnx"), Guard: k.guard, MemPattern: k.mem, NoArena: k.noAren,
+			Library: c.Library, Threads: c.Threads, Dims: c.Dims, Runs: c.Runs, Out: out,
+		})
+		cmd := exec.CommandContext(ctx, self, "-test.run=^$")
+		cmd.Env = append(os.Environ(), EnvChild+"="+string(a))
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		b, err := cmd.Output()
+		if err != nil {
+			return rows, fmt.Errorf("bench: %s: %v: %s", k.name, err, stderr.String())
+		}
+		var r Row
+		if err := json.Unmarshal(b, &r); err != nil {
+			return rows, fmt.Errorf("bench: %s printed %q: %v", k.name, b, err)
+		}
+		r.Name, r.Precision, r.outputFile = k.name, k.prec, out
+		rows = append(rows, r)
+	}
+	if c.Python != "" {
+		out := filepath.Join(c.TmpDir, fmt.Sprintf("bench-%d-torch.f32", os.Getpid()))
+		defer os.Remove(out)
+		script := filepath.Join(c.TestData, "..", "bench", "torch_bench.py")
+		cmd := exec.CommandContext(ctx, c.Python, script, c.TestData, fmt.Sprint(c.Threads),
+			fmt.Sprint(c.Dims[0]), fmt.Sprint(c.Dims[1]), fmt.Sprint(c.Dims[2]), fmt.Sprint(c.Runs), out)
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		b, err := cmd.Output()
+		r := Row{Name: "PyTorch fp32", Precision: "fp32", Guard: "-", outputFile: out}
+		var tr struct {
+			FirstS    float64   `json:"first_s"`
+			TimesS    []float64 `json:"times_s"`
+			PeakRSSKB int64     `json:"peak_rss_kb"`
+			Torch     string    `json:"torch"`
+		}
+		if err == nil {
+			err = json.Unmarshal(b, &tr)
+		}
+		if err != nil {
+			r.Note = "not run: " + strings.TrimSpace(lastLine(stderr.String()+" "+fmt.Sprint(err)))
+			r.outputFile = ""
+		} else {
+			r.FirstS, r.TimesS, r.PeakRSSKB, r.Note = tr.FirstS, tr.TimesS, tr.PeakRSSKB, "torch "+tr.Torch
+		}
+		rows = append(rows, r)
+	}
+	ref, err := readF32(rows[0].outputFile)
+	if err != nil {
+		return rows, fmt.Errorf("bench: %w", err)
+	}
+	for i := range rows {
+		if rows[i].outputFile == "" {
+			rows[i].MaxDiff, rows[i].MeanDiff = math.NaN(), math.NaN()
+			continue
+		}
+		got, err := readF32(rows[i].outputFile)
+		if err != nil || len(got) != len(ref) {
+			return rows, fmt.Errorf("bench: %s output: %v (%d values, want %d)", rows[i].Name, err, len(got), len(ref))
+		}
+		var m, sum float64
+		for j := range got {
+			d := math.Abs(float64(got[j] - ref[j]))
+			m = math.Max(m, d)
+			sum += d
+		}
+		rows[i].MaxDiff, rows[i].MeanDiff = m, sum/float64(len(got))
+	}
+	print(w, c, rows)
+	return rows, nil
+}
+
+func lastLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.LastIndex(s, "\n"); i >= 0 {
+		return s[i+1:]
+	}
+	return s
+}
+
+func print(w io.Writer, c Config, rows []Row) {
+	fmt.Fprintf(w, "bench U-Net 8-16-32-64 (random weights, speed only), input 1x2x%dx%dx%d, %d threads, median of %d runs after one warm-up; |d| = output difference from ORT fp32; speed = fp32 time / this time\n",
+		c.Dims[0], c.Dims[1], c.Dims[2], c.Threads, c.Runs)
+	fmt.Fprintf(w, "%-30s %-15s %9s %9s %12s %10s %10s %10s  %s\n", "configuration", "AMX guard", "first s", "s/study", "peak RSS MB", "max |d|", "mean |d|", "speed", "note")
+	base := rows[0].Median()
+	for _, r := range rows {
+		fmt.Fprintf(w, "%-30s %-15s %9.2f %9.2f %12.0f %10.3g %10.3g %9.2fx  %s\n", r.Name, r.Guard, r.FirstS, r.Median(), float64(r.PeakRSSKB)/1024, r.MaxDiff, r.MeanDiff, base/r.Median(), r.Note)
+	}
+}
+
+// Flags registers the bench flags on fs; call the returned function after
+// parsing to get the config.
+func Flags(fs *flag.FlagSet) func() (Config, error) {
+	var c Config
+	fs.StringVar(&c.TestData, "testdata", "runtime/testdata", "folder with unet-fp32.onnx, unet-int8.onnx and make_models.py")
+	fs.StringVar(&c.Library, "lib", ort.DefaultLibraryPath(), "ONNX Runtime shared library")
+	fs.IntVar(&c.Threads, "threads", 2, "intra-op threads (and torch threads)")
+	d := fs.String("dims", "160x192x160", "study size DxHxW")
+	fs.IntVar(&c.Runs, "runs", 3, "timed runs per configuration after one warm-up")
+	fs.StringVar(&c.Python, "python", "/usr/bin/python3", `python with torch for the PyTorch row ("" skips it)`)
+	fs.BoolVar(&c.Extra, "extra", false, "also bench memory pattern on and CPU arena off")
+	return func() (Config, error) {
+		if _, err := fmt.Sscanf(strings.ReplaceAll(*d, "x", " "), "%d %d %d", &c.Dims[0], &c.Dims[1], &c.Dims[2]); err != nil || min(c.Dims[0], c.Dims[1], c.Dims[2]) < 8 {
+			return c, fmt.Errorf("bench: -dims %q: expected DxHxW of at least 8 each, e.g. 160x192x160", *d)
+		}
+		if c.Threads < 1 || c.Runs < 1 {
+			return c, errors.New("bench: -threads and -runs must be at least 1")
+		}
+		return c, nil
+	}
+}
