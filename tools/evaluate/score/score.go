@@ -1,0 +1,366 @@
+package score
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+)
+
+// ErrInput is returned (wrapped) when truth and prediction do not fit
+// together.
+var ErrInput = errors.New("score: truth and prediction do not match")
+
+// Size bins of the longest diameter, as in DESIGN.md.
+const (
+	BinSmall  = "<3 mm"
+	BinMedium = "3-10 mm"
+	BinLarge  = ">=10 mm"
+)
+
+// Bins lists the size bins in order.
+var Bins = []string{BinSmall, BinMedium, BinLarge}
+
+// BinOf returns the size bin of a longest diameter in mm.
+func BinOf(d float64) string {
+	switch {
+	case d < 3:
+		return BinSmall
+	case d < 10:
+		return BinMedium
+	}
+	return BinLarge
+}
+
+// TruthLesion is one reference lesion: its value in the truth label volume
+// and its longest diameter.
+type TruthLesion struct {
+	ID         int
+	DiameterMM float64
+}
+
+// Input is one case to score. Truth holds lesion IDs (0 = background);
+// Pred is the predicted mask (non-zero = lesion). Both are on the same grid
+// of Dims, x fastest.
+type Input struct {
+	ID      string
+	Dims    [3]int
+	Truth   []uint16
+	Lesions []TruthLesion
+	Pred    []bool
+	Seconds float64
+}
+
+// LesionOutcome is what happened to one truth lesion.
+type LesionOutcome struct {
+	ID         int     `json:"id"`
+	DiameterMM float64 `json:"diameter_mm"`
+	Bin        string  `json:"bin"`
+	Hit        bool    `json:"hit"`
+	// Components is how many predicted components touch it.
+	Components int     `json:"components"`
+	Dice       float64 `json:"dice"`
+}
+
+// CaseResult is the score of one case.
+type CaseResult struct {
+	ID      string          `json:"case"`
+	Lesions []LesionOutcome `json:"lesions"`
+	Hits    int             `json:"hits"`
+	// FP counts predicted components that touch no grown truth lesion.
+	FP         int `json:"false_positives"`
+	Components int `json:"components"`
+	// Positive: the truth has a lesion; Flagged: the prediction has one.
+	Positive bool `json:"positive"`
+	Flagged  bool `json:"flagged"`
+	// LesionDice is BraTS-METS's lesion-wise Dice: the sum of the Dice of
+	// each found lesion over (hits + misses + false positives); 1 when the
+	// case has neither lesions nor false positives.
+	LesionDice float64 `json:"lesion_dice"`
+	Seconds    float64 `json:"seconds"`
+}
+
+// Case scores one case.
+func Case(in Input) (CaseResult, error) {
+	n := in.Dims[0] * in.Dims[1] * in.Dims[2]
+	if in.Dims[0] <= 0 || in.Dims[1] <= 0 || in.Dims[2] <= 0 {
+		return CaseResult{}, fmt.Errorf("%w: case %s: dims %v must be positive", ErrInput, in.ID, in.Dims)
+	}
+	if len(in.Truth) != n || len(in.Pred) != n {
+		return CaseResult{}, fmt.Errorf("%w: case %s: %d truth and %d predicted voxels for dims %v (want %d each)", ErrInput, in.ID, len(in.Truth), len(in.Pred), in.Dims, n)
+	}
+	known := map[int]int{} // lesion ID -> index in in.Lesions
+	for i, l := range in.Lesions {
+		if l.ID <= 0 || l.ID > math.MaxUint16 {
+			return CaseResult{}, fmt.Errorf("%w: case %s: lesion id %d (want 1..65535)", ErrInput, in.ID, l.ID)
+		}
+		if _, dup := known[l.ID]; dup {
+			return CaseResult{}, fmt.Errorf("%w: case %s: lesion id %d listed twice", ErrInput, in.ID, l.ID)
+		}
+		known[l.ID] = i
+	}
+	truthSize := make(map[int]int)
+	for _, v := range in.Truth {
+		if v != 0 {
+			if _, ok := known[int(v)]; !ok {
+				return CaseResult{}, fmt.Errorf("%w: case %s: label %d in the truth volume is not in the lesion list", ErrInput, in.ID, v)
+			}
+			truthSize[int(v)]++
+		}
+	}
+	comp, ncomp := Components(in.Pred, in.Dims)
+	// touches[c] = set of truth IDs component c touches (grown by one voxel);
+	// overlap[c][id] = voxels of c inside lesion id; size[c] = voxels of c.
+	touches := make([]map[int]bool, ncomp+1)
+	overlap := make([]map[int]int, ncomp+1)
+	size := make([]int, ncomp+1)
+	nx, ny, nz := in.Dims[0], in.Dims[1], in.Dims[2]
+	for idx, c := range comp {
+		if c == 0 {
+			continue
+		}
+		size[c]++
+		if t := in.Truth[idx]; t != 0 {
+			if overlap[c] == nil {
+				overlap[c] = map[int]int{}
+			}
+			overlap[c][int(t)]++
+		}
+		i, j, k := idx%nx, (idx/nx)%ny, idx/(nx*ny)
+		for dz := -1; dz <= 1; dz++ {
+			z := k + dz
+			if z < 0 || z >= nz {
+				continue
+			}
+			for dy := -1; dy <= 1; dy++ {
+				y := j + dy
+				if y < 0 || y >= ny {
+					continue
+				}
+				for dx := -1; dx <= 1; dx++ {
+					x := i + dx
+					if x < 0 || x >= nx {
+						continue
+					}
+					if t := in.Truth[x+nx*(y+ny*z)]; t != 0 {
+						if touches[c] == nil {
+							touches[c] = map[int]bool{}
+						}
+						touches[c][int(t)] = true
+					}
+				}
+			}
+		}
+	}
+	res := CaseResult{ID: in.ID, Components: int(ncomp), Positive: len(in.Lesions) > 0, Flagged: ncomp > 0, Seconds: in.Seconds}
+	byLesion := map[int][]int32{}
+	for c := int32(1); c <= ncomp; c++ {
+		if len(touches[c]) == 0 {
+			res.FP++
+			continue
+		}
+		for id := range touches[c] {
+			byLesion[id] = append(byLesion[id], c)
+		}
+	}
+	diceSum := 0.0
+	for _, l := range in.Lesions {
+		o := LesionOutcome{ID: l.ID, DiameterMM: l.DiameterMM, Bin: BinOf(l.DiameterMM)}
+		cs := byLesion[l.ID]
+		o.Components = len(cs)
+		o.Hit = len(cs) > 0
+		if o.Hit {
+			res.Hits++
+			p, inter := 0, 0
+			for _, c := range cs {
+				p += size[c]
+				inter += overlap[c][l.ID]
+			}
+			if d := truthSize[l.ID] + p; d > 0 {
+				o.Dice = 2 * float64(inter) / float64(d)
+			}
+			diceSum += o.Dice
+		}
+		res.Lesions = append(res.Lesions, o)
+	}
+	if den := len(in.Lesions) + res.FP; den > 0 {
+		res.LesionDice = diceSum / float64(den)
+	} else {
+		res.LesionDice = 1
+	}
+	return res, nil
+}
+
+// Components labels the 26-connected components of mask (1..n, 0 =
+// background), numbered in scan order.
+func Components(mask []bool, dims [3]int) ([]int32, int32) {
+	nx, ny, nz := dims[0], dims[1], dims[2]
+	lab := make([]int32, len(mask))
+	var n int32
+	var stack []int
+	for start, m := range mask {
+		if !m || lab[start] != 0 {
+			continue
+		}
+		n++
+		lab[start] = n
+		stack = append(stack[:0], start)
+		for len(stack) > 0 {
+			idx := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			i, j, k := idx%nx, (idx/nx)%ny, idx/(nx*ny)
+			for dz := -1; dz <= 1; dz++ {
+				z := k + dz
+				if z < 0 || z >= nz {
+					continue
+				}
+				for dy := -1; dy <= 1; dy++ {
+					y := j + dy
+					if y < 0 || y >= ny {
+						continue
+					}
+					for dx := -1; dx <= 1; dx++ {
+						x := i + dx
+						if x < 0 || x >= nx {
+							continue
+						}
+						q := x + nx*(y+ny*z)
+						if mask[q] && lab[q] == 0 {
+							lab[q] = n
+							stack = append(stack, q)
+						}
+					}
+				}
+			}
+		}
+	}
+	return lab, n
+}
+
+// BinStat is the sensitivity in one size bin.
+type BinStat struct {
+	Bin         string  `json:"bin"`
+	Hits        int     `json:"hits"`
+	Lesions     int     `json:"lesions"`
+	Sensitivity float64 `json:"sensitivity"`
+}
+
+// Summary aggregates case results.
+type Summary struct {
+	Cases   int `json:"cases"`
+	Lesions int `json:"lesions"`
+	Hits    int `json:"hits"`
+	FP      int `json:"false_positives"`
+	// Sensitivity is lesion-wise (hits / lesions); NaN-free: 0 with no lesions.
+	Sensitivity float64   `json:"sensitivity"`
+	FPPerCase   float64   `json:"fp_per_case"`
+	Bins        []BinStat `json:"bins"`
+	// Study-level flag: sensitivity over cases with lesions, specificity
+	// over cases without.
+	PositiveCases    int     `json:"positive_cases"`
+	NegativeCases    int     `json:"negative_cases"`
+	StudySensitivity float64 `json:"study_sensitivity"`
+	StudySpecificity float64 `json:"study_specificity"`
+	// LesionDice is the mean of the cases' lesion-wise Dice.
+	LesionDice        float64 `json:"lesion_dice"`
+	SecondsPerStudy   float64 `json:"seconds_per_study"`
+	MaxSecondsPerCase float64 `json:"max_seconds_per_study"`
+}
+
+func ratio(a, b int) float64 {
+	if b == 0 {
+		return 0
+	}
+	return float64(a) / float64(b)
+}
+
+// Summarize adds up case results.
+func Summarize(rs []CaseResult) Summary {
+	s := Summary{Cases: len(rs)}
+	bh := map[string]int{}
+	bn := map[string]int{}
+	var tp, tn int
+	for _, r := range rs {
+		s.Lesions += len(r.Lesions)
+		s.Hits += r.Hits
+		s.FP += r.FP
+		for _, l := range r.Lesions {
+			bn[l.Bin]++
+			if l.Hit {
+				bh[l.Bin]++
+			}
+		}
+		if r.Positive {
+			s.PositiveCases++
+			if r.Flagged {
+				tp++
+			}
+		} else {
+			s.NegativeCases++
+			if !r.Flagged {
+				tn++
+			}
+		}
+		s.LesionDice += r.LesionDice
+		s.SecondsPerStudy += r.Seconds
+		s.MaxSecondsPerCase = math.Max(s.MaxSecondsPerCase, r.Seconds)
+	}
+	s.Sensitivity = ratio(s.Hits, s.Lesions)
+	if s.Cases > 0 {
+		s.FPPerCase = float64(s.FP) / float64(s.Cases)
+		s.LesionDice /= float64(s.Cases)
+		s.SecondsPerStudy /= float64(s.Cases)
+	}
+	for _, b := range Bins {
+		s.Bins = append(s.Bins, BinStat{Bin: b, Hits: bh[b], Lesions: bn[b], Sensitivity: ratio(bh[b], bn[b])})
+	}
+	s.StudySensitivity = ratio(tp, s.PositiveCases)
+	s.StudySpecificity = ratio(tn, s.NegativeCases)
+	return s
+}
+
+// ProbInput is a case with a probability map instead of a mask, for FROC.
+type ProbInput struct {
+	Input // Pred is ignored
+	Prob  []float32
+}
+
+// FROCPoint is one operating point.
+type FROCPoint struct {
+	Threshold   float64 `json:"threshold"`
+	Sensitivity float64 `json:"sensitivity"`
+	FPPerCase   float64 `json:"fp_per_case"`
+}
+
+// FROC scores every case at each threshold (a voxel is lesion when its
+// probability is at least the threshold) and returns the points sorted by
+// threshold.
+func FROC(cases []ProbInput, thresholds []float64) ([]FROCPoint, error) {
+	ts := append([]float64(nil), thresholds...)
+	sort.Float64s(ts)
+	var out []FROCPoint
+	for _, t := range ts {
+		var rs []CaseResult
+		for _, c := range cases {
+			in := c.Input
+			in.Pred = Threshold(c.Prob, t)
+			r, err := Case(in)
+			if err != nil {
+				return nil, err
+			}
+			rs = append(rs, r)
+		}
+		s := Summarize(rs)
+		out = append(out, FROCPoint{Threshold: t, Sensitivity: s.Sensitivity, FPPerCase: s.FPPerCase})
+	}
+	return out, nil
+}
+
+// Threshold returns prob >= t.
+func Threshold(prob []float32, t float64) []bool {
+	m := make([]bool, len(prob))
+	for i, p := range prob {
+		m[i] = float64(p) >= t
+	}
+	return m
+}

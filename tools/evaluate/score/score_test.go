@@ -1,0 +1,220 @@
+package score
+
+import (
+	"errors"
+	"math"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+)
+
+var dims = [3]int{20, 20, 20}
+
+func idx(i, j, k int) int { return i + dims[0]*(j+dims[1]*k) }
+
+// vol is a hand-made case: truth voxels per lesion, predicted voxels.
+type vol struct {
+	truth map[int][][3]int
+	diam  map[int]float64
+	pred  [][3]int
+}
+
+func (v vol) input(id string) Input {
+	in := Input{ID: id, Dims: dims, Truth: make([]uint16, dims[0]*dims[1]*dims[2]), Pred: make([]bool, dims[0]*dims[1]*dims[2])}
+	for l := 1; l <= len(v.truth); l++ {
+		for _, p := range v.truth[l] {
+			in.Truth[idx(p[0], p[1], p[2])] = uint16(l)
+		}
+		in.Lesions = append(in.Lesions, TruthLesion{ID: l, DiameterMM: v.diam[l]})
+	}
+	for _, p := range v.pred {
+		in.Pred[idx(p[0], p[1], p[2])] = true
+	}
+	return in
+}
+
+func ball(c [3]int, r int) [][3]int {
+	var out [][3]int
+	for z := -r; z <= r; z++ {
+		for y := -r; y <= r; y++ {
+			for x := -r; x <= r; x++ {
+				if x*x+y*y+z*z <= r*r {
+					out = append(out, [3]int{c[0] + x, c[1] + y, c[2] + z})
+				}
+			}
+		}
+	}
+	return out
+}
+
+func row(x0, x1, y, z int) [][3]int {
+	var out [][3]int
+	for x := x0; x <= x1; x++ {
+		out = append(out, [3]int{x, y, z})
+	}
+	return out
+}
+
+func cat(parts ...[][3]int) [][3]int {
+	var out [][3]int
+	for _, p := range parts {
+		out = append(out, p...)
+	}
+	return out
+}
+
+var (
+	lesA = ball([3]int{5, 5, 5}, 2)  // 33 voxels, 5 mm
+	lesB = [][3]int{{15, 15, 15}}    // one voxel, 1.5 mm
+	fp   = ball([3]int{15, 3, 3}, 1) // 7 voxels far from both
+	two  = map[int][][3]int{1: lesA, 2: lesB}
+	dia  = map[int]float64{1: 5, 2: 1.5}
+	bar  = row(2, 9, 15, 5)  // 8 voxels, 8 mm
+	left = row(2, 4, 10, 10) // 3 voxels
+	rght = row(7, 9, 10, 10) // 3 voxels
+	mrg  = row(2, 9, 10, 10) // 8 voxels over both
+	one  = map[int][][3]int{1: {{10, 10, 10}}}
+)
+
+func TestCaseHandMade(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		v    vol
+		want CaseResult
+	}{
+		{"perfect", vol{truth: two, diam: dia, pred: cat(lesA, lesB)}, CaseResult{
+			Lesions: []LesionOutcome{{1, 5, BinMedium, true, 1, 1}, {2, 1.5, BinSmall, true, 1, 1}},
+			Hits:    2, Components: 2, Positive: true, Flagged: true, LesionDice: 1}},
+		{"all missed", vol{truth: two, diam: dia}, CaseResult{
+			Lesions:  []LesionOutcome{{1, 5, BinMedium, false, 0, 0}, {2, 1.5, BinSmall, false, 0, 0}},
+			Positive: true}},
+		{"one false positive", vol{truth: two, diam: dia, pred: cat(lesA, lesB, fp)}, CaseResult{
+			Lesions: []LesionOutcome{{1, 5, BinMedium, true, 1, 1}, {2, 1.5, BinSmall, true, 1, 1}},
+			Hits:    2, FP: 1, Components: 3, Positive: true, Flagged: true, LesionDice: 2.0 / 3}},
+		{"one lesion split in two", vol{truth: map[int][][3]int{1: bar}, diam: map[int]float64{1: 8}, pred: cat(row(2, 4, 15, 5), row(7, 9, 15, 5))}, CaseResult{
+			Lesions: []LesionOutcome{{1, 8, BinMedium, true, 2, 2.0 * 6 / (8 + 6)}},
+			Hits:    1, Components: 2, Positive: true, Flagged: true, LesionDice: 12.0 / 14}},
+		{"two lesions merged", vol{truth: map[int][][3]int{1: left, 2: rght}, diam: map[int]float64{1: 3, 2: 3}, pred: mrg}, CaseResult{
+			Lesions: []LesionOutcome{{1, 3, BinMedium, true, 1, 6.0 / 11}, {2, 3, BinMedium, true, 1, 6.0 / 11}},
+			Hits:    2, Components: 1, Positive: true, Flagged: true, LesionDice: 6.0 / 11}},
+		{"touching the grown lesion is a hit", vol{truth: one, diam: map[int]float64{1: 1.5}, pred: [][3]int{{11, 11, 11}}}, CaseResult{
+			Lesions: []LesionOutcome{{1, 1.5, BinSmall, true, 1, 0}},
+			Hits:    1, Components: 1, Positive: true, Flagged: true, LesionDice: 0}},
+		{"two voxels away is a miss and a false positive", vol{truth: one, diam: map[int]float64{1: 1.5}, pred: [][3]int{{12, 10, 10}}}, CaseResult{
+			Lesions: []LesionOutcome{{1, 1.5, BinSmall, false, 0, 0}},
+			FP:      1, Components: 1, Positive: true, Flagged: true, LesionDice: 0}},
+		{"lesion-free, nothing predicted", vol{}, CaseResult{LesionDice: 1}},
+		{"lesion-free, one false positive", vol{pred: fp}, CaseResult{FP: 1, Components: 1, Flagged: true, LesionDice: 0}},
+		{"large lesion", vol{truth: map[int][][3]int{1: ball([3]int{10, 10, 10}, 6)}, diam: map[int]float64{1: 13}, pred: ball([3]int{10, 10, 10}, 6)}, CaseResult{
+			Lesions: []LesionOutcome{{1, 13, BinLarge, true, 1, 1}},
+			Hits:    1, Components: 1, Positive: true, Flagged: true, LesionDice: 1}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := Case(tc.v.input(tc.name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.want.ID = tc.name
+			if diff := cmp.Diff(tc.want, got, cmpopts.EquateApprox(0, 1e-12), cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestSummarize(t *testing.T) {
+	var rs []CaseResult
+	for i, v := range []vol{
+		{truth: two, diam: dia, pred: cat(lesA, lesB)}, // 2/2, 0 FP, flagged
+		{truth: two, diam: dia, pred: cat(lesA, fp)},   // 1/2 (small missed), 1 FP
+		{truth: two, diam: dia},                        // 0/2, missed study
+		{pred: fp},                                     // negative, flagged (FP)
+		{},                                             // negative, clean
+		{truth: map[int][][3]int{1: bar}, diam: map[int]float64{1: 12}, pred: bar}, // large found
+	} {
+		in := v.input(string(rune('a' + i)))
+		in.Seconds = float64(i + 1)
+		r, err := Case(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rs = append(rs, r)
+	}
+	got := Summarize(rs)
+	want := Summary{
+		Cases: 6, Lesions: 7, Hits: 4, FP: 2,
+		Sensitivity: 4.0 / 7, FPPerCase: 2.0 / 6,
+		Bins: []BinStat{
+			{BinSmall, 1, 3, 1.0 / 3},
+			{BinMedium, 2, 3, 2.0 / 3},
+			{BinLarge, 1, 1, 1},
+		},
+		PositiveCases: 4, NegativeCases: 2,
+		StudySensitivity: 3.0 / 4, StudySpecificity: 1.0 / 2,
+		// lesion-wise Dice per case: 1, (1+0)/(2+1), 0, 0, 1, 1
+		LesionDice:        (1 + 1.0/3 + 0 + 0 + 1 + 1) / 6,
+		SecondsPerStudy:   3.5,
+		MaxSecondsPerCase: 6,
+	}
+	if diff := cmp.Diff(want, got, cmpopts.EquateApprox(0, 1e-12)); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
+func TestFROC(t *testing.T) {
+	in := vol{truth: two, diam: dia}.input("froc")
+	prob := make([]float32, len(in.Truth))
+	for _, p := range lesA {
+		prob[idx(p[0], p[1], p[2])] = 0.9
+	}
+	for _, p := range lesB {
+		prob[idx(p[0], p[1], p[2])] = 0.6
+	}
+	for _, p := range fp {
+		prob[idx(p[0], p[1], p[2])] = 0.4
+	}
+	got, err := FROC([]ProbInput{{Input: in, Prob: prob}}, []float64{0.95, 0.3, 0.5, 0.7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []FROCPoint{{0.3, 1, 1}, {0.5, 1, 0}, {0.7, 0.5, 0}, {0.95, 0, 0}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
+func TestComponents(t *testing.T) {
+	in := vol{pred: cat(lesA, lesB, [][3]int{{16, 16, 16}}, fp)}.input("c")
+	_, n := Components(in.Pred, dims)
+	if n != 3 { // lesB and (16,16,16) touch diagonally: one component
+		t.Errorf("%d components, want 3", n)
+	}
+}
+
+func TestCaseErrors(t *testing.T) {
+	good := vol{truth: two, diam: dia}.input("e")
+	for _, tc := range []struct {
+		name string
+		mod  func(*Input)
+	}{
+		{"short prediction", func(in *Input) { in.Pred = in.Pred[:10] }},
+		{"short truth", func(in *Input) { in.Truth = in.Truth[:10] }},
+		{"bad dims", func(in *Input) { in.Dims = [3]int{0, 20, 20} }},
+		{"label not listed", func(in *Input) { in.Lesions = in.Lesions[:1] }},
+		{"duplicate id", func(in *Input) { in.Lesions = append(in.Lesions, in.Lesions[0]) }},
+		{"zero id", func(in *Input) { in.Lesions[0].ID = 0 }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := good
+			in.Lesions = append([]TruthLesion(nil), good.Lesions...)
+			tc.mod(&in)
+			if _, err := Case(in); !errors.Is(err, ErrInput) {
+				t.Errorf("got %v, want ErrInput", err)
+			}
+		})
+	}
+	if math.IsNaN(Summarize(nil).Sensitivity) {
+		t.Error("empty summary gives NaN")
+	}
+}
