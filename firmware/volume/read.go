@@ -102,20 +102,20 @@ type frameInfo struct {
 
 // instance is what one file contributes.
 type instance struct {
-	path        string
-	seriesUID   string
-	studyUID    string
-	forUID      string
-	sopClass    string
-	modality    string
-	ts          string
-	bitsAlloc   int
-	pixelRep    int
-	bo          binary.ByteOrder
-	multiframe  bool
-	stackDim    int // index in dimIdx of the in-stack position dimension, -1 if none
-	frames      []frameInfo
-	geomErr     error // a frame lacks geometry: unusable for a volume
+	path       string
+	seriesUID  string
+	studyUID   string
+	forUID     string
+	sopClass   string
+	modality   string
+	ts         string
+	bitsAlloc  int
+	pixelRep   int
+	bo         binary.ByteOrder
+	multiframe bool
+	stackDim   int // index in dimIdx of the in-stack position dimension, -1 if none
+	frames     []frameInfo
+	geomErr    error // a frame lacks geometry: unusable for a volume
 }
 
 // elements is a flat list of one dataset level.

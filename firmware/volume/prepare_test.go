@@ -1,0 +1,412 @@
+package volume
+
+import (
+	"math"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"metsentry/firmware/geom"
+	"metsentry/firmware/nifti"
+	"metsentry/runtime/manifest"
+)
+
+// Assembling the 170-slice Philips series takes a while under -race; tests
+// share one copy and must not modify it.
+var (
+	philipsOnce sync.Once
+	philipsVol  *Volume
+	philipsErr  error
+	geOnce      sync.Once
+	geVol       *Volume
+	geErr       error
+)
+
+func philips(t *testing.T) *Volume {
+	t.Helper()
+	files := seriesFiles(t, "philips-mprage-sag3d")
+	philipsOnce.Do(func() { philipsVol, philipsErr = Assemble(files, Options{}) })
+	if philipsErr != nil {
+		t.Fatal(philipsErr)
+	}
+	return philipsVol
+}
+
+func geOblique(t *testing.T) *Volume {
+	t.Helper()
+	files := seriesFiles(t, "ge-mprage-ax-oblique")
+	geOnce.Do(func() { geVol, geErr = Assemble(files, Options{}) })
+	if geErr != nil {
+		t.Fatal(geErr)
+	}
+	return geVol
+}
+
+func testManifest(channels []string, norm manifest.Normalisation) *manifest.Manifest {
+	return &manifest.Manifest{
+		Name: "test", Version: "0", Channels: channels,
+		SpacingMM:     [3]float64{1, 1, 1},
+		Normalisation: norm,
+		Layout:        manifest.Layout{Mode: manifest.LayoutWhole, Multiple: 16},
+	}
+}
+
+var pair = []string{manifest.ChannelBlack, manifest.ChannelBright}
+
+// copyWithSource returns v with its own Source (same frame of reference),
+// standing for the other series of a VISIBLE pair.
+func copyWithSource(v *Volume, series string) *Volume {
+	src := *v.Source
+	src.SeriesInstanceUID = series
+	return &Volume{Grid: v.Grid, Data: v.Data, Source: &src}
+}
+
+func maskedMoments(data []float32, mask []uint8) (mean, sd float64, n int) {
+	var s, ss float64
+	for i, m := range mask {
+		if m != 0 {
+			v := float64(data[i])
+			s += v
+			ss += v * v
+			n++
+		}
+	}
+	mean = s / float64(n)
+	return mean, math.Sqrt(ss/float64(n) - mean*mean), n
+}
+
+func TestPrepareZScore(t *testing.T) {
+	bright := philips(t)
+	black := copyWithSource(bright, "black")
+	mi, err := Prepare(black, bright, testManifest(pair, manifest.Normalisation{Method: manifest.NormZScoreMask}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := mi.Grid
+	for a := 0; a < 3; a++ {
+		if g.Dims[a]%16 != 0 || g.Dims[a] < 100 || g.Dims[a] > 300 {
+			t.Fatalf("model dims %v: each must be a multiple of 16 and fit a head", g.Dims)
+		}
+		for c := 0; c < 3; c++ {
+			want := 0.0
+			if a == c {
+				want = 1
+			}
+			if g.Affine[a][c] != want {
+				t.Fatalf("model affine %v is not a 1 mm LPS-aligned grid", g.Affine)
+			}
+		}
+	}
+	if mi.BlackResampled || mi.BlackZeroed || len(mi.Data) != 2*g.Len() {
+		t.Fatalf("BlackResampled %v BlackZeroed %v len %d", mi.BlackResampled, mi.BlackZeroed, len(mi.Data))
+	}
+	for _, ch := range pair {
+		mean, sd, n := maskedMoments(mi.Channel(ch), mi.HeadMask)
+		if n < 500000 || math.Abs(mean) > 1e-3 || math.Abs(sd-1) > 1e-3 {
+			t.Fatalf("%s: %d head voxels, mean %v sd %v; want a head, 0 and 1", ch, n, mean, sd)
+		}
+	}
+	// The crop keeps the head: every source voxel above the head threshold
+	// lands inside the model grid.
+	inv, err := g.Affine.Inverse()
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := maskedStats(bright.Data, nil)
+	thr := float32(HeadFraction * percentiles(bright.Data, nil, st, headPct)[0])
+	sg := bright.Grid
+	outside := 0
+	for k := 0; k < sg.Dims[2]; k += 3 {
+		for j := 0; j < sg.Dims[1]; j += 3 {
+			for i := 0; i < sg.Dims[0]; i += 3 {
+				if bright.Data[sg.Index(i, j, k)] <= thr {
+					continue
+				}
+				m := inv.Apply(sg.Affine.Apply(geom.Vec3{float64(i), float64(j), float64(k)}))
+				if !g.Contains(int(math.Round(m[0])), int(math.Round(m[1])), int(math.Round(m[2]))) {
+					outside++
+				}
+			}
+		}
+	}
+	if outside > 20 {
+		t.Fatalf("%d sampled head voxels fall outside the cropped model grid", outside)
+	}
+	// Writing the model input as NIfTI gives a 2-volume image on the grid.
+	p := filepath.Join(t.TempDir(), "in.nii.gz")
+	if err := mi.WriteNIfTI(p); err != nil {
+		t.Fatal(err)
+	}
+	img, err := nifti.Read(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if img.Volumes != 2 || img.Grid.Dims != g.Dims || img.Data[g.Len()+12345] != mi.Data[g.Len()+12345] {
+		t.Fatalf("NIfTI: %d volumes, dims %v", img.Volumes, img.Grid.Dims)
+	}
+}
+
+func TestPreparePercentile(t *testing.T) {
+	bright := philips(t)
+	m := testManifest([]string{manifest.ChannelBright}, manifest.Normalisation{Method: manifest.NormPercentile, LowPct: 1, HighPct: 99})
+	mi, err := Prepare(nil, bright, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := mi.Channel(manifest.ChannelBright)
+	top, bottom, n := 0, 0, 0
+	for i, v := range data {
+		if v < 0 || v > 1 {
+			t.Fatalf("voxel %d = %v outside [0, 1]", i, v)
+		}
+		if mi.HeadMask[i] != 0 {
+			n++
+			if v == 1 {
+				top++
+			}
+			if v == 0 {
+				bottom++
+			}
+		}
+	}
+	if f := float64(top) / float64(n); math.Abs(f-0.01) > 0.002 {
+		t.Fatalf("%.4f of head voxels clipped at the top, want about 0.01", f)
+	}
+	if f := float64(bottom) / float64(n); math.Abs(f-0.01) > 0.002 {
+		t.Fatalf("%.4f of head voxels clipped at the bottom, want about 0.01", f)
+	}
+}
+
+func TestPrepareChannels(t *testing.T) {
+	bright := philips(t)
+	z := manifest.Normalisation{Method: manifest.NormZScoreMask}
+	t.Run("bright only, model serves it", func(t *testing.T) {
+		m := testManifest(pair, z)
+		m.BrightOnly = true
+		mi, err := Prepare(nil, bright, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !mi.BlackZeroed {
+			t.Fatal("BlackZeroed is false")
+		}
+		for _, v := range mi.Channel(manifest.ChannelBlack) {
+			if v != 0 {
+				t.Fatal("black channel is not zero")
+			}
+		}
+	})
+	t.Run("bright only, model needs black", func(t *testing.T) {
+		if _, err := Prepare(nil, bright, testManifest(pair, z)); ReasonOf(err) != ReasonMissingChannel {
+			t.Fatalf("err %v", err)
+		}
+	})
+	t.Run("different frame of reference", func(t *testing.T) {
+		black := copyWithSource(bright, "black")
+		black.Source.FrameOfReferenceUID = "1.2.3"
+		if _, err := Prepare(black, bright, testManifest(pair, z)); ReasonOf(err) != ReasonFrameOfReference {
+			t.Fatalf("err %v", err)
+		}
+	})
+	t.Run("black on another grid", func(t *testing.T) {
+		// The black series covers the same anatomy on a grid that starts
+		// 3 slices later and ends 3 slices earlier.
+		g := bright.Grid
+		plane := g.Dims[0] * g.Dims[1]
+		black := copyWithSource(bright, "black")
+		black.Grid.Dims[2] -= 6
+		off := g.Affine.Apply(geom.Vec3{0, 0, 3})
+		for r := 0; r < 3; r++ {
+			black.Grid.Affine[r][3] = off[r]
+		}
+		black.Data = bright.Data[3*plane : (g.Dims[2]-3)*plane]
+		mi, err := Prepare(black, bright, testManifest(pair, z))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !mi.BlackResampled {
+			t.Fatal("BlackResampled is false")
+		}
+		// Same anatomy at the same patient points: the normalised channels
+		// are one linear map of each other inside the head.
+		if r := correlation(mi.Channel(manifest.ChannelBlack), mi.Channel(manifest.ChannelBright), mi.HeadMask); r < 0.99 {
+			t.Fatalf("black and bright correlate %.4f inside the head", r)
+		}
+	})
+}
+
+func correlation(a, b []float32, mask []uint8) float64 {
+	var sa, sb, saa, sbb, sab, n float64
+	for i, m := range mask {
+		if m == 0 {
+			continue
+		}
+		x, y := float64(a[i]), float64(b[i])
+		sa += x
+		sb += y
+		saa += x * x
+		sbb += y * y
+		sab += x * y
+		n++
+	}
+	cov := sab/n - sa/n*sb/n
+	return cov / math.Sqrt((saa/n-sa*sa/n/n)*(sbb/n-sb*sb/n/n))
+}
+
+// TestRoundTripSphere paints a 3 mm sphere at a known patient position on the
+// model grid and maps it back to the source grid: its centre there must be
+// within 0.5 mm of the position, on the source slice that holds it.
+func TestRoundTripSphere(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		vol  func(*testing.T) *Volume
+		at   geom.Vec3 // source voxel index of the sphere centre
+	}{
+		{"philips sagittal", philips, geom.Vec3{131.3, 97.6, 80.2}},
+		{"ge oblique", geOblique, geom.Vec3{120.4, 140.7, 60.3}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src := tc.vol(t)
+			mi, err := Prepare(nil, src, testManifest([]string{manifest.ChannelBright}, manifest.Normalisation{Method: manifest.NormZScoreMask}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			centre := src.Grid.Affine.Apply(tc.at)
+			const radius = 1.5 // a 3 mm sphere
+			g := mi.Grid
+			mask := make([]uint8, g.Len())
+			prob := make([]float32, g.Len())
+			painted := 0
+			for k := 0; k < g.Dims[2]; k++ {
+				for j := 0; j < g.Dims[1]; j++ {
+					for i := 0; i < g.Dims[0]; i++ {
+						if mi.VoxelToPatient(geom.Vec3{float64(i), float64(j), float64(k)}).Sub(centre).Norm() <= radius {
+							mask[g.Index(i, j, k)] = 1
+							prob[g.Index(i, j, k)] = 1
+							painted++
+						}
+					}
+				}
+			}
+			if painted < 7 {
+				t.Fatalf("sphere painted %d model voxels", painted)
+			}
+			back, err := mi.ToSource(mask)
+			if err != nil {
+				t.Fatal(err)
+			}
+			backProb, err := mi.ProbabilityToSource(prob, 0.5)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantSlice := int(math.Round(mi.PatientToSource(centre)[2]))
+			if wantSlice != int(math.Round(tc.at[2])) {
+				t.Fatalf("PatientToSource puts the centre on slice %d, want %d", wantSlice, int(math.Round(tc.at[2])))
+			}
+			for name, m := range map[string][]uint8{"nearest": back, "probability": backProb} {
+				var sum geom.Vec3
+				n := 0
+				onSlice := false
+				sg := src.Grid
+				for k := 0; k < sg.Dims[2]; k++ {
+					for j := 0; j < sg.Dims[1]; j++ {
+						for i := 0; i < sg.Dims[0]; i++ {
+							if m[sg.Index(i, j, k)] != 0 {
+								sum = sum.Add(sg.Affine.Apply(geom.Vec3{float64(i), float64(j), float64(k)}))
+								n++
+								if k == wantSlice {
+									onSlice = true
+								}
+							}
+						}
+					}
+				}
+				if n == 0 {
+					t.Fatalf("%s: nothing mapped back", name)
+				}
+				got := sum.Scale(1 / float64(n))
+				if d := got.Sub(centre).Norm(); d > 0.5 {
+					t.Fatalf("%s: sphere maps back to %v (%d voxels), %.3f mm from %v", name, got, n, d, centre)
+				}
+				if !onSlice {
+					t.Fatalf("%s: nothing on source slice %d (%s)", name, wantSlice, src.Source.Slices[wantSlice].SOPInstanceUID)
+				}
+			}
+			if _, err := mi.ToSource(mask[1:]); err == nil {
+				t.Fatal("ToSource accepted a short mask")
+			}
+		})
+	}
+}
+
+// TestResampleIdentity: sampling a volume on its own grid returns it, and a
+// grid shifted by whole voxels returns the shifted values.
+func TestResampleIdentity(t *testing.T) {
+	g := geom.Grid{Dims: [3]int{7, 6, 5}, Affine: geom.FromDICOM(geom.Vec3{3, -4, 5}, geom.Vec3{0, 1, 0}, geom.Vec3{0, 0, -1}, [2]float64{0.8, 0.9}, geom.Vec3{-1.1, 0, 0})}
+	data := make([]float32, g.Len())
+	for i := range data {
+		data[i] = float32(i*7%23) + 0.5
+	}
+	out := make([]float32, g.Len())
+	inside, err := resample(out, g, g, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if inside != g.Len() {
+		t.Fatalf("%d of %d inside", inside, g.Len())
+	}
+	for i := range data {
+		if math.Abs(float64(out[i]-data[i])) > 1e-4 {
+			t.Fatalf("voxel %d: %v, want %v", i, out[i], data[i])
+		}
+	}
+	sh := g
+	sh.Affine = g.Affine.Mul(geom.Affine{{1, 0, 0, 2}, {0, 1, 0, 1}, {0, 0, 1, 0}})
+	if _, err := resample(out, sh, g, data); err != nil {
+		t.Fatal(err)
+	}
+	for k := 0; k < 5; k++ {
+		for j := 0; j < 6; j++ {
+			for i := 0; i < 7; i++ {
+				want := float32(0)
+				if i+2 < 7 && j+1 < 6 {
+					want = data[g.Index(i+2, j+1, k)]
+				}
+				if got := out[g.Index(i, j, k)]; math.Abs(float64(got-want)) > 1e-4 {
+					t.Fatalf("(%d,%d,%d): %v, want %v", i, j, k, got, want)
+				}
+			}
+		}
+	}
+}
+
+func TestVolumeNIfTI(t *testing.T) {
+	v := geOblique(t)
+	p := filepath.Join(t.TempDir(), "ge.nii.gz")
+	if err := v.WriteNIfTI(p); err != nil {
+		t.Fatal(err)
+	}
+	img, err := nifti.Read(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := FromNIfTI(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back.Grid.Dims != v.Grid.Dims {
+		t.Fatalf("dims %v", back.Grid.Dims)
+	}
+	for r := 0; r < 3; r++ {
+		for c := 0; c < 4; c++ {
+			if math.Abs(back.Grid.Affine[r][c]-v.Grid.Affine[r][c]) > 1e-3 {
+				t.Fatalf("affine %v, want %v", back.Grid.Affine, v.Grid.Affine)
+			}
+		}
+	}
+	for i := range v.Data {
+		if back.Data[i] != v.Data[i] {
+			t.Fatalf("voxel %d: %v, want %v", i, back.Data[i], v.Data[i])
+		}
+	}
+}
