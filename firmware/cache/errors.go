@@ -33,6 +33,7 @@ var (
 	// identifiers the SCP received.
 	ErrBadInstance = errors.New("cache: instance file is not usable")
 
-	// ErrClosed is returned by methods called after Close.
-	ErrClosed = errors.New("cache: store is closed")
+	// ErrUIDMismatch is wrapped (with ErrBadInstance) by PutInstance when the
+	// data set's SOP Class or Instance UID differs from the C-STORE request's.
+	ErrUIDMismatch = errors.New("cache: data set UIDs differ from the request")
 )

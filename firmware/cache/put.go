@@ -91,10 +91,10 @@ func (s *Store) PutInstance(ctx context.Context, f *os.File, meta Received) (err
 		return err
 	}
 	if meta.SOPInstanceUID != "" && meta.SOPInstanceUID != h.SOPInstanceUID {
-		return fmt.Errorf("%w: data set SOP Instance UID %q differs from the one in the C-STORE request %q", ErrBadInstance, h.SOPInstanceUID, meta.SOPInstanceUID)
+		return fmt.Errorf("%w: %w: data set SOP Instance UID %q differs from the one in the C-STORE request %q", ErrBadInstance, ErrUIDMismatch, h.SOPInstanceUID, meta.SOPInstanceUID)
 	}
 	if meta.SOPClassUID != "" && meta.SOPClassUID != h.SOPClassUID {
-		return fmt.Errorf("%w: data set SOP Class UID %q differs from the one in the C-STORE request %q", ErrBadInstance, h.SOPClassUID, meta.SOPClassUID)
+		return fmt.Errorf("%w: %w: data set SOP Class UID %q differs from the one in the C-STORE request %q", ErrBadInstance, ErrUIDMismatch, h.SOPClassUID, meta.SOPClassUID)
 	}
 	if h.TransferSyntaxUID == "" {
 		h.TransferSyntaxUID = meta.TransferSyntaxUID

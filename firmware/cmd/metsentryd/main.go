@@ -86,6 +86,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	err = daemon.Run(ctx, daemon.Options{
 		Board: board, BoardFile: boardFile, Site: site, Log: log,
 		Inference: startORT,
+		Services:  []daemon.Service{daemon.NewIntake(site, board, log)},
 	})
 	if err != nil {
 		log.Error("metsentryd stopped with an error", "err", err)

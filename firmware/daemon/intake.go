@@ -1,0 +1,153 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+
+	"metsentry/firmware/cache"
+	"metsentry/firmware/config"
+	"metsentry/firmware/dimse"
+	"metsentry/firmware/intake"
+)
+
+// Intake is the receiving half of the appliance as one Service: it opens the
+// cache in the board's data folder (recovering from a crash), serves the
+// DICOM SCP on the site's address into it, runs intake's completeness and
+// selection, and applies retention.
+type Intake struct {
+	Site  *config.Site
+	Board *config.Board
+	Log   *slog.Logger
+	// RetentionEvery is the period of retention passes (default 10 min).
+	RetentionEvery time.Duration
+
+	mu    sync.Mutex
+	fault error
+}
+
+// NewIntake returns the intake service for a site and board.
+func NewIntake(site *config.Site, board *config.Board, log *slog.Logger) *Intake {
+	return &Intake{Site: site, Board: board, Log: log}
+}
+
+// Name implements Service.
+func (*Intake) Name() string { return "intake" }
+
+// Fault returns the disk fault the panel shows (free space below the low
+// watermark, so new instances are refused with A700), or nil.
+func (s *Intake) Fault() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.fault
+}
+
+// Run implements Service.
+func (s *Intake) Run(ctx context.Context) error {
+	log := s.Log
+	if log == nil {
+		log = slog.Default()
+	}
+	rt := s.Site.Retention
+	store, err := cache.Open(s.Board.Storage.DataDir, cache.Options{
+		MinFreeBytes: uint64(rt.MinFreeMB) << 20, Logger: log,
+	})
+	if err != nil {
+		return fmt.Errorf("daemon: cache: %w", err)
+	}
+	defer store.Close()
+	if r := store.Recovered(); r.String() != "nothing to recover" {
+		log.Warn("cache recovered after an unclean stop", "summary", r.String())
+	}
+
+	cfg, err := intake.ConfigFromSite(s.Site)
+	if err != nil {
+		return fmt.Errorf("daemon: %w", err)
+	}
+	in := intake.New(store, cfg, intake.SystemClock{}, log)
+
+	pol, err := dimse.PolicyFromConfig(s.Site, s.Board)
+	if err != nil {
+		return fmt.Errorf("daemon: %w", err)
+	}
+	srv := &dimse.Server{Policy: pol, Storage: &cacheStorage{store: store, stored: in.Wake}, Logger: log}
+	addr := net.JoinHostPort(s.Site.Bind, strconv.Itoa(s.Site.Port))
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("daemon: listen on %s: %w", addr, err)
+	}
+	log.Info("DICOM SCP listening", "addr", ln.Addr().String(), "ae_title", s.Site.AETitle)
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errc := make(chan error, 3)
+	wg.Add(3)
+	go func() {
+		defer wg.Done()
+		if err := srv.Serve(ctx, ln); err != nil && !errors.Is(err, dimse.ErrServerClosed) && ctx.Err() == nil {
+			errc <- fmt.Errorf("daemon: SCP: %w", err)
+			cancel()
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		if err := in.Run(ctx); err != nil {
+			errc <- err
+			cancel()
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		s.retention(ctx, store, log)
+	}()
+	<-ctx.Done()
+	sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+	srv.Shutdown(sctx) //nolint:errcheck // remaining associations are aborted
+	scancel()
+	wg.Wait()
+	close(errc)
+	return <-errc
+}
+
+// retention purges by age and watermark, and keeps the disk fault current.
+func (s *Intake) retention(ctx context.Context, store *cache.Store, log *slog.Logger) {
+	every := s.RetentionEvery
+	if every <= 0 {
+		every = 10 * time.Minute
+	}
+	rt := s.Site.Retention
+	pol := cache.Retention{MaxAge: time.Duration(rt.MaxAgeDays) * 24 * time.Hour, HighWatermark: float64(rt.HighWatermarkPercent) / 100}
+	// The disk fault is checked more often than retention runs: statfs is
+	// cheap and the panel should turn red soon after the disk fills.
+	t := time.NewTicker(min(every, 30*time.Second))
+	defer t.Stop()
+	var last time.Time
+	for {
+		if time.Since(last) >= every {
+			last = time.Now()
+			if res, err := store.Purge(pol); err != nil {
+				log.Error("retention", "err", err)
+			} else if len(res.Studies) > 0 || res.Kept > 0 {
+				log.Info("retention", "purged_studies", len(res.Studies), "files", res.Files, "bytes", res.Bytes, "kept_undelivered", res.Kept)
+			}
+		}
+		err := store.CheckSpace()
+		s.mu.Lock()
+		s.fault = err
+		s.mu.Unlock()
+		if err != nil {
+			log.Error("disk fault: new instances are refused (A700)", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
