@@ -86,7 +86,6 @@ type Blinker struct {
 	phase   int
 	lit     [3]bool
 	known   bool
-	err     error
 }
 
 // NewBlinker returns a blinker for the red, amber and green lights, all off.
