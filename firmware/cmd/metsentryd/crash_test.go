@@ -1,0 +1,422 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"io/fs"
+	"math/rand/v2"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"metsentry/firmware/cache"
+	"metsentry/firmware/testenv"
+)
+
+// TestCrashRecovery runs the real metsentryd binary, sends two real studies
+// to it with dcmtk's storescu, and kills the daemon with SIGKILL at random
+// moments (at least 20 times), restarting it each time. Then every instance
+// storescu saw answered Success must be in the cache, its file intact (the
+// recorded sha256, and pixel data equal to the source's), no file may be left
+// unrecorded, and each study must have become ready exactly once.
+//
+// Studies: the GE oblique MPRAGE, 130 instances (complete by its
+// ImagesInAcquisition count), and 40 slices of the Philips sagittal MPRAGE
+// (complete by a 3 s quiet period), about 22 MB in all.
+func TestCrashRecovery(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: builds metsentryd and kills it at least 20 times")
+	}
+	storescu := testenv.Program(t, "storescu")
+	root := testenv.RepoRoot(t)
+	lib := filepath.Join(root, ".cache", "ort", "1.24.1", "linux-x64", "libonnxruntime.so.1")
+	if _, err := os.Stat(lib); err != nil {
+		t.Fatalf("ONNX Runtime library %s is missing (run ./build.sh deps): %v", lib, err)
+	}
+	ge := listFiles(t, testenv.SharedData(t, "dicom", "ge-mprage-ax-oblique"))
+	ph := listFiles(t, testenv.SharedData(t, "dicom", "philips-mprage-sag3d"))[60:100]
+	if len(ge) != 130 || len(ph) != 40 {
+		t.Fatalf("%d GE and %d Philips files, want 130 and 40", len(ge), len(ph))
+	}
+	all := append(append([]string{}, ge...), ph...)
+
+	tmp := t.TempDir()
+	bin := filepath.Join(tmp, "metsentryd")
+	build := exec.Command("go", "build", "-o", bin, "./firmware/cmd/metsentryd")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build metsentryd: %v\n%s", err, out)
+	}
+	data := filepath.Join(tmp, "data")
+	board, err := os.ReadFile(filepath.Join(root, "boards", "sim.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := strings.Replace(string(board), "data_dir: /var/lib/metsentry-sim", "data_dir: "+data, 1)
+	b = strings.Replace(b, "library: .cache/ort/1.24.1/linux-x64/libonnxruntime.so.1", "library: "+lib, 1)
+	if b == string(board) || !strings.Contains(b, data) || !strings.Contains(b, lib) {
+		t.Fatal("boards/sim.yaml changed: cannot point its data_dir and library at the test's")
+	}
+	boardFile := filepath.Join(tmp, "board.yaml")
+	os.WriteFile(boardFile, []byte(b), 0o600)
+	port := freePort(t)
+	siteFile := filepath.Join(tmp, "site.yaml")
+	os.WriteFile(siteFile, []byte(fmt.Sprintf(`ae_title: METSENTRY
+port: %d
+bind: 127.0.0.1
+allowed_peers:
+  - {ae_title: STORESCU, address: 127.0.0.1}
+destinations:
+  - {name: pacs, ae_title: PACS, host: 127.0.0.1, port: 104, send: [seg]}
+completeness:
+  quiet_period: 3s
+  max_wait: 10m
+rules:
+  t1_fallback:
+    filter: {require_contrast: false}
+    match: {series_description: "(?i)mp-?rage"}
+retention:
+  min_free_mb: 64
+`, port)), 0o600)
+	logFile, err := os.Create(filepath.Join(tmp, "daemon.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logFile.Close()
+
+	seed := uint64(time.Now().UnixNano())
+	rng := rand.New(rand.NewPCG(seed, 7))
+	t.Logf("seed %d", seed)
+	start := time.Now()
+	acked := map[string]bool{}
+	pending := append([]string{}, all...)
+	kills, killsWhileSending := 0, 0
+	for cycle := 0; kills < 20 || len(pending) > 0; cycle++ {
+		if cycle > 200 || time.Since(start) > 90*time.Second {
+			t.Fatalf("no progress: %d kills, %d of %d instances acknowledged after %v", kills, len(acked), len(all), time.Since(start))
+		}
+		d := startDaemon(t, bin, boardFile, siteFile, logFile)
+		if kills < 20 && rng.IntN(6) == 0 {
+			// Kill during start-up and recovery.
+			time.Sleep(time.Duration(rng.IntN(200)) * time.Millisecond)
+			d.kill(t)
+			kills++
+			continue
+		}
+		d.waitListening(t, port)
+		send := pending
+		if len(send) == 0 {
+			// Everything acknowledged: resend some (duplicates) to keep the
+			// daemon busy while it is killed.
+			send = all[rng.IntN(len(all)-20):]
+		}
+		if len(send) > 60 {
+			send = send[:60]
+		}
+		final := kills >= 20
+		if final {
+			// Final round: let storescu finish.
+			out, err := runStorescu(storescu, port, send, 0, nil)
+			recordAcks(out, acked)
+			if err != nil {
+				t.Fatalf("storescu after the last kill: %v\n%s", err, tail(out))
+			}
+		} else {
+			killAfter := time.Duration(50+rng.IntN(600)) * time.Millisecond
+			out, _ := runStorescu(storescu, port, send, killAfter, func() { d.kill(t) })
+			recordAcks(out, acked)
+			kills++
+			if bytes.Contains(out, []byte("Sending file")) {
+				killsWhileSending++
+			}
+		}
+		pending = pending[:0]
+		for _, f := range all {
+			if !acked[f] {
+				pending = append(pending, f)
+			}
+		}
+		if !final {
+			continue
+		}
+		if len(pending) == 0 {
+			// Wait for both studies to be decided (3 s quiet period), then
+			// stop cleanly.
+			d.waitLog(t, filepath.Join(tmp, "daemon.log"), "intake: study ready", 20*time.Second)
+			d.term(t)
+			break
+		}
+		d.term(t)
+	}
+	elapsed := time.Since(start)
+	t.Logf("%d SIGKILLs (%d while storescu was sending), %d instances acknowledged, %v", kills, killsWhileSending, len(acked), elapsed)
+	if killsWhileSending < 10 {
+		t.Errorf("only %d kills hit a transfer; the test is not testing what it claims", killsWhileSending)
+	}
+
+	s, err := cache.Open(data, cache.Options{})
+	if err != nil {
+		t.Fatalf("open the cache after the run: %v", err)
+	}
+	defer s.Close()
+	records := map[string]bool{}
+	err = s.View(func(tx *cache.Tx) error {
+		for f := range acked {
+			src, err := os.ReadFile(f)
+			if err != nil {
+				return err
+			}
+			h, err := cache.ParseHeader(bytes.NewReader(src), int64(len(src)))
+			if err != nil {
+				return err
+			}
+			in, ok, err := tx.Instance(h.SOPInstanceUID)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				t.Errorf("%s: acknowledged with Success but not in the cache", filepath.Base(f))
+				continue
+			}
+			stored, err := os.ReadFile(s.Path(in.Path))
+			if err != nil {
+				t.Errorf("%s: file of an acknowledged instance: %v", filepath.Base(f), err)
+				continue
+			}
+			if sha256.Sum256(stored) != in.SHA256 {
+				t.Errorf("%s: stored file does not match its recorded sha256", filepath.Base(f))
+			}
+			px := h.Rows * h.Columns * 2
+			if len(stored) < px || !bytes.Equal(stored[len(stored)-px:], src[len(src)-px:]) {
+				t.Errorf("%s: stored pixel data differs from the source's", filepath.Base(f))
+			}
+			if in.SeriesInstanceUID != h.SeriesInstanceUID || in.StudyInstanceUID != h.StudyInstanceUID {
+				t.Errorf("%s: recorded under another series or study", filepath.Base(f))
+			}
+		}
+		if err := tx.AllInstances(func(in cache.Instance) error { records[in.Path] = true; return nil }); err != nil {
+			return err
+		}
+		readies := map[string]int{}
+		if err := tx.AuditEvents(0, func(e cache.AuditEvent) error {
+			if e.Kind == "study-ready" {
+				readies[e.Study]++
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		jobs := map[string][]cache.Job{}
+		if err := tx.Jobs(func(j cache.Job) error { jobs[j.StudyInstanceUID] = append(jobs[j.StudyInstanceUID], j); return nil }); err != nil {
+			return err
+		}
+		studies := 0
+		if err := tx.Studies(func(st cache.Study) error {
+			studies++
+			js := jobs[st.StudyInstanceUID]
+			if readies[st.StudyInstanceUID] != 1 || len(js) != 1 || js[0].State != cache.JobReady || st.Generation != 1 || st.State != cache.StudyReady {
+				t.Errorf("study …%s: %d ready events, %d jobs %+v, generation %d, state %s; want exactly one ready job",
+					tailUID(st.StudyInstanceUID), readies[st.StudyInstanceUID], len(js), js, st.Generation, st.State)
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		if studies != 2 {
+			t.Errorf("%d studies in the cache, want 2", studies)
+		}
+		for _, js := range jobs {
+			for _, j := range js {
+				want := map[string]int{"3D Ax T1 MP-RAGE_R22": 130, "ADNI_Sag3D MPRAGE": 40}
+				if len(j.Series) != 1 {
+					t.Errorf("job %d selected %d series", j.ID, len(j.Series))
+					continue
+				}
+				se, _, _ := tx.Series(j.StudyInstanceUID, j.Series[0].SeriesInstanceUID)
+				if want[se.Attrs.SeriesDescription] != se.Count || j.Series[0].Count != se.Count {
+					t.Errorf("job %d: series %q with %d instances (job saw %d)", j.ID, se.Attrs.SeriesDescription, se.Count, j.Series[0].Count)
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(acked) != len(all) {
+		t.Errorf("%d of %d instances acknowledged at the end", len(acked), len(all))
+	}
+	files := 0
+	filepath.WalkDir(filepath.Join(data, cache.InstanceDir), func(p string, de fs.DirEntry, err error) error {
+		if err == nil && !de.IsDir() {
+			files++
+			rel, _ := filepath.Rel(data, p)
+			if !records[filepath.ToSlash(rel)] {
+				t.Errorf("instance file %s has no record", rel)
+			}
+		}
+		return nil
+	})
+	if files != len(records) || files != len(all) {
+		t.Errorf("%d instance files, %d records, %d instances sent", files, len(records), len(all))
+	}
+	if ents, _ := os.ReadDir(filepath.Join(data, cache.TempDir)); len(ents) != 0 {
+		t.Errorf("%d temporary files left after a clean stop", len(ents))
+	}
+}
+
+type daemonProc struct{ cmd *exec.Cmd }
+
+func startDaemon(t *testing.T, bin, board, site string, log *os.File) *daemonProc {
+	t.Helper()
+	cmd := exec.Command(bin, "--board", board, "--site", site)
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start metsentryd: %v", err)
+	}
+	d := &daemonProc{cmd: cmd}
+	t.Cleanup(func() {
+		if d.cmd.ProcessState == nil {
+			d.cmd.Process.Kill()
+			d.cmd.Wait()
+		}
+	})
+	return d
+}
+
+func (d *daemonProc) kill(t *testing.T) {
+	t.Helper()
+	d.cmd.Process.Signal(syscall.SIGKILL)
+	d.cmd.Wait()
+}
+
+func (d *daemonProc) term(t *testing.T) {
+	t.Helper()
+	d.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- d.cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("metsentryd did not stop cleanly on SIGTERM: %v", err)
+		}
+	case <-time.After(15 * time.Second):
+		d.cmd.Process.Kill()
+		t.Fatal("metsentryd did not stop within 15 s of SIGTERM")
+	}
+}
+
+func (d *daemonProc) waitListening(t *testing.T, port int) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), 200*time.Millisecond)
+		if err == nil {
+			c.Close()
+			return
+		}
+		if d.cmd.ProcessState != nil {
+			t.Fatal("metsentryd exited during start-up (see daemon.log)")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatal("metsentryd did not listen within 15 s")
+}
+
+// waitLog waits until the last run's log holds two lines containing what.
+func (d *daemonProc) waitLog(t *testing.T, path, what string, limit time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		data, _ := os.ReadFile(path)
+		runs := bytes.Split(data, []byte("metsentryd starting"))
+		if bytes.Count(data, []byte(what)) >= 2 || bytes.Count(runs[len(runs)-1], []byte(what)) >= 2 {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Logf("%q not seen twice within %v; checking the cache anyway", what, limit)
+}
+
+// runStorescu sends files; with killAfter > 0 it calls kill after that long
+// and then waits for storescu to give up (at most 10 s).
+func runStorescu(bin string, port int, files []string, killAfter time.Duration, kill func()) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	args := append([]string{"-v", "-aet", "STORESCU", "-aec", "METSENTRY", "-to", "5", "127.0.0.1", fmt.Sprint(port)}, files...)
+	cmd := exec.CommandContext(ctx, bin, args...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	if killAfter > 0 {
+		time.Sleep(killAfter)
+		kill()
+	}
+	err := cmd.Wait()
+	return out.Bytes(), err
+}
+
+// recordAcks marks each file storescu saw answered Success.
+func recordAcks(out []byte, acked map[string]bool) {
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	cur := ""
+	for sc.Scan() {
+		line := sc.Text()
+		if f, ok := strings.CutPrefix(line, "I: Sending file: "); ok {
+			cur = f
+		} else if strings.HasPrefix(line, "I: Received Store Response (Success)") && cur != "" {
+			acked[cur] = true
+			cur = ""
+		}
+	}
+}
+
+func listFiles(t *testing.T, dir string) []string {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range ents {
+		if ext := filepath.Ext(e.Name()); e.IsDir() || ext == ".txt" || ext == ".md" {
+			continue
+		}
+		out = append(out, filepath.Join(dir, e.Name()))
+	}
+	sort.Strings(out)
+	return out
+}
+
+func freePort(t *testing.T) int {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+func tail(b []byte) string {
+	if len(b) > 2000 {
+		b = b[len(b)-2000:]
+	}
+	return string(b)
+}
+
+func tailUID(u string) string {
+	if len(u) > 12 {
+		return u[len(u)-12:]
+	}
+	return u
+}
