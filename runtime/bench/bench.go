@@ -31,11 +31,17 @@ type Config struct {
 	TmpDir   string
 	// Extra adds rows: memory pattern on, CPU arena off.
 	Extra bool
+	// Providers for the ORT rows (board order, e.g. tensorrt,cuda); empty
+	// means cpu.
+	Providers []string
+	// TorchDevice is the PyTorch device: cpu or cuda.
+	TorchDevice string
 }
 
 // Row is one configuration's result.
 type Row struct {
 	Name       string    `json:"name"`
+	Provider   string    `json:"provider"`
 	Precision  string    `json:"precision"`
 	Guard      string    `json:"guard"`
 	FirstS     float64   `json:"first_s"` // first run, including start costs
@@ -59,15 +65,17 @@ func (r Row) Median() float64 {
 
 // childArgs is what a child process is told.
 type childArgs struct {
-	Model      string `json:"model"`
-	Guard      bool   `json:"guard"`
-	MemPattern bool   `json:"mem_pattern"`
-	NoArena    bool   `json:"no_arena"`
-	Library    string `json:"library"`
-	Threads    int    `json:"threads"`
-	Dims       [3]int `json:"dims"`
-	Runs       int    `json:"runs"`
-	Out        string `json:"out"`
+	Model      string   `json:"model"`
+	Guard      bool     `json:"guard"`
+	MemPattern bool     `json:"mem_pattern"`
+	NoArena    bool     `json:"no_arena"`
+	Library    string   `json:"library"`
+	Threads    int      `json:"threads"`
+	Dims       [3]int   `json:"dims"`
+	Runs       int      `json:"runs"`
+	Out        string   `json:"out"`
+	Providers  []string `json:"providers"`
+	EngineDir  string   `json:"engine_dir"`
 }
 
 // EnvChild marks a child process; its value is the JSON childArgs.
@@ -113,14 +121,17 @@ func child(a childArgs) (*Row, error) {
 	if err := ort.Init(a.Library, opts...); err != nil {
 		return nil, err
 	}
-	s, err := ort.NewSession(a.Model, ort.SessionOptions{IntraOpThreads: a.Threads, MemPattern: a.MemPattern, NoCPUArena: a.NoArena})
+	s, err := ort.NewSession(a.Model, ort.SessionOptions{
+		IntraOpThreads: a.Threads, MemPattern: a.MemPattern, NoCPUArena: a.NoArena,
+		Providers: a.Providers, EngineCache: a.EngineDir, INT8: strings.HasSuffix(a.Model, "-int8.onnx"),
+	})
 	if err != nil {
 		return nil, err
 	}
 	defer s.Close()
 	in := Input(a.Dims)
 	shape := []int64{1, 2, int64(a.Dims[0]), int64(a.Dims[1]), int64(a.Dims[2])}
-	r := &Row{Guard: string(ort.AMXGuard())}
+	r := &Row{Guard: string(ort.AMXGuard()), Provider: s.Provider()}
 	t0 := time.Now()
 	out, _, err := s.Run(in, shape)
 	if err != nil {
@@ -191,6 +202,7 @@ func Run(ctx context.Context, c Config, w io.Writer) ([]Row, error) {
 		a, _ := json.Marshal(childArgs{
 			Model: filepath.Join(c.TestData, "unet-"+k.prec+".onnx"), Guard: k.guard, MemPattern: k.mem, NoArena: k.noAren,
 			Library: c.Library, Threads: c.Threads, Dims: c.Dims, Runs: c.Runs, Out: out,
+			Providers: c.Providers, EngineDir: filepath.Join(c.TmpDir, "trt-engines"),
 		})
 		cmd := exec.CommandContext(ctx, self, "-test.run=^$")
 		cmd.Env = append(os.Environ(), EnvChild+"="+string(a))
@@ -211,12 +223,16 @@ func Run(ctx context.Context, c Config, w io.Writer) ([]Row, error) {
 		out := filepath.Join(c.TmpDir, fmt.Sprintf("bench-%d-torch.f32", os.Getpid()))
 		defer os.Remove(out)
 		script := filepath.Join(c.TestData, "..", "bench", "torch_bench.py")
+		dev := c.TorchDevice
+		if dev == "" {
+			dev = "cpu"
+		}
 		cmd := exec.CommandContext(ctx, c.Python, script, c.TestData, fmt.Sprint(c.Threads),
-			fmt.Sprint(c.Dims[0]), fmt.Sprint(c.Dims[1]), fmt.Sprint(c.Dims[2]), fmt.Sprint(c.Runs), out)
+			fmt.Sprint(c.Dims[0]), fmt.Sprint(c.Dims[1]), fmt.Sprint(c.Dims[2]), fmt.Sprint(c.Runs), out, dev)
 		var stderr strings.Builder
 		cmd.Stderr = &stderr
 		b, err := cmd.Output()
-		r := Row{Name: "PyTorch fp32", Precision: "fp32", Guard: "-", outputFile: out}
+		r := Row{Name: "PyTorch fp32", Provider: "torch-" + dev, Precision: "fp32", Guard: "-", outputFile: out}
 		var tr struct {
 			FirstS    float64   `json:"first_s"`
 			TimesS    []float64 `json:"times_s"`
@@ -270,10 +286,10 @@ func lastLine(s string) string {
 func print(w io.Writer, c Config, rows []Row) {
 	fmt.Fprintf(w, "bench U-Net 8-16-32-64 (random weights, speed only), input 1x2x%dx%dx%d, %d threads, median of %d runs after one warm-up; |d| = output difference from ORT fp32; speed = fp32 time / this time\n",
 		c.Dims[0], c.Dims[1], c.Dims[2], c.Threads, c.Runs)
-	fmt.Fprintf(w, "%-30s %-15s %9s %9s %12s %10s %10s %10s  %s\n", "configuration", "AMX guard", "first s", "s/study", "peak RSS MB", "max |d|", "mean |d|", "speed", "note")
+	fmt.Fprintf(w, "%-30s %-10s %-15s %9s %9s %12s %10s %10s %10s  %s\n", "configuration", "provider", "AMX guard", "first s", "s/study", "peak RSS MB", "max |d|", "mean |d|", "speed", "note")
 	base := rows[0].Median()
 	for _, r := range rows {
-		fmt.Fprintf(w, "%-30s %-15s %9.2f %9.2f %12.0f %10.3g %10.3g %9.2fx  %s\n", r.Name, r.Guard, r.FirstS, r.Median(), float64(r.PeakRSSKB)/1024, r.MaxDiff, r.MeanDiff, base/r.Median(), r.Note)
+		fmt.Fprintf(w, "%-30s %-10s %-15s %9.3f %9.3f %12.0f %10.3g %10.3g %9.2fx  %s\n", r.Name, r.Provider, r.Guard, r.FirstS, r.Median(), float64(r.PeakRSSKB)/1024, r.MaxDiff, r.MeanDiff, base/r.Median(), r.Note)
 	}
 }
 
@@ -288,7 +304,10 @@ func Flags(fs *flag.FlagSet) func() (Config, error) {
 	fs.IntVar(&c.Runs, "runs", 3, "timed runs per configuration after one warm-up")
 	fs.StringVar(&c.Python, "python", "/usr/bin/python3", `python with torch for the PyTorch row ("" skips it)`)
 	fs.BoolVar(&c.Extra, "extra", false, "also bench memory pattern on and CPU arena off")
+	prov := fs.String("providers", "cpu", "ORT execution providers in order, e.g. tensorrt,cuda,cpu")
+	fs.StringVar(&c.TorchDevice, "torch-device", "cpu", "PyTorch device: cpu or cuda")
 	return func() (Config, error) {
+		c.Providers = strings.Split(*prov, ",")
 		if _, err := fmt.Sscanf(strings.ReplaceAll(*d, "x", " "), "%d %d %d", &c.Dims[0], &c.Dims[1], &c.Dims[2]); err != nil || min(c.Dims[0], c.Dims[1], c.Dims[2]) < 8 {
 			return c, fmt.Errorf("bench: -dims %q: expected DxHxW of at least 8 each, e.g. 160x192x160", *d)
 		}
