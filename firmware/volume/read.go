@@ -400,6 +400,16 @@ func decodeFrame(dst []float32, f *frameInfo) {
 		for i := range dst {
 			dst[i] = float32(float64(int8(raw[i]))*slope + icpt)
 		}
+	case in.bitsAlloc == 16 && in.pixelRep == 0 && in.bo == binary.LittleEndian:
+		raw = raw[:2*len(dst)]
+		for i := range dst {
+			dst[i] = float32(float64(uint16(raw[2*i])|uint16(raw[2*i+1])<<8)*slope + icpt)
+		}
+	case in.bitsAlloc == 16 && in.pixelRep == 1 && in.bo == binary.LittleEndian:
+		raw = raw[:2*len(dst)]
+		for i := range dst {
+			dst[i] = float32(float64(int16(uint16(raw[2*i])|uint16(raw[2*i+1])<<8))*slope + icpt)
+		}
 	case in.bitsAlloc == 16 && in.pixelRep == 0:
 		for i := range dst {
 			dst[i] = float32(float64(in.bo.Uint16(raw[2*i:]))*slope + icpt)
