@@ -3,6 +3,7 @@ package score
 import (
 	"errors"
 	"math"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -216,5 +217,44 @@ func TestCaseErrors(t *testing.T) {
 	}
 	if math.IsNaN(Summarize(nil).Sensitivity) {
 		t.Error("empty summary gives NaN")
+	}
+}
+
+func TestReport(t *testing.T) {
+	r := Report{Data: "hand-made", Split: "test", Generator: "phantom/x", Seeds: []uint64{0, 1, 2, 5}, Detector: "d", Threshold: 0.5, Mode: "files"}
+	in := vol{truth: two, diam: dia, pred: cat(lesA, fp)}.input("a")
+	res, err := Case(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Cases = []CaseResult{res}
+	r.Summary = Summarize(r.Cases)
+	r.FROC = []FROCPoint{{0.3, 0.5, 1}, {0.5, 0.5, 1}, {0.9, 0, 0}}
+	var md, js, png strings.Builder
+	if err := r.WriteMarkdown(&md); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"split: **test**", "generator **phantom/x**", "seeds 0-2,5 (4 cases)", "| lesion-wise sensitivity | 50.0% (1/2) |", "| false positives per case | 1.00 (1 in 1 cases) |", "| sensitivity <3 mm | 0.0% (0/1) |"} {
+		if !strings.Contains(md.String(), want) {
+			t.Errorf("markdown lacks %q:\n%s", want, md.String())
+		}
+	}
+	if err := r.WriteJSON(&js); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"split": "test"`, `"generator": "phantom/x"`, `"seeds": [`} {
+		if !strings.Contains(js.String(), want) {
+			t.Errorf("json lacks %q", want)
+		}
+	}
+	if err := r.PlotFROC(&png); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(png.String(), "\x89PNG") {
+		t.Error("FROC plot is not a PNG")
+	}
+	r.FROC = nil
+	if err := r.PlotFROC(&png); err == nil {
+		t.Error("plotting no points gave no error")
 	}
 }

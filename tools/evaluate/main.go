@@ -1,0 +1,41 @@
+// Command evaluate scores the detector on synthetic VISIBLE studies and
+// writes report.md, report.json and froc.png.
+//
+//	evaluate -split test -n 20 -out /tmp/eval               # in process, baseline detector
+//	evaluate -files -cases /tmp/test -pred /tmp/pred -out . # score NIfTI predictions
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+
+	"metsentry/tools/evaluate/runner"
+)
+
+func main() {
+	var c runner.CLI
+	flag.StringVar(&c.AnatomyDir, "anatomy", "../shared/data/anatomy/colin27", "Colin27 folder for the phantom")
+	flag.StringVar(&c.Split, "split", "test", "phantom split: train, val or test")
+	flag.Uint64Var(&c.FirstSeed, "seed", 0, "first seed")
+	flag.IntVar(&c.Count, "n", 20, "number of cases")
+	flag.Float64Var(&c.Threshold, "threshold", 0.5, "probability threshold of the operating point")
+	flag.Float64Var(&c.MinComponentMM3, "min-mm3", 0, "smallest component kept, mm³")
+	flag.StringVar(&c.OutDir, "out", ".", "folder for report.md, report.json and froc.png")
+	flag.BoolVar(&c.Files, "files", false, "score predictions from NIfTI files instead of running the pipeline")
+	flag.StringVar(&c.CasesDir, "cases", "", "with -files: phantom output folder (one subfolder per case with truth.json and labels.nii.gz)")
+	flag.StringVar(&c.PredDir, "pred", "", "with -files: folder with <case>/prob.nii.gz (probabilities) or <case>/pred.nii.gz (labels)")
+	flag.StringVar(&c.E2E, "e2e", "", "host:port of a running metsentryd to send the studies to over DIMSE")
+	flag.BoolVar(&c.Quiet, "q", false, "no progress line")
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := runner.Main(ctx, c, os.Stderr); err != nil {
+		slog.Error("evaluate failed", "err", err)
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}

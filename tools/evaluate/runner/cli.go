@@ -1,0 +1,208 @@
+package runner
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+
+	"metsentry/firmware/detect"
+	"metsentry/tools/evaluate/score"
+	"metsentry/tools/phantom/nifti"
+	"metsentry/tools/phantom/phantom"
+)
+
+// CLI holds the evaluate command's flags.
+type CLI struct {
+	AnatomyDir      string
+	Split           string
+	FirstSeed       uint64
+	Count           int
+	Threshold       float64
+	MinComponentMM3 float64
+	OutDir          string
+	Files           bool
+	CasesDir        string
+	PredDir         string
+	E2E             string
+	Quiet           bool
+}
+
+// DefaultFROC are the thresholds the FROC curve sweeps.
+var DefaultFROC = []float64{0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99}
+
+// ErrE2E is returned for -e2e: scoring over DIMSE is not built yet.
+var ErrE2E = errors.New("evaluate: -e2e (studies over DIMSE to a running daemon, scoring its SEG) is not implemented yet; use the in-process mode")
+
+// Main runs the command.
+func Main(ctx context.Context, c CLI, progress io.Writer) error {
+	if c.Quiet {
+		progress = nil
+	}
+	if c.E2E != "" {
+		return ErrE2E
+	}
+	var rep *score.Report
+	var err error
+	if c.Files {
+		rep, err = ScoreFiles(c.CasesDir, c.PredDir, c.Threshold, DefaultFROC)
+	} else {
+		split, perr := phantom.ParseSplit(c.Split)
+		if perr != nil {
+			return perr
+		}
+		if c.Count < 1 {
+			return fmt.Errorf("evaluate: -n %d (want at least 1)", c.Count)
+		}
+		seeds := make([]uint64, c.Count)
+		for i := range seeds {
+			seeds[i] = c.FirstSeed + uint64(i)
+		}
+		rep, err = Run(ctx, Options{
+			AnatomyDir: c.AnatomyDir, Split: split, Seeds: seeds,
+			Detector:       BaselineDetector{},
+			Params:         detect.Params{Threshold: c.Threshold, MinComponentMM3: c.MinComponentMM3},
+			FROCThresholds: DefaultFROC,
+			Progress:       progress,
+		})
+	}
+	if err != nil {
+		return err
+	}
+	return WriteReport(c.OutDir, rep)
+}
+
+// WriteReport writes report.md, report.json and (with FROC points) froc.png
+// into dir.
+func WriteReport(dir string, rep *score.Report) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("evaluate: %w", err)
+	}
+	var md, js bytes.Buffer
+	if err := rep.WriteMarkdown(&md); err != nil {
+		return err
+	}
+	if err := rep.WriteJSON(&js); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "report.md"), md.Bytes(), 0o644); err != nil {
+		return fmt.Errorf("evaluate: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "report.json"), js.Bytes(), 0o644); err != nil {
+		return fmt.Errorf("evaluate: %w", err)
+	}
+	if len(rep.FROC) > 0 {
+		var png bytes.Buffer
+		if err := rep.PlotFROC(&png); err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(dir, "froc.png"), png.Bytes(), 0o644); err != nil {
+			return fmt.Errorf("evaluate: %w", err)
+		}
+	}
+	return nil
+}
+
+// ScoreFiles scores predictions stored as NIfTI against phantom output:
+// casesDir/<case>/{truth.json,labels.nii.gz} and predDir/<case>/prob.nii.gz
+// (probabilities, thresholded at threshold and swept for the FROC) or
+// predDir/<case>/pred.nii.gz (a mask or label map: non-zero is lesion).
+func ScoreFiles(casesDir, predDir string, threshold float64, froc []float64) (*score.Report, error) {
+	if casesDir == "" || predDir == "" {
+		return nil, errors.New("evaluate: -files needs -cases and -pred")
+	}
+	truths, err := filepath.Glob(filepath.Join(casesDir, "*", "truth.json"))
+	if err != nil {
+		return nil, fmt.Errorf("evaluate: %w", err)
+	}
+	if len(truths) == 0 {
+		return nil, fmt.Errorf("evaluate: no */truth.json under %s (expected phantom output)", casesDir)
+	}
+	sort.Strings(truths)
+	rep := &score.Report{
+		Data:      "synthetic VISIBLE studies (tools/phantom on Colin27 anatomy); not patient data",
+		Threshold: threshold,
+		Detector:  "predictions from " + predDir,
+		Mode:      "files",
+	}
+	ths := append([]float64(nil), froc...)
+	sort.Float64s(ths)
+	perThr := make([][]score.CaseResult, len(ths))
+	probs := 0
+	for _, tp := range truths {
+		var tr phantom.Truth
+		b, err := os.ReadFile(tp)
+		if err != nil {
+			return nil, fmt.Errorf("evaluate: %w", err)
+		}
+		if err := json.Unmarshal(b, &tr); err != nil {
+			return nil, fmt.Errorf("evaluate: %s: %w", tp, err)
+		}
+		if rep.Split == "" {
+			rep.Split, rep.Generator = string(tr.Split), tr.Generator
+		} else if rep.Split != string(tr.Split) || rep.Generator != tr.Generator {
+			return nil, fmt.Errorf("evaluate: %s is split %s of %s, others are %s of %s: score one split of one generator at a time", tr.Case, tr.Split, tr.Generator, rep.Split, rep.Generator)
+		}
+		rep.Seeds = append(rep.Seeds, tr.Seed)
+		lab, err := nifti.ReadFile(filepath.Join(filepath.Dir(tp), "labels.nii.gz"))
+		if err != nil {
+			return nil, fmt.Errorf("evaluate: %w", err)
+		}
+		in := score.Input{ID: tr.Case, Dims: lab.Dims, Truth: make([]uint16, len(lab.Data))}
+		for i, v := range lab.Data {
+			in.Truth[i] = uint16(v)
+		}
+		for _, l := range tr.Lesions {
+			in.Lesions = append(in.Lesions, score.TruthLesion{ID: l.ID, DiameterMM: l.LongestDiameterMM})
+		}
+		pdir := filepath.Join(predDir, tr.Case)
+		if p, err := nifti.ReadFile(filepath.Join(pdir, "prob.nii.gz")); err == nil {
+			if p.Dims != lab.Dims {
+				return nil, fmt.Errorf("evaluate: %s: prediction %v, truth %v", tr.Case, p.Dims, lab.Dims)
+			}
+			probs++
+			in.Pred = score.Threshold(p.Data, threshold)
+			for i, t := range ths {
+				pi := in
+				pi.Pred = score.Threshold(p.Data, t)
+				r, err := score.Case(pi)
+				if err != nil {
+					return nil, err
+				}
+				perThr[i] = append(perThr[i], r)
+			}
+		} else if !errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("evaluate: %w", err)
+		} else {
+			p, err := nifti.ReadFile(filepath.Join(pdir, "pred.nii.gz"))
+			if err != nil {
+				return nil, fmt.Errorf("evaluate: %s: no prob.nii.gz or pred.nii.gz: %w", tr.Case, err)
+			}
+			if p.Dims != lab.Dims {
+				return nil, fmt.Errorf("evaluate: %s: prediction %v, truth %v", tr.Case, p.Dims, lab.Dims)
+			}
+			in.Pred = make([]bool, len(p.Data))
+			for i, v := range p.Data {
+				in.Pred[i] = v != 0
+			}
+		}
+		r, err := score.Case(in)
+		if err != nil {
+			return nil, err
+		}
+		rep.Cases = append(rep.Cases, r)
+	}
+	rep.Summary = score.Summarize(rep.Cases)
+	if probs == len(truths) {
+		for i, t := range ths {
+			s := score.Summarize(perThr[i])
+			rep.FROC = append(rep.FROC, score.FROCPoint{Threshold: t, Sensitivity: s.Sensitivity, FPPerCase: s.FPPerCase})
+		}
+	}
+	return rep, nil
+}
