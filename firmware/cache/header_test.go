@@ -1,0 +1,56 @@
+package cache
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"testing"
+)
+
+func TestParseHeaderRefusals(t *testing.T) {
+	good, err := os.ReadFile(dicomFiles(t, "dicom", "ge-mprage-ax-oblique")[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		data []byte
+	}{
+		{"empty", nil},
+		{"no preamble", []byte("DICM")},
+		{"truncated meta", good[:140]},
+		{"truncated data set", good[:2000]},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ParseHeader(bytes.NewReader(tc.data), int64(len(tc.data)))
+			if !errors.Is(err, ErrBadInstance) {
+				t.Fatalf("ParseHeader = %v, want ErrBadInstance", err)
+			}
+		})
+	}
+}
+
+// FuzzParseHeader feeds outside input (what a peer sends) to the header
+// parser: it must return a header with the three UIDs or an error wrapping
+// ErrBadInstance, never panic or hang.
+func FuzzParseHeader(f *testing.F) {
+	for _, rel := range [][]string{{"dicom", "ge-mprage-ax-oblique"}, {"dicom", "philips-mprage-sag3d"}, {"dicom", "dicom2nifti-fixtures", "philips_enhanced_anatomical_001"}} {
+		data, err := os.ReadFile(dicomFiles(f, rel...)[0])
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data[:min(len(data), 16<<10)])
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		h, err := ParseHeader(bytes.NewReader(b), int64(len(b)))
+		if err != nil {
+			if !errors.Is(err, ErrBadInstance) {
+				t.Fatalf("error %v does not wrap ErrBadInstance", err)
+			}
+			return
+		}
+		if h.SOPInstanceUID == "" || h.SeriesInstanceUID == "" || h.StudyInstanceUID == "" {
+			t.Fatalf("header without UIDs accepted: %+v", h)
+		}
+	})
+}
