@@ -1,8 +1,10 @@
 package cache
 
 import (
+	"bufio"
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -83,6 +85,10 @@ func (s *Store) PutInstance(ctx context.Context, f *os.File, meta Received) (err
 	if meta.SHA256 != ([32]byte{}) && meta.SHA256 != sum {
 		return fmt.Errorf("%w: sha256 of the file differs from what the SCP wrote (disk fault?)", ErrBadInstance)
 	}
+	dsSum, err := dataSetSHA256(f)
+	if err != nil {
+		return err
+	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return fmt.Errorf("cache: rewind %s: %w", filepath.Base(tmp), err)
 	}
@@ -102,7 +108,7 @@ func (s *Store) PutInstance(ctx context.Context, f *os.File, meta Received) (err
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("cache: close %s: %w", filepath.Base(tmp), err)
 	}
-	in := Instance{Header: h, Path: InstancePath(h.SOPInstanceUID, sum), Size: size, SHA256: sum,
+	in := Instance{Header: h, Path: InstancePath(h.SOPInstanceUID, sum), Size: size, SHA256: sum, DataSetSHA256: dsSum,
 		ReceivedAt: s.opt.Now(), CallingAE: meta.CallingAE, CalledAE: meta.CalledAE, Remote: meta.Remote}
 
 	// An identical copy already recorded: keep the file we have.
@@ -111,7 +117,7 @@ func (s *Store) PutInstance(ctx context.Context, f *os.File, meta Received) (err
 	if err := s.View(func(t *Tx) error {
 		o, ok, err := t.Instance(h.SOPInstanceUID)
 		old = o
-		dup = ok && o.SHA256 == sum && o.SeriesInstanceUID == h.SeriesInstanceUID && o.StudyInstanceUID == h.StudyInstanceUID
+		dup = ok && sameContent(o, in)
 		return err
 	}); err != nil {
 		return err
@@ -153,6 +159,78 @@ func (s *Store) PutInstance(ctx context.Context, f *os.File, meta Received) (err
 		}
 	}
 	return nil
+}
+
+// sameContent reports whether two records of one SOP instance hold the same
+// data set in the same series: a duplicate, not a change.
+func sameContent(a, b Instance) bool {
+	if a.StudyInstanceUID != b.StudyInstanceUID || a.SeriesInstanceUID != b.SeriesInstanceUID {
+		return false
+	}
+	if a.DataSetSHA256 != ([32]byte{}) && b.DataSetSHA256 != ([32]byte{}) {
+		return a.DataSetSHA256 == b.DataSetSHA256
+	}
+	return a.SHA256 == b.SHA256
+}
+
+// dataSetSHA256 hashes what follows the file meta group of a Part 10 file.
+func dataSetSHA256(f *os.File) ([32]byte, error) {
+	var sum [32]byte
+	off, err := metaGroupEnd(f)
+	if err != nil {
+		return sum, err
+	}
+	if _, err := f.Seek(off, io.SeekStart); err != nil {
+		return sum, fmt.Errorf("cache: seek past the meta group: %w", err)
+	}
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return sum, fmt.Errorf("cache: hash data set: %w", err)
+	}
+	copy(sum[:], h.Sum(nil))
+	return sum, nil
+}
+
+// metaGroupEnd returns the offset of the first element after the file meta
+// group (always explicit VR little endian, PS3.10 §7.1).
+func metaGroupEnd(r io.ReadSeeker) (int64, error) {
+	if _, err := r.Seek(0, io.SeekStart); err != nil {
+		return 0, err
+	}
+	br := bufio.NewReader(r)
+	var pre [132]byte
+	if _, err := io.ReadFull(br, pre[:]); err != nil || string(pre[128:]) != "DICM" {
+		return 0, fmt.Errorf("%w: no DICM prefix at byte 128 (not a DICOM Part 10 file)", ErrBadInstance)
+	}
+	off := int64(132)
+	for {
+		hdr, err := br.Peek(8)
+		if err != nil || binary.LittleEndian.Uint16(hdr[0:2]) != 0x0002 {
+			return off, nil // end of file or first data set element
+		}
+		vr := string(hdr[4:6])
+		var n int64
+		switch vr {
+		case "OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT", "UV":
+			var ext [12]byte
+			if _, err := io.ReadFull(br, ext[:]); err != nil {
+				return 0, fmt.Errorf("%w: truncated file meta group", ErrBadInstance)
+			}
+			n = int64(binary.LittleEndian.Uint32(ext[8:12]))
+			off += 12
+		default:
+			br.Discard(8) //nolint:errcheck // peeked above
+			n = int64(binary.LittleEndian.Uint16(hdr[6:8]))
+			off += 8
+		}
+		if n > 1<<20 {
+			return 0, fmt.Errorf("%w: file meta element of %d bytes", ErrBadInstance, n)
+		}
+		if d, err := br.Discard(int(n)); err != nil || int64(d) != n {
+			return 0, fmt.Errorf("%w: truncated file meta group", ErrBadInstance)
+		}
+		off += n
+	}
 }
 
 // syncDir fsyncs a folder so a rename or create in it survives a power cut.

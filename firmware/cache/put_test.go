@@ -121,6 +121,24 @@ func TestPutInstanceDuplicateAndReplace(t *testing.T) {
 	if se.Count != 3 || !se.LastAt.Before(clk.Now()) {
 		t.Fatalf("after duplicate: count %d lastAt %v (clock %v); want 3 and unchanged", se.Count, se.LastAt, clk.Now())
 	}
+	// The same data set in a file with another preamble (as another sender
+	// would write it) is a duplicate too: the data set hash decides.
+	other, _ := os.ReadFile(files[1])
+	copy(other[:8], "OTHERAPP")
+	if err := put(t, s, other); err != nil {
+		t.Fatal(err)
+	}
+	s.View(func(tx *Tx) error {
+		in, _, _ := tx.Instance(mustHeader(t, files[1]).SOPInstanceUID)
+		if in.SHA256 != fileSHA(t, files[1]) {
+			t.Errorf("a copy with the same data set replaced the recorded file")
+		}
+		st, _, _ := tx.Study(in.StudyInstanceUID)
+		if st.Generation != 1 {
+			t.Errorf("a duplicate reopened the study (generation %d)", st.Generation)
+		}
+		return nil
+	})
 	// Same SOP instance, different bytes (a trailing private element would be
 	// more realistic; a changed byte in pixel data is enough for the cache).
 	data, _ := os.ReadFile(files[0])

@@ -47,13 +47,17 @@ type Header struct {
 // Instance is the record of one stored instance file.
 type Instance struct {
 	Header
-	Path       string // relative to the store folder
-	Size       int64
-	SHA256     [32]byte
-	ReceivedAt time.Time
-	CallingAE  string
-	CalledAE   string
-	Remote     string
+	Path   string // relative to the store folder
+	Size   int64
+	SHA256 [32]byte // of the whole file
+	// DataSetSHA256 is of the data set after the file meta group: a copy
+	// sent again from another AE (a different meta header) is the same
+	// instance, not a changed one.
+	DataSetSHA256 [32]byte
+	ReceivedAt    time.Time
+	CallingAE     string
+	CalledAE      string
+	Remote        string
 }
 
 // Received is what the SCP knows of an instance besides the file itself.

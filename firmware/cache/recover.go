@@ -156,6 +156,10 @@ func (s *Store) adopt(path, rel string) (bool, error) {
 	}
 	var sum [32]byte
 	copy(sum[:], h.Sum(nil))
+	dsSum, err := dataSetSHA256(f)
+	if err != nil {
+		return false, nil
+	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return false, err
 	}
@@ -171,7 +175,7 @@ func (s *Store) adopt(path, rel string) (bool, error) {
 		if _, ok, err := t.Instance(hdr.SOPInstanceUID); err != nil || ok {
 			return err
 		}
-		in := Instance{Header: hdr, Path: rel, Size: size, SHA256: sum, ReceivedAt: s.opt.Now()}
+		in := Instance{Header: hdr, Path: rel, Size: size, SHA256: sum, DataSetSHA256: dsSum, ReceivedAt: s.opt.Now()}
 		if _, err := t.applyInstance(in); err != nil {
 			return err
 		}

@@ -250,7 +250,7 @@ func (t *Tx) applyInstance(in Instance) (Outcome, error) {
 		return 0, err
 	}
 	if exists {
-		if old.SHA256 == in.SHA256 && old.StudyInstanceUID == in.StudyInstanceUID && old.SeriesInstanceUID == in.SeriesInstanceUID {
+		if sameContent(old, in) {
 			return Duplicate, nil
 		}
 		outcome = Replaced
