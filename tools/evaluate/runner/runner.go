@@ -171,13 +171,11 @@ func scoreLesions(c *phantom.Case, prob []float32, p detect.Params, secs float64
 	if err != nil {
 		return score.CaseResult{}, fmt.Errorf("evaluate: case %s: %w", c.ID, err)
 	}
-	pred := make([]bool, c.Grid.Len())
-	for _, l := range lesions {
-		for _, idx := range l.Voxels {
-			pred[idx] = true
-		}
+	comps := make([][]int, len(lesions))
+	for i, l := range lesions {
+		comps[i] = l.Voxels
 	}
-	return score.Case(InputOf(c, pred, secs))
+	return score.CaseComponents(InputOf(c, nil, secs), comps)
 }
 
 // InputOf builds a scoring input from a phantom case and a predicted mask.

@@ -82,20 +82,36 @@ type CaseResult struct {
 
 // Case scores one case.
 func Case(in Input) (CaseResult, error) {
+	truthSize, err := check(in, true)
+	if err != nil {
+		return CaseResult{}, err
+	}
+	comp, ncomp := Components(in.Pred, in.Dims)
+	lists := make([][]int, ncomp)
+	for idx, c := range comp {
+		if c != 0 {
+			lists[c-1] = append(lists[c-1], idx)
+		}
+	}
+	return scoreComponents(in, lists, truthSize)
+}
+
+// check validates an input and returns the voxel count of each truth lesion.
+func check(in Input, needPred bool) (map[int]int, error) {
 	n := in.Dims[0] * in.Dims[1] * in.Dims[2]
 	if in.Dims[0] <= 0 || in.Dims[1] <= 0 || in.Dims[2] <= 0 {
-		return CaseResult{}, fmt.Errorf("%w: case %s: dims %v must be positive", ErrInput, in.ID, in.Dims)
+		return nil, fmt.Errorf("%w: case %s: dims %v must be positive", ErrInput, in.ID, in.Dims)
 	}
-	if len(in.Truth) != n || len(in.Pred) != n {
-		return CaseResult{}, fmt.Errorf("%w: case %s: %d truth and %d predicted voxels for dims %v (want %d each)", ErrInput, in.ID, len(in.Truth), len(in.Pred), in.Dims, n)
+	if len(in.Truth) != n || needPred && len(in.Pred) != n {
+		return nil, fmt.Errorf("%w: case %s: %d truth and %d predicted voxels for dims %v (want %d each)", ErrInput, in.ID, len(in.Truth), len(in.Pred), in.Dims, n)
 	}
 	known := map[int]int{} // lesion ID -> index in in.Lesions
 	for i, l := range in.Lesions {
 		if l.ID <= 0 || l.ID > math.MaxUint16 {
-			return CaseResult{}, fmt.Errorf("%w: case %s: lesion id %d (want 1..65535)", ErrInput, in.ID, l.ID)
+			return nil, fmt.Errorf("%w: case %s: lesion id %d (want 1..65535)", ErrInput, in.ID, l.ID)
 		}
 		if _, dup := known[l.ID]; dup {
-			return CaseResult{}, fmt.Errorf("%w: case %s: lesion id %d listed twice", ErrInput, in.ID, l.ID)
+			return nil, fmt.Errorf("%w: case %s: lesion id %d listed twice", ErrInput, in.ID, l.ID)
 		}
 		known[l.ID] = i
 	}
@@ -103,50 +119,75 @@ func Case(in Input) (CaseResult, error) {
 	for _, v := range in.Truth {
 		if v != 0 {
 			if _, ok := known[int(v)]; !ok {
-				return CaseResult{}, fmt.Errorf("%w: case %s: label %d in the truth volume is not in the lesion list", ErrInput, in.ID, v)
+				return nil, fmt.Errorf("%w: case %s: label %d in the truth volume is not in the lesion list", ErrInput, in.ID, v)
 			}
 			truthSize[int(v)]++
 		}
 	}
-	comp, ncomp := Components(in.Pred, in.Dims)
+	return truthSize, nil
+}
+
+// CaseComponents scores one case whose prediction is already split into
+// components (flat voxel indices each), as firmware/detect returns them;
+// in.Pred is ignored. The components must be disjoint; they are trusted to be
+// connected, which is what makes sweeping thresholds cheap.
+func CaseComponents(in Input, comps [][]int) (CaseResult, error) {
+	in.Pred = nil
+	n := len(in.Truth)
+	for _, c := range comps {
+		for _, idx := range c {
+			if idx < 0 || idx >= n {
+				return CaseResult{}, fmt.Errorf("%w: case %s: component voxel %d outside the %v grid", ErrInput, in.ID, idx, in.Dims)
+			}
+		}
+	}
+	truthSize, err := check(in, false)
+	if err != nil {
+		return CaseResult{}, err
+	}
+	return scoreComponents(in, comps, truthSize)
+}
+
+func scoreComponents(in Input, lists [][]int, truthSize map[int]int) (CaseResult, error) {
+	ncomp := int32(len(lists))
 	// touches[c] = set of truth IDs component c touches (grown by one voxel);
 	// overlap[c][id] = voxels of c inside lesion id; size[c] = voxels of c.
 	touches := make([]map[int]bool, ncomp+1)
 	overlap := make([]map[int]int, ncomp+1)
 	size := make([]int, ncomp+1)
 	nx, ny, nz := in.Dims[0], in.Dims[1], in.Dims[2]
-	for idx, c := range comp {
-		if c == 0 {
-			continue
-		}
-		size[c]++
-		if t := in.Truth[idx]; t != 0 {
-			if overlap[c] == nil {
-				overlap[c] = map[int]int{}
+	for ci, list := range lists {
+		c := int32(ci + 1)
+		for _, idx := range list {
+			size[c]++
+			if t := in.Truth[idx]; t != 0 {
+				if overlap[c] == nil {
+					overlap[c] = map[int]int{}
+				}
+				overlap[c][int(t)]++
 			}
-			overlap[c][int(t)]++
-		}
-		i, j, k := idx%nx, (idx/nx)%ny, idx/(nx*ny)
-		for dz := -1; dz <= 1; dz++ {
-			z := k + dz
-			if z < 0 || z >= nz {
-				continue
-			}
-			for dy := -1; dy <= 1; dy++ {
-				y := j + dy
-				if y < 0 || y >= ny {
+			i, j, k := idx%nx, (idx/nx)%ny, idx/(nx*ny)
+			for dz := -1; dz <= 1; dz++ {
+				z := k + dz
+				if z < 0 || z >= nz {
 					continue
 				}
-				for dx := -1; dx <= 1; dx++ {
-					x := i + dx
-					if x < 0 || x >= nx {
+				for dy := -1; dy <= 1; dy++ {
+					y := j + dy
+					if y < 0 || y >= ny {
 						continue
 					}
-					if t := in.Truth[x+nx*(y+ny*z)]; t != 0 {
-						if touches[c] == nil {
-							touches[c] = map[int]bool{}
+					for dx := -1; dx <= 1; dx++ {
+						x := i + dx
+						if x < 0 || x >= nx {
+							continue
 						}
-						touches[c][int(t)] = true
+						if t := in.Truth[x+nx*(y+ny*z)]; t != 0 {
+							if touches[c] == nil {
+								touches[c] = map[int]bool{}
+							}
+							touches[c][int(t)] = true
+						}
 					}
 				}
 			}

@@ -112,13 +112,29 @@ func TestCaseHandMade(t *testing.T) {
 			Hits:    1, Components: 1, Positive: true, Flagged: true, LesionDice: 1}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := Case(tc.v.input(tc.name))
+			in := tc.v.input(tc.name)
+			got, err := Case(in)
 			if err != nil {
 				t.Fatal(err)
 			}
 			tc.want.ID = tc.name
 			if diff := cmp.Diff(tc.want, got, cmpopts.EquateApprox(0, 1e-12), cmpopts.EquateEmpty()); diff != "" {
 				t.Errorf("(-want +got):\n%s", diff)
+			}
+			// the same answer from components handed over as voxel lists
+			lab, n := Components(in.Pred, in.Dims)
+			lists := make([][]int, n)
+			for idx, c := range lab {
+				if c != 0 {
+					lists[c-1] = append(lists[c-1], idx)
+				}
+			}
+			got2, err := CaseComponents(in, lists)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, got2, cmpopts.EquateApprox(0, 1e-12), cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("CaseComponents (-want +got):\n%s", diff)
 			}
 		})
 	}
