@@ -45,9 +45,10 @@ func ExpectedCount(h Header) (int, string) {
 var lastHeaderTag = tag.PerFrameFunctionalGroupsSequence
 
 // ParseHeader reads the attributes the cache records from a DICOM Part 10
-// stream of size bytes. It stops before the per-frame functional groups and
-// never reads pixel data. An error wraps ErrBadInstance.
-func ParseHeader(r io.Reader, size int64) (h Header, err error) {
+// file of size bytes. It first checks every declared length up to the end of
+// the header (validate.go), then parses up to the per-frame functional
+// groups; it never reads pixel data. An error wraps ErrBadInstance.
+func ParseHeader(r io.ReadSeeker, size int64) (h Header, err error) {
 	defer func() {
 		// The parser is fed outside input; a panic in it is a bad file,
 		// never a crashed SCP.
@@ -55,6 +56,12 @@ func ParseHeader(r io.Reader, size int64) (h Header, err error) {
 			err = fmt.Errorf("%w: DICOM parser failed: %v", ErrBadInstance, p)
 		}
 	}()
+	if err := checkLengths(r, size); err != nil {
+		return Header{}, err
+	}
+	if _, err := r.Seek(0, io.SeekStart); err != nil {
+		return Header{}, fmt.Errorf("cache: rewind: %w", err)
+	}
 	p, err := dicom.NewParser(bufio.NewReaderSize(r, 64<<10), size, nil, dicom.SkipPixelData(), dicom.AllowUnknownSpecificCharacterSet())
 	if err != nil {
 		return Header{}, fmt.Errorf("%w: not a DICOM Part 10 file: %v", ErrBadInstance, err)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"os"
+	"runtime"
 	"testing"
 )
 
@@ -53,4 +54,40 @@ func FuzzParseHeader(f *testing.F) {
 			t.Fatalf("header without UIDs accepted: %+v", h)
 		}
 	})
+}
+
+// TestParseHeaderHugeLength: a small file declaring a 2 GB element (what the
+// fuzzer found first) is refused without allocating it.
+func TestParseHeaderHugeLength(t *testing.T) {
+	good, err := os.ReadFile(dicomFiles(t, "dicom", "ge-mprage-ax-oblique")[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	end, _, err := metaGroup(bytes.NewReader(good))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		elem []byte
+	}{
+		{"OB past the end", []byte{0x09, 0x00, 0x01, 0x10, 'O', 'B', 0, 0, 0xf0, 0xff, 0xff, 0x7f}},
+		{"sequence past the end", []byte{0x08, 0x00, 0x15, 0x11, 'S', 'Q', 0, 0, 0x00, 0x00, 0x00, 0x70}},
+		{"item inside a sequence past the end", []byte{0x08, 0x00, 0x15, 0x11, 'S', 'Q', 0, 0, 0xff, 0xff, 0xff, 0xff,
+			0xfe, 0xff, 0x00, 0xe0, 0xff, 0xff, 0xff, 0xff, 0x08, 0x00, 0x50, 0x11, 'U', 'N', 0, 0, 0xf0, 0xff, 0xff, 0x7f}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			data := append(append(append([]byte{}, good[:end]...), tc.elem...), make([]byte, 64)...)
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			_, err := ParseHeader(bytes.NewReader(data), int64(len(data)))
+			runtime.ReadMemStats(&after)
+			if !errors.Is(err, ErrBadInstance) {
+				t.Fatalf("ParseHeader = %v, want ErrBadInstance", err)
+			}
+			if grew := after.TotalAlloc - before.TotalAlloc; grew > 64<<20 {
+				t.Fatalf("refusing it allocated %d MiB", grew>>20)
+			}
+		})
+	}
 }

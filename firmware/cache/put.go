@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // CreateTemp returns a new empty file in the store's temporary folder, on
@@ -176,7 +177,7 @@ func sameContent(a, b Instance) bool {
 // dataSetSHA256 hashes what follows the file meta group of a Part 10 file.
 func dataSetSHA256(f *os.File) ([32]byte, error) {
 	var sum [32]byte
-	off, err := metaGroupEnd(f)
+	off, _, err := metaGroup(f)
 	if err != nil {
 		return sum, err
 	}
@@ -191,22 +192,24 @@ func dataSetSHA256(f *os.File) ([32]byte, error) {
 	return sum, nil
 }
 
-// metaGroupEnd returns the offset of the first element after the file meta
-// group (always explicit VR little endian, PS3.10 §7.1).
-func metaGroupEnd(r io.ReadSeeker) (int64, error) {
+// metaGroup returns the offset of the first element after the file meta
+// group (always explicit VR little endian, PS3.10 §7.1) and the transfer
+// syntax it names.
+func metaGroup(r io.ReadSeeker) (int64, string, error) {
 	if _, err := r.Seek(0, io.SeekStart); err != nil {
-		return 0, err
+		return 0, "", err
 	}
+	ts := ""
 	br := bufio.NewReader(r)
 	var pre [132]byte
 	if _, err := io.ReadFull(br, pre[:]); err != nil || string(pre[128:]) != "DICM" {
-		return 0, fmt.Errorf("%w: no DICM prefix at byte 128 (not a DICOM Part 10 file)", ErrBadInstance)
+		return 0, "", fmt.Errorf("%w: no DICM prefix at byte 128 (not a DICOM Part 10 file)", ErrBadInstance)
 	}
 	off := int64(132)
 	for {
 		hdr, err := br.Peek(8)
 		if err != nil || binary.LittleEndian.Uint16(hdr[0:2]) != 0x0002 {
-			return off, nil // end of file or first data set element
+			return off, ts, nil // end of file or first data set element
 		}
 		vr := string(hdr[4:6])
 		var n int64
@@ -214,7 +217,7 @@ func metaGroupEnd(r io.ReadSeeker) (int64, error) {
 		case "OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT", "UV":
 			var ext [12]byte
 			if _, err := io.ReadFull(br, ext[:]); err != nil {
-				return 0, fmt.Errorf("%w: truncated file meta group", ErrBadInstance)
+				return 0, "", fmt.Errorf("%w: truncated file meta group", ErrBadInstance)
 			}
 			n = int64(binary.LittleEndian.Uint32(ext[8:12]))
 			off += 12
@@ -224,11 +227,17 @@ func metaGroupEnd(r io.ReadSeeker) (int64, error) {
 			off += 8
 		}
 		if n > 1<<20 {
-			return 0, fmt.Errorf("%w: file meta element of %d bytes", ErrBadInstance, n)
+			return 0, "", fmt.Errorf("%w: file meta element of %d bytes", ErrBadInstance, n)
 		}
-		if d, err := br.Discard(int(n)); err != nil || int64(d) != n {
-			return 0, fmt.Errorf("%w: truncated file meta group", ErrBadInstance)
+		isTS := binary.LittleEndian.Uint16(hdr[2:4]) == 0x0010
+		v, err := br.Peek(int(n))
+		if err != nil {
+			return 0, "", fmt.Errorf("%w: truncated file meta group", ErrBadInstance)
 		}
+		if isTS {
+			ts = strings.TrimRight(string(v), " \x00")
+		}
+		br.Discard(int(n)) //nolint:errcheck // peeked
 		off += n
 	}
 }
