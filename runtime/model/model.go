@@ -252,6 +252,20 @@ func (md *Model) Details() string {
 	return s
 }
 
+// BytesPerVoxel returns the peak working memory per voxel of one pass that
+// the planner assumes for a model of this precision on ONNX Runtime's CPU
+// provider, measured with runtime/cmd/ortbench on the bench U-Net
+// (8-16-32-64, 2×160×192×160): fp32 peaked at 1342 MB, INT8 at 5002 MB,
+// about 40 MB of which is the process itself. INT8 needs four times as much
+// because ONNX Runtime runs 3D QLinearConv through a full im2col buffer.
+// A model with wider layers needs its own figure.
+func BytesPerVoxel(precision string) float64 {
+	if precision == "int8" {
+		return 1060
+	}
+	return 280
+}
+
 // Plan returns the tiling plan the manifest asks for, with the board's
 // memory budget. The manifest's patch and overlap are in (x, y, z) order like
 // its spacing; the plan's are in tensor (D, H, W) order. Margin is half the
