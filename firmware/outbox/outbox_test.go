@@ -335,7 +335,11 @@ func TestRestore(t *testing.T) {
 	saved := o.Jobs()
 	o2, _ := newOutbox(t, &fakeSender{}, pacs) // console removed from the site file
 	o2.Restore(saved)
-	if d := cmp.Diff(saved[0], o2.Jobs()[0]); d != "" && saved[0].Destination == "pacs" {
+	restored := o2.Jobs()
+	if len(restored) != 2 || saved[0].Destination != "pacs" {
+		t.Fatalf("saved %d jobs, restored %d", len(saved), len(restored))
+	}
+	if d := cmp.Diff(saved[0], restored[0]); d != "" {
 		t.Fatalf("restored pacs job differs:\n%s", d)
 	}
 	st := o2.Status()

@@ -1,7 +1,13 @@
 package report
 
 import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"testing"
+
+	"metsentry/firmware/testenv"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -28,5 +34,49 @@ func TestSEGRoundTripAndValidates(t *testing.T) {
 			}
 		}
 		t.Fatalf("SEG mask differs from the lesion mask in %d voxels", diff)
+	}
+}
+
+// TestSEGBitOrderWithDCMTK decodes one SEG frame with dcmtk's dcm2pnm (an
+// independent reader) and compares it with the mask: PS3.5 8.1.1 packs the
+// first pixel into the least significant bit. (suyashkumar/dicom v1.1.0's
+// own 1-bit reader unpacks the most significant bit first, so our tests
+// unpack the raw bytes themselves.)
+func TestSEGBitOrderWithDCMTK(t *testing.T) {
+	p := loadPhilips(t)
+	in := testInput(t, p, [][3]int{{128, 100, 80}}, []float64{6})
+	data, err := SEG(in, NewIDs(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := writeTemp(t, "seg.dcm", data)
+	out := filepath.Join(t.TempDir(), "f.pgm")
+	prog := testenv.Program(t, "dcm2pnm")
+	// Segment 1 comes first, so frame k+1 is slice k.
+	if b, err := exec.Command(prog, "+F", "81", "--write-raw-pnm", path, out).CombinedOutput(); err != nil {
+		t.Fatalf("dcm2pnm: %v\n%s", err, b)
+	}
+	pgm, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	parts := bytes.SplitN(pgm, []byte("\n"), 4)
+	if len(parts) != 4 || string(parts[1]) != "256 256" {
+		t.Fatalf("unexpected PGM header %q", pgm[:min(len(pgm), 20)])
+	}
+	px := parts[3]
+	fb := 256 * 256
+	diff, ones := 0, 0
+	for i := 0; i < fb; i++ {
+		want := in.Labels[80*fb+i] == 1
+		if want {
+			ones++
+		}
+		if (px[i] > 0) != want {
+			diff++
+		}
+	}
+	if ones == 0 || diff != 0 {
+		t.Fatalf("dcm2pnm frame differs from the mask in %d of %d pixels (%d lesion pixels)", diff, fb, ones)
 	}
 }

@@ -1,0 +1,43 @@
+package report
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/suyashkumar/dicom"
+
+	"metsentry/firmware/testenv"
+)
+
+// FuzzSourceFromDatasets feeds SourceFromDatasets (which reads headers sent
+// by the scanner) with arbitrary parsed files: it must return a Source or an
+// error, never panic, and a Source it returns must validate.
+func FuzzSourceFromDatasets(f *testing.F) {
+	dir := testenv.SharedData(f, "dicom", "philips-mprage-sag3d")
+	for _, n := range []string{"1301_0001.dcm", "1301_0002.dcm"} {
+		b, err := os.ReadFile(filepath.Join(dir, n))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		ds, err := dicom.Parse(bytes.NewReader(b), int64(len(b)), nil, dicom.SkipPixelData())
+		if err != nil {
+			return
+		}
+		src, err := SourceFromDatasets([]dicom.Dataset{ds, ds})
+		if err == nil {
+			t.Fatal("two copies of one image were accepted as two slices")
+		}
+		src, err = SourceFromDatasets([]dicom.Dataset{ds})
+		if err == nil {
+			if verr := src.Validate(); verr != nil {
+				t.Fatalf("returned an invalid source: %v", verr)
+			}
+			_ = src.Grid()
+		}
+	})
+}
