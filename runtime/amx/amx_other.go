@@ -2,6 +2,9 @@
 
 package amx
 
+// implemented says this build has the guard (tests use it).
+const implemented = false
+
 func block() (State, error) { return StateNotSupported, nil }
 
 // Permitted reports whether this process may use AMX tile data now; never on
