@@ -46,8 +46,9 @@ var lastHeaderTag = tag.PerFrameFunctionalGroupsSequence
 
 // ParseHeader reads the attributes the cache records from a DICOM Part 10
 // file of size bytes. It first checks every declared length up to the end of
-// the header (validate.go), then parses up to the per-frame functional
-// groups; it never reads pixel data. An error wraps ErrBadInstance.
+// the header (validate.go), then lets the DICOM parser read that part only:
+// up to the per-frame functional groups, never the pixel data. An error wraps
+// ErrBadInstance.
 func ParseHeader(r io.ReadSeeker, size int64) (h Header, err error) {
 	defer func() {
 		// The parser is fed outside input; a panic in it is a bad file,
@@ -56,13 +57,11 @@ func ParseHeader(r io.ReadSeeker, size int64) (h Header, err error) {
 			err = fmt.Errorf("%w: DICOM parser failed: %v", ErrBadInstance, p)
 		}
 	}()
-	if err := checkLengths(r, size); err != nil {
+	hr, n, err := headerOnly(r, size)
+	if err != nil {
 		return Header{}, err
 	}
-	if _, err := r.Seek(0, io.SeekStart); err != nil {
-		return Header{}, fmt.Errorf("cache: rewind: %w", err)
-	}
-	p, err := dicom.NewParser(bufio.NewReaderSize(r, 64<<10), size, nil, dicom.SkipPixelData(), dicom.AllowUnknownSpecificCharacterSet())
+	p, err := dicom.NewParser(bufio.NewReaderSize(hr, 64<<10), n, nil, dicom.SkipPixelData(), dicom.AllowUnknownSpecificCharacterSet())
 	if err != nil {
 		return Header{}, fmt.Errorf("%w: not a DICOM Part 10 file: %v", ErrBadInstance, err)
 	}

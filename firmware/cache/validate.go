@@ -2,6 +2,7 @@ package cache
 
 import (
 	"bufio"
+	"bytes"
 	"compress/flate"
 	"encoding/binary"
 	"errors"
@@ -26,22 +27,27 @@ const (
 	tsExplicitBE = "1.2.840.10008.1.2.2"
 )
 
-// checkLengths walks the data set of a Part 10 file up to the last tag
-// ParseHeader reads, and refuses any declared length that runs past its
-// container (the file, a sequence or an item) or exceeds maxElementBytes.
-// The DICOM parser allocates a declared length before reading it, so a 16 KB
-// file claiming a 3 GB element would otherwise cost 3 GB of memory: the
-// check keeps a peer's bytes from choosing the SCP's allocations.
-func checkLengths(r io.ReadSeeker, size int64) error {
+// maxDeflatedHeader bounds the inflated header of a deflated data set.
+const maxDeflatedHeader = 64 << 20
+
+// headerOnly returns a Part 10 stream holding the file meta group and the
+// data set up to (not including) the first element after lastHeaderTag or
+// the pixel data, with its length, after checking every declared length in
+// that part (checkLengths). The DICOM parser allocates a declared length
+// before reading it, so a 16 KB file claiming a 3 GB element, or an
+// encapsulated pixel data fragment claiming as much, would otherwise cost
+// that much memory: the parser never sees more than the checked bytes.
+func headerOnly(r io.ReadSeeker, size int64) (io.Reader, int64, error) {
 	start, ts, err := metaGroup(r)
 	if err != nil {
-		return err
+		return nil, 0, err
 	}
 	if _, err := r.Seek(start, io.SeekStart); err != nil {
-		return fmt.Errorf("cache: seek to data set: %w", err)
+		return nil, 0, fmt.Errorf("cache: seek to data set: %w", err)
 	}
 	w := &walker{end: size - start}
 	var src io.Reader = r
+	var inflated *bytes.Buffer
 	switch ts {
 	case tsImplicitLE:
 		w.implicit, w.bo = true, binary.LittleEndian
@@ -50,8 +56,9 @@ func checkLengths(r io.ReadSeeker, size int64) error {
 	case tsExplicitBE:
 		w.bo = binary.BigEndian
 	case tsDeflated:
-		w.bo, w.end = binary.LittleEndian, -1 // inflated size unknown: the cap alone applies
-		src = flate.NewReader(r)
+		w.bo, w.end = binary.LittleEndian, -1 // inflated size unknown: the caps alone apply
+		inflated = &bytes.Buffer{}
+		src = io.TeeReader(io.LimitReader(flate.NewReader(r), maxDeflatedHeader), inflated)
 	default:
 		// Encapsulated (compressed pixel data) syntaxes encode the header
 		// as explicit VR little endian.
@@ -59,9 +66,42 @@ func checkLengths(r io.ReadSeeker, size int64) error {
 	}
 	w.r = bufio.NewReaderSize(src, 32<<10)
 	if err := w.elements(-1, true); err != nil && !errors.Is(err, errStop) {
-		return fmt.Errorf("%w: %v", ErrBadInstance, err)
+		return nil, 0, fmt.Errorf("%w: %v", ErrBadInstance, err)
 	}
-	return nil
+	if inflated == nil {
+		return io.NewSectionReader(readerAt{r}, 0, start+w.stop), start + w.stop, nil
+	}
+	if int64(inflated.Len()) >= maxDeflatedHeader {
+		return nil, 0, fmt.Errorf("%w: deflated header larger than %d MiB", ErrBadInstance, maxDeflatedHeader>>20)
+	}
+	// Deflate the checked part again so the parser reads exactly it.
+	meta := make([]byte, start)
+	if _, err := r.Seek(0, io.SeekStart); err != nil {
+		return nil, 0, err
+	}
+	if _, err := io.ReadFull(r, meta); err != nil {
+		return nil, 0, fmt.Errorf("%w: re-read meta group: %v", ErrBadInstance, err)
+	}
+	var out bytes.Buffer
+	out.Write(meta)
+	fw, _ := flate.NewWriter(&out, flate.BestSpeed)
+	fw.Write(inflated.Bytes()[:w.stop]) //nolint:errcheck // writes to memory
+	fw.Close()                          //nolint:errcheck // writes to memory
+	return bytes.NewReader(out.Bytes()), int64(out.Len()), nil
+}
+
+// readerAt serves ReadAt from a ReadSeeker (an *os.File or *bytes.Reader
+// implements it directly).
+type readerAt struct{ r io.ReadSeeker }
+
+func (a readerAt) ReadAt(p []byte, off int64) (int, error) {
+	if ra, ok := a.r.(io.ReaderAt); ok {
+		return ra.ReadAt(p, off)
+	}
+	if _, err := a.r.Seek(off, io.SeekStart); err != nil {
+		return 0, err
+	}
+	return io.ReadFull(a.r, p)
 }
 
 var errStop = errors.New("stop")
@@ -72,6 +112,7 @@ type walker struct {
 	implicit bool
 	pos      int64 // bytes of the data set read
 	end      int64 // data set size, or -1 when unknown
+	stop     int64 // where the header ends: the data set offset the parser may read to
 }
 
 func (w *walker) read(n int) ([]byte, error) {
@@ -157,8 +198,10 @@ func (w *walker) elements(end int64, top bool) error {
 			}
 			return nil
 		}
+		at := w.pos
 		t, vr, n, err := w.header()
-		if errors.Is(err, io.EOF) && top {
+		if errors.Is(err, io.EOF) && top && w.pos == at {
+			w.stop = at
 			return nil
 		}
 		if err != nil {
@@ -171,6 +214,7 @@ func (w *walker) elements(end int64, top bool) error {
 			return fmt.Errorf("unexpected %v in a data set", t)
 		}
 		if top && (t == tag.PixelData || after(t, lastHeaderTag)) {
+			w.stop = at
 			return errStop
 		}
 		if vr == "SQ" || (n == undefinedLength && (w.implicit || vr == "UN")) {
