@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -114,7 +113,7 @@ func open(ctx context.Context, path string, o Options) (*Model, error) {
 	if err := checkShapes(sess.InputShape(), sess.OutputShape(), m); err != nil {
 		return nil, err
 	}
-	if md.selfTest, err = md.runSelfTest(ctx, v.Dir); err != nil {
+	if md.selfTest, err = md.runSelfTest(ctx, v.Files); err != nil {
 		return nil, err
 	}
 	if o.WarmUp != [3]int{} {
@@ -157,18 +156,18 @@ func checkShapes(in, out []int64, m *manifest.Manifest) error {
 }
 
 // runSelfTest runs the reference input and returns the largest difference
-// from the reference output.
-func (md *Model) runSelfTest(ctx context.Context, dir string) (float64, error) {
+// from the reference output. files holds the verified reference files.
+func (md *Model) runSelfTest(ctx context.Context, files map[string][]byte) (float64, error) {
 	r := md.manifest.Reference
 	n := int64(1)
 	for _, d := range r.Shape {
 		n *= d
 	}
-	in, err := readF32(filepath.Join(dir, filepath.Base(r.Input)))
+	in, err := decodeF32(r.Input, files[r.Input])
 	if err != nil {
 		return 0, err
 	}
-	want, err := readF32(filepath.Join(dir, filepath.Base(r.Output)))
+	want, err := decodeF32(r.Output, files[r.Output])
 	if err != nil {
 		return 0, err
 	}
@@ -197,13 +196,9 @@ func (md *Model) runSelfTest(ctx context.Context, dir string) (float64, error) {
 	return worst, nil
 }
 
-func readF32(path string) ([]float32, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("%w: reference file: %w", ErrSelfTest, err)
-	}
-	if len(b)%4 != 0 {
-		return nil, fmt.Errorf("%w: %s is %d bytes, not a whole number of float32 values", ErrSelfTest, filepath.Base(path), len(b))
+func decodeF32(name string, b []byte) ([]float32, error) {
+	if len(b)%4 != 0 || len(b) == 0 {
+		return nil, fmt.Errorf("%w: %s is %d bytes, not a whole number of float32 values", ErrSelfTest, name, len(b))
 	}
 	v := make([]float32, len(b)/4)
 	for i := range v {

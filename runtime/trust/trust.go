@@ -52,7 +52,10 @@ type Signature struct {
 	KeyID          string `json:"key_id"`
 	ManifestSHA256 string `json:"manifest_sha256"`
 	ModelSHA256    string `json:"model_sha256"`
-	Signature      string `json:"signature"`
+	// Files holds the sha256 of the other files the manifest names (the
+	// self-test reference input and output), by file name.
+	Files     map[string]string `json:"files,omitempty"`
+	Signature string            `json:"signature"`
 }
 
 var (
@@ -80,6 +83,11 @@ func ParseSignature(data []byte) (*Signature, error) {
 	if !reSHA.MatchString(s.ManifestSHA256) || !reSHA.MatchString(s.ModelSHA256) {
 		return nil, fmt.Errorf("%w: signature digests must be 64 lower-case hex digits", ErrMalformed)
 	}
+	for name, h := range s.Files {
+		if !bareName(name) || !reSHA.MatchString(h) {
+			return nil, fmt.Errorf("%w: signature files entry %q: expected a bare file name and 64 lower-case hex digits", ErrMalformed, name)
+		}
+	}
 	sig, err := base64.StdEncoding.DecodeString(s.Signature)
 	if err != nil || len(sig) != ed25519.SignatureSize {
 		return nil, fmt.Errorf("%w: signature is not base64 of %d bytes", ErrMalformed, ed25519.SignatureSize)
@@ -87,9 +95,24 @@ func ParseSignature(data []byte) (*Signature, error) {
 	return &s, nil
 }
 
-// Message returns the bytes a signature covers.
-func Message(manifestSHA256, modelSHA256 string) []byte {
-	return []byte(Format + "\n" + manifestSHA256 + "\n" + modelSHA256 + "\n")
+// Message returns the bytes a signature covers: the format line, the two
+// digests, then one "name sha256" line per other file, sorted by name.
+func Message(manifestSHA256, modelSHA256 string, files map[string]string) []byte {
+	var b strings.Builder
+	b.WriteString(Format + "\n" + manifestSHA256 + "\n" + modelSHA256 + "\n")
+	names := make([]string, 0, len(files))
+	for n := range files {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		b.WriteString(n + " " + files[n] + "\n")
+	}
+	return []byte(b.String())
+}
+
+func bareName(n string) bool {
+	return n != "" && n != "." && n != ".." && n == filepath.Base(n) && !strings.ContainsAny(n, `/\`)
 }
 
 // KeyID returns a public key's id: the first 16 hex digits of its sha256.
@@ -203,10 +226,21 @@ func Sign(manifestPath string, key ed25519.PrivateKey) error {
 		return fmt.Errorf("%w: %s hashes to %s, the manifest says %s (update the manifest before signing)", ErrDigestMismatch, m.File, got, m.SHA256)
 	}
 	ms := sha256Hex(mb)
+	files, err := readOthers(manifestPath, m)
+	if err != nil {
+		return err
+	}
+	sums := map[string]string{}
+	for n, b := range files {
+		sums[n] = sha256Hex(b)
+	}
+	if len(sums) == 0 {
+		sums = nil
+	}
 	pub := key.Public().(ed25519.PublicKey)
 	sig := Signature{
-		Format: Format, KeyID: KeyID(pub), ManifestSHA256: ms, ModelSHA256: m.SHA256,
-		Signature: base64.StdEncoding.EncodeToString(ed25519.Sign(key, Message(ms, m.SHA256))),
+		Format: Format, KeyID: KeyID(pub), ManifestSHA256: ms, ModelSHA256: m.SHA256, Files: sums,
+		Signature: base64.StdEncoding.EncodeToString(ed25519.Sign(key, Message(ms, m.SHA256, sums))),
 	}
 	out, err := json.MarshalIndent(sig, "", " ")
 	if err != nil {
@@ -220,8 +254,9 @@ type Verified struct {
 	Manifest     *manifest.Manifest
 	Dir          string // folder of the manifest (reference files live here)
 	ManifestPath string
-	Model        []byte // the model bytes that were hashed
-	KeyID        string // the key that signed it
+	Model        []byte            // the model bytes that were hashed
+	Files        map[string][]byte // the other files the manifest names, as hashed
+	KeyID        string            // the key that signed it
 }
 
 // Verify checks the manifest at manifestPath, the model it names and their
@@ -254,10 +289,43 @@ func Verify(manifestPath string, store *Store) (*Verified, error) {
 	}
 	ms := sha256Hex(mb)
 	raw, _ := base64.StdEncoding.DecodeString(sig.Signature)
-	if sig.ManifestSHA256 != ms || sig.ModelSHA256 != m.SHA256 || !ed25519.Verify(pub, Message(ms, m.SHA256), raw) {
+	if sig.ManifestSHA256 != ms || sig.ModelSHA256 != m.SHA256 || !ed25519.Verify(pub, Message(ms, m.SHA256, sig.Files), raw) {
 		return nil, fmt.Errorf("%w: %s was changed after signing, or the signature is for other files", ErrBadSignature, filepath.Base(manifestPath))
 	}
-	return &Verified{Manifest: m, Dir: filepath.Dir(manifestPath), ManifestPath: manifestPath, Model: model, KeyID: sig.KeyID}, nil
+	files, err := readOthers(manifestPath, m)
+	if err != nil {
+		return nil, err
+	}
+	for n, b := range files {
+		want, ok := sig.Files[n]
+		if !ok {
+			return nil, fmt.Errorf("%w: the signature does not cover %s, which the manifest names (sign the bundle again)", ErrBadSignature, n)
+		}
+		if got := sha256Hex(b); got != want {
+			return nil, fmt.Errorf("%w: %s hashes to %s, the signature says %s (the file was changed or damaged; reinstall the model bundle)", ErrDigestMismatch, n, got, want)
+		}
+	}
+	return &Verified{Manifest: m, Dir: filepath.Dir(manifestPath), ManifestPath: manifestPath, Model: model, Files: files, KeyID: sig.KeyID}, nil
+}
+
+// readOthers reads the files besides the model that the manifest names: the
+// self-test reference input and output.
+func readOthers(manifestPath string, m *manifest.Manifest) (map[string][]byte, error) {
+	out := map[string][]byte{}
+	if m.Reference == nil {
+		return out, nil
+	}
+	for _, n := range []string{m.Reference.Input, m.Reference.Output} {
+		if !bareName(n) {
+			return nil, fmt.Errorf("trust: %s: reference file %q must be a bare file name beside the manifest", manifestPath, n)
+		}
+		b, err := os.ReadFile(filepath.Join(filepath.Dir(manifestPath), n))
+		if err != nil {
+			return nil, fmt.Errorf("trust: reference file named by %s: %w", filepath.Base(manifestPath), err)
+		}
+		out[n] = b
+	}
+	return out, nil
 }
 
 // readPair reads and validates the manifest and reads the model it names.
@@ -270,7 +338,7 @@ func readPair(manifestPath string) (mb []byte, m *manifest.Manifest, model []byt
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("trust: %s: %w", manifestPath, err)
 	}
-	if m.File != filepath.Base(m.File) || m.File == "." || m.File == ".." || strings.ContainsAny(m.File, `/\`) {
+	if !bareName(m.File) {
 		return nil, nil, nil, fmt.Errorf("trust: %s: file %q must be a bare file name beside the manifest", manifestPath, m.File)
 	}
 	model, err = os.ReadFile(filepath.Join(filepath.Dir(manifestPath), m.File))

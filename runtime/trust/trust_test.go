@@ -14,7 +14,7 @@ import (
 func pair(t *testing.T) (dir, manifestPath string) {
 	t.Helper()
 	dir = t.TempDir()
-	for _, f := range []string{"unet_tiny-fp32.onnx", "unet_tiny-fp32.manifest.json"} {
+	for _, f := range []string{"unet_tiny-fp32.onnx", "unet_tiny-fp32.manifest.json", "unet_tiny-ref-in.f32", "unet_tiny-ref-out.f32"} {
 		b, err := os.ReadFile(filepath.Join("..", "testdata", f))
 		if err != nil {
 			t.Fatal(err)
@@ -89,6 +89,12 @@ func TestVerify(t *testing.T) {
 			m, _ := os.ReadFile(mp)
 			os.WriteFile(mp, []byte(strings.Replace(string(m), old, sha256Hex(b), 1)), 0o600)
 		}, store, ErrBadSignature},
+		{"tampered reference output", func(t *testing.T, dir, mp string) {
+			p := filepath.Join(dir, "unet_tiny-ref-out.f32")
+			b, _ := os.ReadFile(p)
+			b[100] ^= 0x40
+			os.WriteFile(p, b, 0o600)
+		}, store, ErrDigestMismatch},
 		{"unsigned", func(t *testing.T, dir, mp string) { os.Remove(mp + SigSuffix) }, store, ErrUnsigned},
 		{"signed by an untrusted key", func(t *testing.T, dir, mp string) {
 			if err := Sign(mp, rogue); err != nil {
@@ -109,7 +115,7 @@ func TestVerify(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if v.KeyID != vendorID || v.Manifest.Name != "unet_tiny" || sha256Hex(v.Model) != v.Manifest.SHA256 {
+				if v.KeyID != vendorID || v.Manifest.Name != "unet_tiny" || sha256Hex(v.Model) != v.Manifest.SHA256 || len(v.Files["unet_tiny-ref-out.f32"]) != 16*16*16*4 {
 					t.Fatalf("verified %+v", v.Manifest)
 				}
 				return
