@@ -98,23 +98,18 @@ type Result struct {
 // only when something is due, in one transaction, so each study is decided
 // exactly once.
 func (in *Intake) Evaluate() (Result, error) {
-	var due bool
+	var res passResult
 	if err := in.store.View(func(tx *cache.Tx) error {
-		r, err := in.pass(tx, false)
-		due = len(r.Ready)+len(r.Skipped) > 0 || r.changed
+		var err error
+		res, err = in.pass(tx, false)
 		return err
 	}); err != nil {
 		return Result{}, err
 	}
-	var res passResult
-	if !due {
-		err := in.store.View(func(tx *cache.Tx) error {
-			var err error
-			res, err = in.pass(tx, false)
-			return err
-		})
-		return res.Result, err
+	if len(res.Ready)+len(res.Skipped) == 0 && !res.changed {
+		return res.Result, nil
 	}
+	// Decide again inside the write: an instance may have arrived since.
 	err := in.store.Update(func(tx *cache.Tx) error {
 		var err error
 		res, err = in.pass(tx, true)

@@ -207,14 +207,21 @@ retention:
 			return err
 		}
 		readies := map[string]int{}
+		recoveries, adopted := 0, 0
 		if err := tx.AuditEvents(0, func(e cache.AuditEvent) error {
-			if e.Kind == "study-ready" {
+			switch e.Kind {
+			case "study-ready":
 				readies[e.Study]++
+			case "recover":
+				recoveries++
+			case "adopt":
+				adopted++
 			}
 			return nil
 		}); err != nil {
 			return err
 		}
+		t.Logf("%d restarts found something to repair; %d unrecorded instance files adopted", recoveries, adopted)
 		jobs := map[string][]cache.Job{}
 		if err := tx.Jobs(func(j cache.Job) error { jobs[j.StudyInstanceUID] = append(jobs[j.StudyInstanceUID], j); return nil }); err != nil {
 			return err
