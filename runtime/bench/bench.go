@@ -46,6 +46,7 @@ type Row struct {
 	Guard      string    `json:"guard"`
 	FirstS     float64   `json:"first_s"` // first run, including start costs
 	TimesS     []float64 `json:"times_s"`
+	CPUS       []float64 `json:"cpu_s"` // user+system CPU seconds of each timed run
 	PeakRSSKB  int64     `json:"peak_rss_kb"`
 	MaxDiff    float64   `json:"max_diff_vs_fp32"` // against the guarded fp32 row
 	MeanDiff   float64   `json:"mean_diff_vs_fp32"`
@@ -54,11 +55,16 @@ type Row struct {
 }
 
 // Median returns the median timed run.
-func (r Row) Median() float64 {
-	if len(r.TimesS) == 0 {
+func (r Row) Median() float64 { return median(r.TimesS) }
+
+// MedianCPU returns the median CPU seconds of the timed runs.
+func (r Row) MedianCPU() float64 { return median(r.CPUS) }
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
 		return math.NaN()
 	}
-	t := append([]float64(nil), r.TimesS...)
+	t := append([]float64(nil), v...)
 	sort.Float64s(t)
 	return t[len(t)/2]
 }
@@ -139,17 +145,29 @@ func child(a childArgs) (*Row, error) {
 	}
 	r.FirstS = time.Since(t0).Seconds()
 	for range a.Runs {
+		c0 := cpuSeconds()
 		t0 := time.Now()
 		if out, _, err = s.Run(in, shape); err != nil {
 			return nil, err
 		}
 		r.TimesS = append(r.TimesS, time.Since(t0).Seconds())
+		r.CPUS = append(r.CPUS, cpuSeconds()-c0)
 	}
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err == nil {
 		r.PeakRSSKB = ru.Maxrss
 	}
 	return r, writeF32(a.Out, out)
+}
+
+// cpuSeconds returns the process's user+system CPU time: unlike wall time
+// it stays meaningful on a machine shared with other work.
+func cpuSeconds() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return math.NaN()
+	}
+	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
 }
 
 func writeF32(path string, v []float32) error {
@@ -236,6 +254,7 @@ func Run(ctx context.Context, c Config, w io.Writer) ([]Row, error) {
 		var tr struct {
 			FirstS    float64   `json:"first_s"`
 			TimesS    []float64 `json:"times_s"`
+			CPUS      []float64 `json:"cpu_s"`
 			PeakRSSKB int64     `json:"peak_rss_kb"`
 			Torch     string    `json:"torch"`
 		}
@@ -246,7 +265,7 @@ func Run(ctx context.Context, c Config, w io.Writer) ([]Row, error) {
 			r.Note = "not run: " + strings.TrimSpace(lastLine(stderr.String()+" "+fmt.Sprint(err)))
 			r.outputFile = ""
 		} else {
-			r.FirstS, r.TimesS, r.PeakRSSKB, r.Note = tr.FirstS, tr.TimesS, tr.PeakRSSKB, "torch "+tr.Torch
+			r.FirstS, r.TimesS, r.CPUS, r.PeakRSSKB, r.Note = tr.FirstS, tr.TimesS, tr.CPUS, tr.PeakRSSKB, "torch "+tr.Torch
 		}
 		rows = append(rows, r)
 	}
@@ -284,12 +303,12 @@ func lastLine(s string) string {
 }
 
 func print(w io.Writer, c Config, rows []Row) {
-	fmt.Fprintf(w, "bench U-Net 8-16-32-64 (random weights, speed only), input 1x2x%dx%dx%d, %d threads, median of %d runs after one warm-up; |d| = output difference from ORT fp32; speed = fp32 time / this time\n",
+	fmt.Fprintf(w, "bench U-Net 8-16-32-64 (random weights, speed only), input 1x2x%dx%dx%d, %d threads, median of %d runs after one warm-up; CPU s = user+system CPU seconds per study (meaningful on a shared machine); |d| = output difference from ORT fp32; speed = fp32 time / this time\n",
 		c.Dims[0], c.Dims[1], c.Dims[2], c.Threads, c.Runs)
-	fmt.Fprintf(w, "%-30s %-10s %-15s %9s %9s %12s %10s %10s %10s  %s\n", "configuration", "provider", "AMX guard", "first s", "s/study", "peak RSS MB", "max |d|", "mean |d|", "speed", "note")
+	fmt.Fprintf(w, "%-30s %-10s %-10s %9s %9s %9s %12s %10s %10s %10s  %s\n", "configuration", "provider", "AMX guard", "first s", "s/study", "CPU s", "peak RSS MB", "max |d|", "mean |d|", "speed", "note")
 	base := rows[0].Median()
 	for _, r := range rows {
-		fmt.Fprintf(w, "%-30s %-10s %-15s %9.3f %9.3f %12.0f %10.3g %10.3g %9.2fx  %s\n", r.Name, r.Provider, r.Guard, r.FirstS, r.Median(), float64(r.PeakRSSKB)/1024, r.MaxDiff, r.MeanDiff, base/r.Median(), r.Note)
+		fmt.Fprintf(w, "%-30s %-10s %-10s %9.3f %9.3f %9.2f %12.0f %10.3g %10.3g %9.2fx  %s\n", r.Name, r.Provider, r.Guard, r.FirstS, r.Median(), r.MedianCPU(), float64(r.PeakRSSKB)/1024, r.MaxDiff, r.MeanDiff, base/r.Median(), r.Note)
 	}
 }
 
