@@ -36,6 +36,8 @@ type Config struct {
 	Providers []string
 	// TorchDevice is the PyTorch device: cpu or cuda.
 	TorchDevice string
+	// Progress, when set, receives one line per finished configuration.
+	Progress io.Writer
 }
 
 // Row is one configuration's result.
@@ -236,6 +238,10 @@ func Run(ctx context.Context, c Config, w io.Writer) ([]Row, error) {
 		}
 		r.Name, r.Precision, r.outputFile = k.name, k.prec, out
 		rows = append(rows, r)
+		if c.Progress != nil {
+			fmt.Fprintf(c.Progress, "bench: %s on %s: %.3f s/study (%.2f CPU s), first %.3f s, peak RSS %.0f MB\n",
+				r.Name, r.Provider, r.Median(), r.MedianCPU(), r.FirstS, float64(r.PeakRSSKB)/1024)
+		}
 	}
 	if c.Python != "" {
 		out := filepath.Join(c.TmpDir, fmt.Sprintf("bench-%d-torch.f32", os.Getpid()))
