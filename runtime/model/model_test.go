@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -276,11 +277,9 @@ func TestSelfTestCatchesAMXFault(t *testing.T) {
 		files = append(files, "amx/conv_o24_i2-"+s)
 	}
 	k := newKit(t, files...)
-	pubFile := trust.KeyID(k.key.Public().(ed25519.PublicKey))
-	_ = pubFile
 	// The child reads the trust store from the kit folder.
 	pub := k.key.Public().(ed25519.PublicKey)
-	if err := os.WriteFile(k.path("test.pub"), []byte("metsentry-ed25519 "+b64(pub)+"\n"), 0o600); err != nil {
+	if err := os.WriteFile(k.path("test.pub"), []byte("metsentry-ed25519 "+base64.StdEncoding.EncodeToString(pub)+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	type result struct {
