@@ -68,6 +68,9 @@ func NewLink(cfg LinkConfig) *Link {
 		cfg.Reopen = DefaultReopen
 	}
 	cfg.Timing.Hello = Hello{Role: RoleHost, MinVersion: Version, MaxVersion: Version}
+	if cfg.Timing.PeerTimeout <= 0 {
+		cfg.Timing.PeerTimeout = DefaultPeerTimeout
+	}
 	return &Link{cfg: cfg, kick: make(chan struct{}, 1), view: View{Show: Idle}, status: LinkStatus{Device: cfg.Device}}
 }
 

@@ -4,12 +4,18 @@
 // names), draws the lights in the terminal, and injects faults.
 //
 //	go run ./tools/panelsim [-link PATH] [-display] [-garbage-every D] [-drop-acks-every D] [-unplug-every D]
+//	                        [-console PATH -console-term PATH]
+//
+// With -console it also makes the sim board's service-console cable: the
+// daemon opens PATH (boards/sim.yaml's serial.console.device) and an engineer
+// runs e.g. `screen /run/metsentry-sim/console-term 115200` on the other end.
 //
 // Type a command and Enter while it runs:
 //
 //	a  press acknowledge       s  press self-test
 //	g  send 64 garbage bytes   d  drop the next 3 ACKs
-//	u  unplug (again: plug)    q  quit
+//	x  miss the next 3 frames  u  unplug (again: plug)
+//	q  quit
 package main
 
 import (
@@ -35,17 +41,27 @@ func main() {
 	dropAcks := flag.Duration("drop-acks-every", 0, "drop the next 3 ACKs this often (0: never)")
 	unplug := flag.Duration("unplug-every", 0, "unplug for 1 s this often (0: never)")
 	color := flag.Bool("color", true, "draw with ANSI colours")
+	console := flag.String("console", "", "also make a service-console cable: the daemon's end (e.g. /run/metsentry-sim/console)")
+	consoleTerm := flag.String("console-term", "/run/metsentry-sim/console-term", "the engineer's end of the console cable")
 	flag.Parse()
-
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, *link, *display, *garbage, *dropAcks, *unplug, *color); err != nil {
+	err := run(ctx, *link, *display, *garbage, *dropAcks, *unplug, *color, *console, *consoleTerm)
+	stop()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "panelsim:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, link string, display bool, garbage, dropAcks, unplug time.Duration, color bool) error {
+func run(ctx context.Context, link string, display bool, garbage, dropAcks, unplug time.Duration, color bool, console, consoleTerm string) error {
+	if console != "" {
+		b, err := sim.NewBridge(console, consoleTerm)
+		if err != nil {
+			return err
+		}
+		defer b.Close()
+		fmt.Printf("service console cable: daemon end %s, terminal end %s\n", console, consoleTerm)
+	}
 	s := sim.New(sim.Config{Link: link, Display: display})
 	path, err := s.Plug()
 	if err != nil {
@@ -56,7 +72,7 @@ func run(ctx context.Context, link string, display bool, garbage, dropAcks, unpl
 	if link != "" {
 		fmt.Printf(" (linked from %s)", link)
 	}
-	fmt.Println("\ncommands: a=ack s=selftest g=garbage d=drop acks u=unplug/plug q=quit")
+	fmt.Println("\ncommands: a=ack s=selftest g=garbage d=drop acks x=miss frames u=unplug/plug q=quit")
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go func() { _ = s.Run(ctx) }()
@@ -109,6 +125,8 @@ func run(ctx context.Context, link string, display bool, garbage, dropAcks, unpl
 				s.InjectRandomGarbage(64)
 			case "d":
 				s.DropAcks(3)
+			case "x":
+				s.DropIncoming(3)
 			case "u":
 				if s.Path() == "" {
 					if _, err := s.Plug(); err != nil {
@@ -122,7 +140,7 @@ func run(ctx context.Context, link string, display bool, garbage, dropAcks, unpl
 				return nil
 			case "":
 			default:
-				fmt.Printf("\nunknown command %q (a s g d u q)\n", c)
+				fmt.Printf("\nunknown command %q (a s g d x u q)\n", c)
 			}
 		}
 	}

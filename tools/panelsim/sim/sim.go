@@ -10,7 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/creack/pty"
 	"golang.org/x/sys/unix"
 
 	"metsentry/firmware/panel"
@@ -105,9 +104,9 @@ func (s *Sim) Plug() (string, error) {
 	if s.master != nil {
 		return s.slavePath, nil
 	}
-	m, t, err := pty.Open()
+	m, t, err := openPTY()
 	if err != nil {
-		return "", fmt.Errorf("sim: open a pseudo-terminal: %w", err)
+		return "", err
 	}
 	if err := makeRaw(t); err != nil {
 		m.Close()
