@@ -210,3 +210,53 @@ func TestPTYReplugResendsState(t *testing.T) {
 		t.Errorf("link status after replug = %+v, want up with a reconnect counted", st)
 	}
 }
+
+// TestPTYPanelNoticesSilentHost checks the heartbeat from host to panel: when
+// the daemon stops, the panel shows its own fault within the peer timeout,
+// and a restarted daemon puts the state back.
+func TestPTYPanelNoticesSilentHost(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "panel")
+	s := sim.New(sim.Config{Link: path})
+	if _, err := s.Plug(); err != nil {
+		t.Fatal(err)
+	}
+	simCtx, stopSim := context.WithCancel(context.Background())
+	simDone := make(chan struct{})
+	go func() { _ = s.Run(simCtx); close(simDone) }()
+	t.Cleanup(func() { stopSim(); <-simDone; s.Close() })
+
+	startHost := func() (*panel.Machine, func()) {
+		ctx, cancel := context.WithCancel(context.Background())
+		l := panel.NewLink(panel.LinkConfig{Device: path, Baud: 115200, Open: serial.Open, Logger: discard})
+		m := panel.NewMachine(ctx, panel.MachineConfig{Displays: []panel.Display{l}, Logger: discard})
+		done := make(chan struct{})
+		go func() { _ = l.Run(ctx); close(done) }()
+		return m, func() { cancel(); <-done }
+	}
+	wait := func(what string, limit time.Duration, cond func(sim.Shown) bool) time.Duration {
+		t.Helper()
+		start := time.Now()
+		ctx, cancel := context.WithTimeout(context.Background(), limit)
+		defer cancel()
+		if _, err := s.WaitFor(ctx, cond); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		return time.Since(start)
+	}
+	m, stop := startHost()
+	m.Result(4)
+	want := panel.State{Show: panel.Positive, Count: 4}
+	wait("first state", 3*time.Second, func(v sim.Shown) bool { return v.State == want && !v.HostLost })
+	stop()
+	took := wait("host lost", 3*time.Second, func(v sim.Shown) bool { return v.HostLost })
+	t.Logf("panel noticed the silent host after %v", took)
+	if took < panel.DefaultPeerTimeout/2 {
+		t.Errorf("panel gave up on the host after only %v", took)
+	}
+	m, stop = startHost()
+	defer stop()
+	m.Result(6)
+	want = panel.State{Show: panel.Positive, Count: 6}
+	took = wait("state after host restart", 2*time.Second, func(v sim.Shown) bool { return v.State == want && !v.HostLost })
+	t.Logf("state back %v after the host restarted", took)
+}
