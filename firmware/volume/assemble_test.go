@@ -106,18 +106,16 @@ func TestAssembleAffine(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		dir     string
+		vol     func(*testing.T) *Volume // Assemble on the folder, shared between tests
 		dims    [3]int
 		spacing geom.Vec3
 	}{
-		{"philips sagittal mprage", "philips-mprage-sag3d", [3]int{256, 256, 170}, geom.Vec3{1, 1, 1}},
-		{"ge oblique axial mprage", "ge-mprage-ax-oblique", [3]int{256, 256, 130}, geom.Vec3{0.9375, 0.9375, 1.2}},
+		{"philips sagittal mprage", "philips-mprage-sag3d", philips, [3]int{256, 256, 170}, geom.Vec3{1, 1, 1}},
+		{"ge oblique axial mprage", "ge-mprage-ax-oblique", geOblique, [3]int{256, 256, 130}, geom.Vec3{0.9375, 0.9375, 1.2}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			files := seriesFiles(t, tc.dir)
-			v, err := Assemble(files, Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
+			v := tc.vol(t)
 			if v.Grid.Dims != tc.dims {
 				t.Fatalf("dims %v, want %v", v.Grid.Dims, tc.dims)
 			}

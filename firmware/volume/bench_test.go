@@ -122,8 +122,8 @@ func BenchmarkPrepareVisiblePair(b *testing.B) {
 // TestSynthesisedSeries checks the benchmark's input: the written series
 // assembles to 176 slices continuing the real stack.
 func TestSynthesisedSeries(t *testing.T) {
-	if testing.Short() {
-		t.Skip("writes 176 files")
+	if testing.Short() || raceEnabled {
+		t.Skip("writes and assembles 176 files; runs in the normal (non-race, non-short) test run")
 	}
 	files := writeSeries(t, t.TempDir(), "1.2.826.0.1.3680043.8.498.3", 176)
 	v, err := Assemble(files, Options{})

@@ -17,7 +17,7 @@ const (
 	HeadFraction = 0.1
 	headPct      = 99
 	// HeadMarginMM is added around the head's bounding box before cropping.
-	HeadMarginMM = 8
+	HeadMarginMM = 5
 )
 
 // ReasonMissingChannel: the model needs a black-blood channel the study lacks.

@@ -43,9 +43,15 @@ func geOblique(t *testing.T) *Volume {
 }
 
 func testManifest(channels []string, norm manifest.Normalisation) *manifest.Manifest {
+	return testManifestAt(channels, norm, 1)
+}
+
+// testManifestAt uses an isotropic model spacing of mm: tests whose point is
+// not resolution use 2 mm to keep the race-detector run short.
+func testManifestAt(channels []string, norm manifest.Normalisation, mm float64) *manifest.Manifest {
 	return &manifest.Manifest{
 		Name: "test", Version: "0", Channels: channels,
-		SpacingMM:     [3]float64{1, 1, 1},
+		SpacingMM:     [3]float64{mm, mm, mm},
 		Normalisation: norm,
 		Layout:        manifest.Layout{Mode: manifest.LayoutWhole, Multiple: 16},
 	}
@@ -84,7 +90,7 @@ func TestPrepareZScore(t *testing.T) {
 	}
 	g := mi.Grid
 	for a := 0; a < 3; a++ {
-		if g.Dims[a]%16 != 0 || g.Dims[a] < 100 || g.Dims[a] > 300 {
+		if g.Dims[a]%16 != 0 || g.Dims[a] < 150 || g.Dims[a] > 300 {
 			t.Fatalf("model dims %v: each must be a multiple of 16 and fit a head", g.Dims)
 		}
 		for c := 0; c < 3; c++ {
@@ -133,7 +139,7 @@ func TestPrepareZScore(t *testing.T) {
 		t.Fatalf("%d sampled head voxels fall outside the cropped model grid", outside)
 	}
 	// Writing the model input as NIfTI gives a 2-volume image on the grid.
-	p := filepath.Join(t.TempDir(), "in.nii.gz")
+	p := filepath.Join(t.TempDir(), "in.nii")
 	if err := mi.WriteNIfTI(p); err != nil {
 		t.Fatal(err)
 	}
@@ -148,7 +154,7 @@ func TestPrepareZScore(t *testing.T) {
 
 func TestPreparePercentile(t *testing.T) {
 	bright := philips(t)
-	m := testManifest([]string{manifest.ChannelBright}, manifest.Normalisation{Method: manifest.NormPercentile, LowPct: 1, HighPct: 99})
+	m := testManifestAt([]string{manifest.ChannelBright}, manifest.Normalisation{Method: manifest.NormPercentile, LowPct: 1, HighPct: 99}, 2)
 	mi, err := Prepare(nil, bright, m)
 	if err != nil {
 		t.Fatal(err)
@@ -181,7 +187,7 @@ func TestPrepareChannels(t *testing.T) {
 	bright := philips(t)
 	z := manifest.Normalisation{Method: manifest.NormZScoreMask}
 	t.Run("bright only, model serves it", func(t *testing.T) {
-		m := testManifest(pair, z)
+		m := testManifestAt(pair, z, 2)
 		m.BrightOnly = true
 		mi, err := Prepare(nil, bright, m)
 		if err != nil {
@@ -197,14 +203,14 @@ func TestPrepareChannels(t *testing.T) {
 		}
 	})
 	t.Run("bright only, model needs black", func(t *testing.T) {
-		if _, err := Prepare(nil, bright, testManifest(pair, z)); ReasonOf(err) != ReasonMissingChannel {
+		if _, err := Prepare(nil, bright, testManifestAt(pair, z, 2)); ReasonOf(err) != ReasonMissingChannel {
 			t.Fatalf("err %v", err)
 		}
 	})
 	t.Run("different frame of reference", func(t *testing.T) {
 		black := copyWithSource(bright, "black")
 		black.Source.FrameOfReferenceUID = "1.2.3"
-		if _, err := Prepare(black, bright, testManifest(pair, z)); ReasonOf(err) != ReasonFrameOfReference {
+		if _, err := Prepare(black, bright, testManifestAt(pair, z, 2)); ReasonOf(err) != ReasonFrameOfReference {
 			t.Fatalf("err %v", err)
 		}
 	})
@@ -220,7 +226,7 @@ func TestPrepareChannels(t *testing.T) {
 			black.Grid.Affine[r][3] = off[r]
 		}
 		black.Data = bright.Data[3*plane : (g.Dims[2]-3)*plane]
-		mi, err := Prepare(black, bright, testManifest(pair, z))
+		mi, err := Prepare(black, bright, testManifestAt(pair, z, 2))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -277,9 +283,14 @@ func TestRoundTripSphere(t *testing.T) {
 			mask := make([]uint8, g.Len())
 			prob := make([]float32, g.Len())
 			painted := 0
-			for k := 0; k < g.Dims[2]; k++ {
-				for j := 0; j < g.Dims[1]; j++ {
-					for i := 0; i < g.Dims[0]; i++ {
+			inv, err := g.Affine.Inverse()
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := inv.Apply(centre)
+			for k := int(c[2]) - 4; k <= int(c[2])+4; k++ {
+				for j := int(c[1]) - 4; j <= int(c[1])+4; j++ {
+					for i := int(c[0]) - 4; i <= int(c[0])+4; i++ {
 						if mi.VoxelToPatient(geom.Vec3{float64(i), float64(j), float64(k)}).Sub(centre).Norm() <= radius {
 							mask[g.Index(i, j, k)] = 1
 							prob[g.Index(i, j, k)] = 1
@@ -308,17 +319,15 @@ func TestRoundTripSphere(t *testing.T) {
 				n := 0
 				onSlice := false
 				sg := src.Grid
-				for k := 0; k < sg.Dims[2]; k++ {
-					for j := 0; j < sg.Dims[1]; j++ {
-						for i := 0; i < sg.Dims[0]; i++ {
-							if m[sg.Index(i, j, k)] != 0 {
-								sum = sum.Add(sg.Affine.Apply(geom.Vec3{float64(i), float64(j), float64(k)}))
-								n++
-								if k == wantSlice {
-									onSlice = true
-								}
-							}
-						}
+				for idx, set := range m {
+					if set == 0 {
+						continue
+					}
+					i, j, k := idx%sg.Dims[0], idx/sg.Dims[0]%sg.Dims[1], idx/(sg.Dims[0]*sg.Dims[1])
+					sum = sum.Add(sg.Affine.Apply(geom.Vec3{float64(i), float64(j), float64(k)}))
+					n++
+					if k == wantSlice {
+						onSlice = true
 					}
 				}
 				if n == 0 {
@@ -382,7 +391,7 @@ func TestResampleIdentity(t *testing.T) {
 
 func TestVolumeNIfTI(t *testing.T) {
 	v := geOblique(t)
-	p := filepath.Join(t.TempDir(), "ge.nii.gz")
+	p := filepath.Join(t.TempDir(), "ge.nii")
 	if err := v.WriteNIfTI(p); err != nil {
 		t.Fatal(err)
 	}
