@@ -32,8 +32,8 @@ type conn struct {
 	wmu  sync.Mutex
 	wbuf []byte
 
-	// afterRead runs after every PDU read (TCP_QUICKACK on Linux).
-	afterRead func()
+	// quickAck, when not nil, sets TCP_QUICKACK (Linux).
+	quickAck func()
 	// timer, when set, is reset to timeout before every PDU read; when it
 	// fires the read is interrupted and expired is set.
 	timer   Timer
@@ -42,7 +42,28 @@ type conn struct {
 }
 
 func newConn(nc net.Conn, maxRecv uint32) *conn {
-	return &conn{nc: nc, br: bufio.NewReaderSize(nc, 64<<10), maxRecv: maxRecv, maxSend: MinPDULength, afterRead: quickAckFunc(nc)}
+	c := &conn{nc: nc, maxRecv: maxRecv, maxSend: MinPDULength, quickAck: quickAckFunc(nc)}
+	var r io.Reader = nc
+	if c.quickAck != nil {
+		r = quickReader{nc, c.quickAck}
+	}
+	c.br = bufio.NewReaderSize(r, 64<<10)
+	return c
+}
+
+// quickReader re-arms TCP_QUICKACK after every read system call: a sender
+// with Nagle's algorithm on holds the tail of a PDU until everything before
+// it is acknowledged, so a delayed ACK while we wait for that tail costs a
+// full delayed-ACK timeout (40 ms on Linux).
+type quickReader struct {
+	r        io.Reader
+	quickAck func()
+}
+
+func (q quickReader) Read(p []byte) (int, error) {
+	n, err := q.r.Read(p)
+	q.quickAck()
+	return n, err
 }
 
 // armTimer installs a timer (ARTIM or idle) that interrupts reads after d
@@ -94,9 +115,6 @@ func (c *conn) readRaw() (byte, []byte, error) {
 	c.body = c.body[:n]
 	if _, err := io.ReadFull(c.br, c.body); err != nil {
 		return 0, nil, c.readErr(err)
-	}
-	if c.afterRead != nil {
-		c.afterRead()
 	}
 	return typ, c.body, nil
 }
@@ -233,6 +251,11 @@ func (c *conn) writePDU(p PDU) error {
 func (c *conn) write(b []byte) error {
 	c.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
 	_, err := c.nc.Write(b)
+	if c.quickAck != nil {
+		// Sending data puts Linux back in delayed-ACK ("pingpong") mode
+		// for what the peer sends next; leave it again.
+		c.quickAck()
+	}
 	return err
 }
 

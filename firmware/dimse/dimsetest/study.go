@@ -8,15 +8,18 @@ import (
 	"bufio"
 	"bytes"
 	"compress/flate"
+	"context"
 	"crypto/sha256"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
-	"sync"
+	"time"
 
 	"metsentry/firmware/dimse"
 )
@@ -37,125 +40,145 @@ type Study struct {
 }
 
 // MakeStudy writes a study of series×perSeries instances under dir from the
-// slices in src (a folder of Explicit VR LE MR files). Source slices are
-// first normalised by dcmconv (so dcmtk senders re-encode them byte for
-// byte), then each copy gets new SOP Instance and Series Instance UIDs of the
-// same length, replaced in place. The deflated files are written here with
-// compress/flate from the explicit ones. dcmconv must be on PATH.
+// slices in src (a folder of Explicit VR LE MR files). Each copy of a source
+// slice gets new SOP Instance and Series Instance UIDs of the same length,
+// replaced in place. The copies are then sent once through dcmtk (storescu to
+// a storescp that accepts only Explicit VR LE, then only Implicit VR LE) so
+// that their encoding is dcmtk's own and a dcmtk sender re-encodes them byte
+// for byte. The deflated files are written here with compress/flate from the
+// explicit ones. storescu and storescp must be on PATH; storescp listens on a
+// free port for the time it takes.
 func MakeStudy(src, dir string, series, perSeries int) (*Study, error) {
 	names, err := filepath.Glob(filepath.Join(src, "*.dcm"))
 	if err != nil || len(names) == 0 {
 		return nil, fmt.Errorf("dimsetest: no .dcm files in %s (%v)", src, err)
 	}
 	slices.Sort(names)
-	norm := filepath.Join(dir, "norm")
-	if err := os.MkdirAll(norm, 0o755); err != nil {
-		return nil, err
-	}
-	// Normalise each source slice once per syntax with dcmconv, two at a time.
-	type job struct{ in, out, opt string }
-	var jobs []job
-	for _, n := range names {
-		base := filepath.Base(n)
-		jobs = append(jobs, job{n, filepath.Join(norm, "e-"+base), "+te"}, job{n, filepath.Join(norm, "i-"+base), "+ti"})
-	}
-	if err := runJobs(len(jobs), 2, func(i int) error {
-		j := jobs[i]
-		out, err := exec.Command("dcmconv", j.opt, j.in, j.out).CombinedOutput()
-		if err != nil {
-			return fmt.Errorf("dimsetest: dcmconv %s %s: %v: %s", j.opt, j.in, err, out)
-		}
-		return nil
-	}); err != nil {
-		return nil, err
-	}
-	st := &Study{Dir: dir, Files: map[string][]string{}}
-	for _, ts := range Syntaxes {
-		if err := os.MkdirAll(filepath.Join(dir, SyntaxName[ts]), 0o755); err != nil {
+	raw := filepath.Join(dir, "raw")
+	for _, d := range []string{raw, filepath.Join(dir, "explicit"), filepath.Join(dir, "implicit"), filepath.Join(dir, "deflated")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
 			return nil, err
 		}
 	}
-	total := series * perSeries
-	err = runJobs(total, 2, func(k int) error {
+	nameOf := map[string]string{} // new SOP Instance UID -> file name
+	var rawFiles []string
+	for k := range series * perSeries {
 		s, i := k/perSeries, k%perSeries
-		base := filepath.Base(names[i%len(names)])
-		e, err := os.ReadFile(filepath.Join(norm, "e-"+base))
+		e, err := os.ReadFile(names[i%len(names)])
 		if err != nil {
-			return err
-		}
-		im, err := os.ReadFile(filepath.Join(norm, "i-"+base))
-		if err != nil {
-			return err
+			return nil, err
 		}
 		m, err := dimse.ReadFileMeta(bufio.NewReader(bytes.NewReader(e)))
 		if err != nil {
-			return fmt.Errorf("dimsetest: %s: %w", base, err)
+			return nil, fmt.Errorf("dimsetest: %s: %w", names[i%len(names)], err)
 		}
-		series := seriesUID(e)
-		if series == "" {
-			return fmt.Errorf("dimsetest: %s has no Series Instance UID", base)
+		ser := seriesUID(e)
+		if ser == "" {
+			return nil, fmt.Errorf("dimsetest: %s has no Series Instance UID", names[i%len(names)])
 		}
-		repl := []string{m.SOPInstanceUID, newUID(m.SOPInstanceUID, fmt.Sprintf("9%d%04d", s, k)), series, newUID(series, fmt.Sprintf("8%d", s))}
-		e, im = replace(e, repl), replace(im, repl)
-		out := fmt.Sprintf("s%d-%04d.dcm", s+1, i+1)
-		if err := os.WriteFile(filepath.Join(dir, "explicit", out), e, 0o644); err != nil {
-			return err
+		uid := newUID(m.SOPInstanceUID, fmt.Sprintf("9%d%04d", s, k))
+		e = replace(e, []string{m.SOPInstanceUID, uid, ser, newUID(ser, fmt.Sprintf("8%d", s))})
+		name := fmt.Sprintf("s%d-%04d.dcm", s+1, i+1)
+		nameOf[uid] = name
+		p := filepath.Join(raw, name)
+		if err := os.WriteFile(p, e, 0o644); err != nil {
+			return nil, err
 		}
-		if err := os.WriteFile(filepath.Join(dir, "implicit", out), im, 0o644); err != nil {
-			return err
+		rawFiles = append(rawFiles, p)
+	}
+	// Raw copies -> explicit (dcmtk encoding) -> implicit.
+	if err := throughDCMTK(rawFiles, filepath.Join(dir, "explicit"), "+xe", "-xe", nameOf); err != nil {
+		return nil, err
+	}
+	st := &Study{Dir: dir, Files: map[string][]string{}}
+	for _, f := range rawFiles {
+		st.Files[dimse.ExplicitVRLittleEndian] = append(st.Files[dimse.ExplicitVRLittleEndian], filepath.Join(dir, "explicit", filepath.Base(f)))
+	}
+	if err := throughDCMTK(st.Files[dimse.ExplicitVRLittleEndian], filepath.Join(dir, "implicit"), "+xi", "-xi", nameOf); err != nil {
+		return nil, err
+	}
+	for _, f := range st.Files[dimse.ExplicitVRLittleEndian] {
+		e, err := os.ReadFile(f)
+		if err != nil {
+			return nil, err
 		}
-		em, _ := dimse.ReadFileMeta(bufio.NewReader(bytes.NewReader(e)))
+		em, err := dimse.ReadFileMeta(bufio.NewReader(bytes.NewReader(e)))
+		if err != nil {
+			return nil, fmt.Errorf("dimsetest: %s: %w", f, err)
+		}
 		d := dimse.AppendFileMeta(nil, dimse.FileMeta{SOPClassUID: em.SOPClassUID, SOPInstanceUID: em.SOPInstanceUID, TransferSyntaxUID: dimse.DeflatedExplicitVRLittleEndian})
 		var buf bytes.Buffer
 		fw, _ := flate.NewWriter(&buf, 6)
 		fw.Write(e[em.DataSetOffset:])
 		fw.Close()
-		return os.WriteFile(filepath.Join(dir, "deflated", out), append(d, buf.Bytes()...), 0o644)
-	})
-	if err != nil {
-		return nil, err
-	}
-	os.RemoveAll(norm)
-	for _, ts := range Syntaxes {
-		for s := range series {
-			for i := range perSeries {
-				st.Files[ts] = append(st.Files[ts], filepath.Join(dir, SyntaxName[ts], fmt.Sprintf("s%d-%04d.dcm", s+1, i+1)))
-			}
+		base := filepath.Base(f)
+		if err := os.WriteFile(filepath.Join(dir, "deflated", base), append(d, buf.Bytes()...), 0o644); err != nil {
+			return nil, err
 		}
+		st.Files[dimse.ImplicitVRLittleEndian] = append(st.Files[dimse.ImplicitVRLittleEndian], filepath.Join(dir, "implicit", base))
+		st.Files[dimse.DeflatedExplicitVRLittleEndian] = append(st.Files[dimse.DeflatedExplicitVRLittleEndian], filepath.Join(dir, "deflated", base))
 	}
+	os.RemoveAll(raw)
 	return st, nil
 }
 
-func runJobs(n, workers int, f func(int) error) error {
-	var mu sync.Mutex
-	var first error
-	next := 0
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				mu.Lock()
-				i := next
-				next++
-				stop := first != nil
-				mu.Unlock()
-				if i >= n || stop {
-					return
-				}
-				if err := f(i); err != nil {
-					mu.Lock()
-					if first == nil {
-						first = err
-					}
-					mu.Unlock()
-				}
-			}
-		}()
+// throughDCMTK sends files with storescu (proposing with scuOpt) to a
+// storescp (accepting with scpOpt) writing into out, then renames what it
+// wrote to the names in nameOf.
+func throughDCMTK(files []string, out, scpOpt, scuOpt string, nameOf map[string]string) error {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
 	}
-	wg.Wait()
-	return first
+	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	ln.Close()
+	// TCP_NODELAY=1 makes dcmtk turn Nagle's algorithm off.
+	env := append(os.Environ(), "TCP_NODELAY=1")
+	scp := exec.Command("storescp", "-aet", "STORESCP", "-od", out, scpOpt, port)
+	scp.Env = env
+	var scpOut bytes.Buffer
+	scp.Stdout, scp.Stderr = &scpOut, &scpOut
+	if err := scp.Start(); err != nil {
+		return fmt.Errorf("dimsetest: starting storescp: %w", err)
+	}
+	defer func() { scp.Process.Kill(); scp.Wait() }()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		c, err := net.Dial("tcp", "127.0.0.1:"+port)
+		if err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("dimsetest: storescp did not listen on port %s: %s", port, scpOut.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	args := append([]string{"-R", scuOpt, "-aet", "DIMSETEST", "-aec", "STORESCP", "127.0.0.1", port}, files...)
+	scu := exec.CommandContext(ctx, "storescu", args...)
+	scu.Env = env
+	if b, err := scu.CombinedOutput(); err != nil {
+		return fmt.Errorf("dimsetest: storescu %s: %v: %s", scuOpt, err, b)
+	}
+	written, err := filepath.Glob(filepath.Join(out, "MR.*"))
+	if err != nil {
+		return err
+	}
+	if len(written) != len(files) {
+		return fmt.Errorf("dimsetest: storescp wrote %d files for %d sent", len(written), len(files))
+	}
+	for _, w := range written {
+		name, ok := nameOf[strings.TrimPrefix(filepath.Base(w), "MR.")]
+		if !ok {
+			return fmt.Errorf("dimsetest: storescp wrote an unexpected file %s", w)
+		}
+		if err := os.Rename(w, filepath.Join(out, name)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // newUID keeps old's length: its tail is replaced by tag, so the UID stays
