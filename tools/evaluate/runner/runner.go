@@ -38,7 +38,10 @@ type Options struct {
 	// removed afterwards either way).
 	ScratchDir string
 	Phantom    phantom.Config
-	Progress   io.Writer
+	// Generator, when set, is used instead of loading one from AnatomyDir
+	// with Phantom.
+	Generator *phantom.Generator
+	Progress  io.Writer
 }
 
 // Run generates, runs and scores every case and returns the report.
@@ -49,10 +52,14 @@ func Run(ctx context.Context, o Options) (*score.Report, error) {
 	if len(o.Seeds) == 0 {
 		return nil, errors.New("evaluate: no seeds given")
 	}
-	g, err := phantom.NewGenerator(o.AnatomyDir, o.Phantom)
-	if err != nil {
-		return nil, fmt.Errorf("evaluate: %w", err)
+	g := o.Generator
+	if g == nil {
+		var err error
+		if g, err = phantom.NewGenerator(o.AnatomyDir, o.Phantom); err != nil {
+			return nil, fmt.Errorf("evaluate: %w", err)
+		}
 	}
+	var err error
 	scratch := o.ScratchDir
 	if scratch == "" {
 		if scratch, err = os.MkdirTemp("", "evaluate-"); err != nil {

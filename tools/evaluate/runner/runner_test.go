@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"metsentry/firmware/detect"
@@ -15,7 +16,23 @@ import (
 	"metsentry/tools/phantom/phantom"
 )
 
-var small = phantom.Config{Dims: [3]int{96, 96, 64}, LesionFree: -1, GhostProb: -1}
+var (
+	small   = phantom.Config{Dims: [3]int{80, 80, 56}, LesionFree: -1, GhostProb: -1}
+	genOnce sync.Once
+	gen     *phantom.Generator
+	genErr  error
+)
+
+// generator loads the anatomy once for all tests of the package.
+func generator(t *testing.T) *phantom.Generator {
+	t.Helper()
+	dir := testenv.SharedData(t, "anatomy", "colin27")
+	genOnce.Do(func() { gen, genErr = phantom.NewGenerator(dir, small) })
+	if genErr != nil {
+		t.Fatal(genErr)
+	}
+	return gen
+}
 
 // oracle answers with the truth of the case the runner is on: it makes the
 // same (split, seed) case with its own generator, so a perfect score also
@@ -49,11 +66,7 @@ func (o *oracle) Prob(ctx context.Context, black, bright *volume.Volume) ([]floa
 }
 
 func TestRunPipeline(t *testing.T) {
-	dir := testenv.SharedData(t, "anatomy", "colin27")
-	g, err := phantom.NewGenerator(dir, small)
-	if err != nil {
-		t.Fatal(err)
-	}
+	g := generator(t)
 	seeds := []uint64{4, 7}
 	for _, tc := range []struct {
 		name     string
@@ -62,10 +75,10 @@ func TestRunPipeline(t *testing.T) {
 	}{{"perfect", false, 1}, {"all missed", true, 0}} {
 		t.Run(tc.name, func(t *testing.T) {
 			rep, err := Run(context.Background(), Options{
-				AnatomyDir: dir, Split: phantom.Val, Seeds: seeds,
+				Generator: g, Split: phantom.Val, Seeds: seeds,
 				Detector: &oracle{g: g, split: phantom.Val, seeds: seeds, miss: tc.miss},
 				Params:   detect.Params{Threshold: 0.5}, FROCThresholds: []float64{0.5, 0.95},
-				Phantom: small, ScratchDir: t.TempDir(),
+				ScratchDir: t.TempDir(),
 			})
 			if err != nil {
 				t.Fatal(err)
@@ -106,11 +119,7 @@ func TestRunPipeline(t *testing.T) {
 }
 
 func TestScoreFiles(t *testing.T) {
-	dir := testenv.SharedData(t, "anatomy", "colin27")
-	g, err := phantom.NewGenerator(dir, small)
-	if err != nil {
-		t.Fatal(err)
-	}
+	g := generator(t)
 	cases, preds := t.TempDir(), t.TempDir()
 	c, err := g.Generate(2, phantom.Test)
 	if err != nil {

@@ -35,7 +35,11 @@ type Anatomy struct {
 	t1    []float32 // Colin27 T1 (ch2), raw scanner units
 	class []uint8   // tissue class in the brain mask, else tissueNone
 	aal   []uint8   // AAL index 0..116
-	sd    []float32 // signed distance to the brain surface, mm: + inside
+	// sd is the signed distance to the brain surface in mm (+ inside) on a
+	// 2 mm grid: accurate enough to steer vessels and lesions, and 8× cheaper
+	// to compute than at 1 mm.
+	sd     []float32
+	sdDims [3]int
 
 	// Levels are the mean T1 of CSF, GM and WM in the brain mask, and the
 	// 99.5th percentile of the head.
@@ -92,7 +96,7 @@ func LoadAnatomy(dir string) (*Anatomy, error) {
 		}
 	}
 	a.classify(mask)
-	a.sd = signedDistance(mask, a.Dims)
+	a.sd, a.sdDims = coarseSignedDistance(mask, a.Dims)
 	a.sinuses = a.buildSinuses()
 	return a, nil
 }
@@ -101,7 +105,7 @@ func LoadAnatomy(dir string) (*Anatomy, error) {
 func (a *Anatomy) classify(mask []bool) {
 	var vals []float32
 	for i, m := range mask {
-		if m {
+		if m && i%3 == 0 { // a third of the brain is plenty to fit three means
 			vals = append(vals, a.t1[i])
 		}
 	}
@@ -163,6 +167,31 @@ func nearest3(c [3]float64, v float64) int {
 		}
 	}
 	return best
+}
+
+// coarseSignedDistance downsamples the mask 2× (a 2×2×2 block is inside when
+// at least half of it is) and returns its signed distance in mm.
+func coarseSignedDistance(mask []bool, dims [3]int) ([]float32, [3]int) {
+	cd := [3]int{dims[0] / 2, dims[1] / 2, dims[2] / 2}
+	cm := make([]bool, cd[0]*cd[1]*cd[2])
+	for z := 0; z < cd[2]; z++ {
+		for y := 0; y < cd[1]; y++ {
+			for x := 0; x < cd[0]; x++ {
+				n := 0
+				for c := 0; c < 8; c++ {
+					if mask[(2*x+c&1)+dims[0]*((2*y+(c>>1)&1)+dims[1]*(2*z+(c>>2)&1))] {
+						n++
+					}
+				}
+				cm[x+cd[0]*(y+cd[1]*z)] = n >= 4
+			}
+		}
+	}
+	sd := signedDistance(cm, cd)
+	for i := range sd {
+		sd[i] *= 2
+	}
+	return sd, cd
 }
 
 // signedDistance is a two-pass 3×3×3 chamfer distance (mm) to the mask
@@ -279,8 +308,36 @@ func (a *Anatomy) trilinear(f []float32, q geom.Vec3, outside float32) float32 {
 	return c0*(1-fz) + c1*fz
 }
 
-// sdAt is the signed distance to the brain surface at q (mm, + inside).
-func (a *Anatomy) sdAt(q geom.Vec3) float64 { return float64(a.trilinear(a.sd, q, -50)) }
+// sdAt is the signed distance to the brain surface at q (mm, + inside),
+// interpolated on the 2 mm grid.
+func (a *Anatomy) sdAt(q geom.Vec3) float64 {
+	v := a.FromLP.Apply(q)
+	var f [3]float64
+	var i [3]int
+	for d := 0; d < 3; d++ {
+		c := (v[d] - 0.5) / 2 // fine voxel -> coarse voxel
+		fl := math.Floor(c)
+		i[d], f[d] = int(fl), c-fl
+		if i[d] < 0 || i[d]+1 >= a.sdDims[d] {
+			return -50
+		}
+	}
+	nx, ny := a.sdDims[0], a.sdDims[1]
+	out := 0.0
+	for c := 0; c < 8; c++ {
+		dx, dy, dz := c&1, (c>>1)&1, (c>>2)&1
+		w := 1.0
+		for d, o := range [3]int{dx, dy, dz} {
+			if o == 1 {
+				w *= f[d]
+			} else {
+				w *= 1 - f[d]
+			}
+		}
+		out += w * float64(a.sd[(i[0]+dx)+nx*((i[1]+dy)+ny*(i[2]+dz))])
+	}
+	return out
+}
 
 // classAt and aalAt are nearest-voxel lookups.
 func (a *Anatomy) classAt(q geom.Vec3) uint8 {

@@ -25,15 +25,31 @@ var (
 	genOnce sync.Once
 	genTest *Generator
 	genErr  error
+	cases   sync.Map // "split/seed" -> *Case
 )
 
-// smallGenerator renders a 100×100×72 mm crop around the brain centre: the
+// testCase generates (split, seed) once per test binary.
+func testCase(t *testing.T, seed uint64, split Split) *Case {
+	t.Helper()
+	key := fmt.Sprintf("%s/%d", split, seed)
+	if c, ok := cases.Load(key); ok {
+		return c.(*Case)
+	}
+	c, err := smallGenerator(t).Generate(seed, split)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases.Store(key, c)
+	return c
+}
+
+// smallGenerator renders a 96×96×64 mm crop around the brain centre: the
 // real anatomy and code paths at a size the race detector can afford.
 func smallGenerator(t *testing.T) *Generator {
 	t.Helper()
 	dir := testenv.SharedData(t, "anatomy", "colin27")
 	genOnce.Do(func() {
-		genTest, genErr = NewGenerator(dir, Config{Dims: [3]int{100, 100, 72}, LesionFree: -1, GhostProb: -1})
+		genTest, genErr = NewGenerator(dir, Config{Dims: [3]int{96, 96, 64}, LesionFree: -1, GhostProb: -1})
 	})
 	if genErr != nil {
 		t.Fatal(genErr)
@@ -42,13 +58,9 @@ func smallGenerator(t *testing.T) *Generator {
 }
 
 func TestLesionListMatchesLabels(t *testing.T) {
-	g := smallGenerator(t)
 	total := 0
 	for _, seed := range []uint64{3, 11} {
-		c, err := g.Generate(seed, Train)
-		if err != nil {
-			t.Fatal(err)
-		}
+		c := testCase(t, seed, Train)
 		total += len(c.Lesions)
 		t.Run(c.ID, func(t *testing.T) { checkTruth(t, c) })
 	}
@@ -129,23 +141,17 @@ func digest(c *Case) [32]byte {
 
 func TestDeterministicAndSplitsDiffer(t *testing.T) {
 	g := smallGenerator(t)
-	a, err := g.Generate(5, Val)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := g.Generate(5, Val)
+	a := testCase(t, 3, Val)
+	b, err := g.Generate(3, Val)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if digest(a) != digest(b) {
 		t.Error("the same split and seed gave different volumes")
 	}
-	other, err := g.Generate(5, Test)
-	if err != nil {
-		t.Fatal(err)
-	}
+	other := testCase(t, 3, Train)
 	if digest(a) == digest(other) {
-		t.Error("seed 5 of val and of test are the same case")
+		t.Error("seed 3 of val and of train are the same case")
 	}
 	if _, err := g.Generate(1, Split("holdout")); err == nil {
 		t.Error("unknown split accepted")
@@ -156,11 +162,7 @@ func TestDeterministicAndSplitsDiffer(t *testing.T) {
 }
 
 func TestChannels(t *testing.T) {
-	g := smallGenerator(t)
-	c, err := g.Generate(11, Train)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := testCase(t, 11, Train)
 	// lesions are bright in both channels; vessels only in bright-blood
 	var lb, lk, n float64
 	for i, v := range c.Labels {
@@ -189,11 +191,7 @@ func TestChannels(t *testing.T) {
 
 func TestDICOMPassesDciodvfy(t *testing.T) {
 	dciodvfy := testenv.Program(t, "dciodvfy")
-	g := smallGenerator(t)
-	c, err := g.Generate(11, Test)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := testCase(t, 11, Train)
 	dir := t.TempDir()
 	mid := c.Grid.Dims[2] / 2
 	if err := WriteDICOMSlices(dir, c, mid-1, mid+2); err != nil {
@@ -238,7 +236,7 @@ func TestDICOMPassesDciodvfy(t *testing.T) {
 		t.Errorf("%d frames of reference across the two series, want 1", len(frames))
 	}
 	// pixel values come back through RescaleSlope
-	f := filepath.Join(dir, "s702", "0037.dcm")
+	f := filepath.Join(dir, "s702", fmt.Sprintf("%04d.dcm", mid+1))
 	if _, err := os.Stat(f); err != nil {
 		t.Fatalf("expected slice file: %v", err)
 	}
@@ -254,7 +252,7 @@ func TestDICOMPassesDciodvfy(t *testing.T) {
 		t.Fatal(err)
 	}
 	nx, ny := c.Grid.Dims[0], c.Grid.Dims[1]
-	k := 36
+	k := mid
 	for _, idx := range []int{0, nx*ny/2 + nx/2, nx*ny - 1} {
 		px, err := fr.GetPixel(idx%nx, idx/nx)
 		if err != nil {

@@ -108,17 +108,29 @@ func Preview(w io.Writer, c *Case) error {
 					idx := i + nx*(j+ny*ck)
 					g := gray(pair.vol[idx], pair.lv)
 					col := color.RGBA{g, g, g, 255}
-					edge := c.Labels[idx] == uint16(small.ID) && isEdge(c, i, j, ck)
 					for yy := 0; yy < zoom; yy++ {
 						for xx := 0; xx < zoom; xx++ {
-							cc := col
-							// contour as a thin outline on the zoomed pixel
-							if edge && (xx == 0 || yy == 0) {
-								cc = color.RGBA{255, 40, 40, 255}
-							}
-							img.Set(x0+(di+half)*zoom+xx, y0+(dj+half)*zoom+yy, cc)
+							img.Set(x0+(di+half)*zoom+xx, y0+(dj+half)*zoom+yy, col)
 						}
 					}
+				}
+			}
+		}
+	}
+	if small != nil {
+		// red corner brackets around the lesion in both close-ups, so the
+		// lesion itself stays unmarked
+		r := int(math.Ceil(small.LongestDiameterMM/2/c.Grid.Spacing()[0])) + 2
+		red := color.RGBA{255, 40, 40, 255}
+		y0 := ny + 4 + nz + 4
+		half := crop / 2
+		for side := 0; side < 2; side++ {
+			cx := side*(nx+4) + half*zoom + zoom/2
+			cy := y0 + half*zoom + zoom/2
+			lo, hi := -r*zoom, r*zoom
+			for t := 0; t < 2*zoom; t++ {
+				for _, p := range [][2]int{{lo + t, lo}, {lo, lo + t}, {hi - t, lo}, {hi, lo + t}, {lo + t, hi}, {lo, hi - t}, {hi - t, hi}, {hi, hi - t}} {
+					img.Set(cx+p[0], cy+p[1], red)
 				}
 			}
 		}

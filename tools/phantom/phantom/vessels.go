@@ -95,7 +95,7 @@ func (g *vesselGrower) grow(p, dir geom.Vec3, r, budget float64, kind uint8, lev
 				slow = false
 			}
 		}
-		r2 := r * math.Exp(-step*0.006)
+		r2 := r * math.Exp(-step*0.003)
 		g.segs = append(g.segs, segment{A: p, B: next, RA: r, RB: r2, kind: kind, slow: slow})
 		p, r = next, r2
 		budget -= step
@@ -178,14 +178,14 @@ func growVessels(a *Anatomy, rng *rand.Rand, density float64) []segment {
 	nVeins := int(density * float64(50+rng.IntN(40)))
 	for i := 0; i < nVeins; i++ {
 		if p, ok := g.surfacePoint(c[2] - 25); ok {
-			g.grow(p, randUnit(rng), 0.5+0.7*rng.Float64(), 50+80*rng.Float64(), kindVein, 2)
+			g.grow(p, randUnit(rng), 0.6+0.9*rng.Float64(), 50+80*rng.Float64(), kindVein, 2)
 		}
 	}
 	// Small cortical arteries anywhere on the surface.
 	nArt := int(density * float64(70+rng.IntN(50)))
 	for i := 0; i < nArt; i++ {
 		if p, ok := g.surfacePoint(-1e9); ok {
-			g.grow(p, randUnit(rng), 0.3+0.4*rng.Float64(), 15+35*rng.Float64(), kindArtery, 3)
+			g.grow(p, randUnit(rng), 0.35+0.5*rng.Float64(), 15+35*rng.Float64(), kindArtery, 3)
 		}
 	}
 	// Penetrating vessels.
