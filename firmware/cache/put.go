@@ -67,8 +67,10 @@ func (s *Store) PutInstance(ctx context.Context, f *os.File, meta Received) (err
 	if err := s.CheckSpace(); err != nil {
 		return err
 	}
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("cache: fsync %s: %w", filepath.Base(tmp), err)
+	if !s.opt.NoSync {
+		if err := f.Sync(); err != nil {
+			return fmt.Errorf("cache: fsync %s: %w", filepath.Base(tmp), err)
+		}
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return fmt.Errorf("cache: rewind %s: %w", filepath.Base(tmp), err)
@@ -134,7 +136,7 @@ func (s *Store) PutInstance(ctx context.Context, f *os.File, meta Received) (err
 	if err := os.MkdirAll(filepath.Dir(dst), 0o750); err != nil {
 		return fmt.Errorf("cache: create folder: %w", err)
 	}
-	if err := syncDir(filepath.Dir(filepath.Dir(dst))); err != nil {
+	if err := s.syncDir(filepath.Dir(filepath.Dir(dst))); err != nil {
 		return err
 	}
 	if err := os.Rename(tmp, dst); err != nil {
@@ -143,7 +145,7 @@ func (s *Store) PutInstance(ctx context.Context, f *os.File, meta Received) (err
 	if in.Path != old.Path {
 		placed = dst
 	}
-	if err := syncDir(filepath.Dir(dst)); err != nil {
+	if err := s.syncDir(filepath.Dir(dst)); err != nil {
 		return err
 	}
 	if err := s.Update(func(t *Tx) error {
@@ -240,6 +242,13 @@ func metaGroup(r io.ReadSeeker) (int64, string, error) {
 		br.Discard(int(n)) //nolint:errcheck // peeked
 		off += n
 	}
+}
+
+func (s *Store) syncDir(dir string) error {
+	if s.opt.NoSync {
+		return nil
+	}
+	return syncDir(dir)
 }
 
 // syncDir fsyncs a folder so a rename or create in it survives a power cut.

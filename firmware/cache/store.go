@@ -53,6 +53,9 @@ type Options struct {
 	FreeSpace func(dir string) (free, total uint64, err error)
 	// Logger receives recovery and retention messages (default slog.Default).
 	Logger *slog.Logger
+	// NoSync skips every fsync (files, folders and the database). For tests
+	// of other packages only: a crash can then lose acknowledged instances.
+	NoSync bool
 }
 
 // Store is an open cache. Its methods are safe for concurrent use.
@@ -98,6 +101,7 @@ func Open(dir string, opt Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	db.NoSync = opt.NoSync
 	s := &Store{dir: dir, db: db, opt: opt, log: opt.Logger}
 	if err := s.check(); err != nil {
 		db.Close()

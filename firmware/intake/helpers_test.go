@@ -52,7 +52,8 @@ func newEnv(t *testing.T, mutate func(*config.Site)) *env {
 		t.Fatal(err)
 	}
 	clk := &fakeClock{t: time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)}
-	s, err := cache.Open(t.TempDir(), cache.Options{Now: clk.Now})
+	// Durability is the cache's own tests' business; these test decisions.
+	s, err := cache.Open(t.TempDir(), cache.Options{Now: clk.Now, NoSync: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,27 +80,44 @@ func sharedFiles(t testing.TB, rel ...string) []string {
 	return out
 }
 
-var parsed sync.Map // path -> []byte of the source file
+var parsed sync.Map // path -> dicom.Dataset of the source file, parsed once
 
 // rewrite returns the bytes of a real DICOM file with some attributes
 // replaced (or added), as a scanner would have written a different series.
-// The SOP Instance UID (and the meta header's copy) is always rewritten from
-// the series UID and the instance number so series never share instances.
+// The parsed source is shared between calls, so replaced elements are new
+// values in a copied element list, never edits of the shared ones.
 func rewrite(t testing.TB, path string, set map[tag.Tag][]string) []byte {
 	t.Helper()
-	ds, err := dicom.ParseFile(path, nil)
-	if err != nil {
-		t.Fatalf("parse %s: %v", path, err)
+	var src dicom.Dataset
+	if v, ok := parsed.Load(path); ok {
+		src = v.(dicom.Dataset)
+	} else {
+		ds, err := dicom.ParseFile(path, nil)
+		if err != nil {
+			t.Fatalf("parse %s: %v", path, err)
+		}
+		parsed.Store(path, ds)
+		src = ds
+	}
+	ds := dicom.Dataset{Elements: make([]*dicom.Element, 0, len(src.Elements)+len(set))}
+	done := map[tag.Tag]bool{}
+	for _, e := range src.Elements {
+		vals, ok := set[e.Tag]
+		if !ok {
+			ds.Elements = append(ds.Elements, e)
+			continue
+		}
+		v, err := dicom.NewValue(vals)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ne := *e
+		ne.Value, ne.ValueLength = v, 0
+		ds.Elements = append(ds.Elements, &ne)
+		done[e.Tag] = true
 	}
 	for tg, vals := range set {
-		e, err := ds.FindElementByTag(tg)
-		if err == nil {
-			v, err := dicom.NewValue(vals)
-			if err != nil {
-				t.Fatal(err)
-			}
-			e.Value = v
-			e.ValueLength = 0
+		if done[tg] {
 			continue
 		}
 		ne, err := dicom.NewElement(tg, vals)
