@@ -244,3 +244,24 @@ func newSessionID() uint16 {
 		}
 	}
 }
+
+// String sums the link up for the service console, e.g.
+// "up, panel v1 with display (/dev/ttyTHS1); 12 retries, 0 bad frames".
+func (s LinkStatus) String() string {
+	var state string
+	switch {
+	case !s.Open:
+		state = "port not open"
+		if s.LastError != "" {
+			state += ": " + s.LastError
+		}
+	case !s.Up:
+		state = "no answer from the panel"
+	default:
+		state = fmt.Sprintf("up, panel v%d", s.Peer.MaxVersion)
+		if s.Peer.Caps&CapDisplay != 0 {
+			state += " with display"
+		}
+	}
+	return fmt.Sprintf("%s (%s); %d reconnects, %d retries, %d bad frames", state, s.Device, s.Stats.Reconnects, s.Stats.Retries, s.Stats.BadFrames)
+}

@@ -235,3 +235,21 @@ func TestSessionCountsBadFrames(t *testing.T) {
 		t.Error("bad frames brought the link up")
 	}
 }
+
+func TestLinkStatusString(t *testing.T) {
+	tests := []struct {
+		s    LinkStatus
+		want string
+	}{
+		{LinkStatus{Device: "/dev/ttyUSB0", LastError: "serial: open /dev/ttyUSB0 at 115200 baud: no such file or directory"},
+			"port not open: serial: open /dev/ttyUSB0 at 115200 baud: no such file or directory (/dev/ttyUSB0); 0 reconnects, 0 retries, 0 bad frames"},
+		{LinkStatus{Device: "/dev/ttyTHS1", Open: true}, "no answer from the panel (/dev/ttyTHS1); 0 reconnects, 0 retries, 0 bad frames"},
+		{LinkStatus{Device: "/dev/ttyTHS1", Open: true, Up: true, Peer: Hello{MaxVersion: 1, Caps: CapDisplay}, Stats: Stats{Retries: 3, Reconnects: 1}},
+			"up, panel v1 with display (/dev/ttyTHS1); 1 reconnects, 3 retries, 0 bad frames"},
+	}
+	for _, tt := range tests {
+		if got := tt.s.String(); got != tt.want {
+			t.Errorf("String = %q, want %q", got, tt.want)
+		}
+	}
+}
