@@ -3,6 +3,8 @@ package panel_test
 import (
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
 
 	"metsentry/firmware/panel"
 )
@@ -17,7 +19,7 @@ func (printer) Show(v panel.View) error {
 // The daemon drives the machine with what happens to a study; every change is
 // shown on the displays (in the appliance, a panel.Link to the MCU).
 func ExampleMachine() {
-	m := panel.NewMachine(context.Background(), panel.MachineConfig{Displays: []panel.Display{printer{}}, Logger: discard})
+	m := panel.NewMachine(context.Background(), panel.MachineConfig{Displays: []panel.Display{printer{}}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	m.Receiving()
 	m.Processing()
 	m.Result(2)
