@@ -18,6 +18,10 @@ const (
 	headPct      = 99
 	// HeadMarginMM is added around the head's bounding box before cropping.
 	HeadMarginMM = 5
+	// MaxHeadHeightMM bounds the crop below the top of the head: the brain
+	// and cerebellum lie within about 160 mm of the vertex, so a field of
+	// view that reaches the neck and shoulders is cut there.
+	MaxHeadHeightMM = 200
 )
 
 // ReasonMissingChannel: the model needs a black-blood channel the study lacks.
@@ -359,6 +363,9 @@ func modelGrid(src geom.Grid, lo, hi [3]int, sp [3]float64, mult int) (geom.Grid
 			pmin[a] = math.Min(pmin[a], p[a])
 			pmax[a] = math.Max(pmax[a], p[a])
 		}
+	}
+	if pmax[2]-pmin[2] > MaxHeadHeightMM {
+		pmin[2] = pmax[2] - MaxHeadHeightMM // LPS z runs to the vertex
 	}
 	var g geom.Grid
 	for a := 0; a < 3; a++ {

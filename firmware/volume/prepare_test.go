@@ -84,22 +84,22 @@ func maskedMoments(data []float32, mask []uint8) (mean, sd float64, n int) {
 func TestPrepareZScore(t *testing.T) {
 	bright := philips(t)
 	black := copyWithSource(bright, "black")
-	mi, err := Prepare(black, bright, testManifest(pair, manifest.Normalisation{Method: manifest.NormZScoreMask}))
+	mi, err := Prepare(black, bright, testManifestAt(pair, manifest.Normalisation{Method: manifest.NormZScoreMask}, 2))
 	if err != nil {
 		t.Fatal(err)
 	}
 	g := mi.Grid
 	for a := 0; a < 3; a++ {
-		if g.Dims[a]%16 != 0 || g.Dims[a] < 150 || g.Dims[a] > 300 {
-			t.Fatalf("model dims %v: each must be a multiple of 16 and fit a head", g.Dims)
+		if g.Dims[a]%16 != 0 || g.Dims[a] < 64 || g.Dims[a] > 150 {
+			t.Fatalf("model dims %v: each must be a multiple of 16 and fit a head at 2 mm", g.Dims)
 		}
 		for c := 0; c < 3; c++ {
 			want := 0.0
 			if a == c {
-				want = 1
+				want = 2
 			}
 			if g.Affine[a][c] != want {
-				t.Fatalf("model affine %v is not a 1 mm LPS-aligned grid", g.Affine)
+				t.Fatalf("model affine %v is not a 2 mm LPS-aligned grid", g.Affine)
 			}
 		}
 	}
@@ -108,11 +108,12 @@ func TestPrepareZScore(t *testing.T) {
 	}
 	for _, ch := range pair {
 		mean, sd, n := maskedMoments(mi.Channel(ch), mi.HeadMask)
-		if n < 500000 || math.Abs(mean) > 1e-3 || math.Abs(sd-1) > 1e-3 {
+		if n < 60000 || math.Abs(mean) > 1e-3 || math.Abs(sd-1) > 1e-3 {
 			t.Fatalf("%s: %d head voxels, mean %v sd %v; want a head, 0 and 1", ch, n, mean, sd)
 		}
 	}
-	// The crop keeps the head: every source voxel above the head threshold
+	// The crop keeps the head down to MaxHeadHeightMM below its top: every
+	// sampled source voxel above the head threshold within that height
 	// lands inside the model grid.
 	inv, err := g.Affine.Inverse()
 	if err != nil {
@@ -121,22 +122,35 @@ func TestPrepareZScore(t *testing.T) {
 	st := maskedStats(bright.Data, nil)
 	thr := float32(HeadFraction * percentiles(bright.Data, nil, st, headPct)[0])
 	sg := bright.Grid
-	outside := 0
+	var head []geom.Vec3
+	top := math.Inf(-1)
 	for k := 0; k < sg.Dims[2]; k += 3 {
 		for j := 0; j < sg.Dims[1]; j += 3 {
 			for i := 0; i < sg.Dims[0]; i += 3 {
-				if bright.Data[sg.Index(i, j, k)] <= thr {
-					continue
-				}
-				m := inv.Apply(sg.Affine.Apply(geom.Vec3{float64(i), float64(j), float64(k)}))
-				if !g.Contains(int(math.Round(m[0])), int(math.Round(m[1])), int(math.Round(m[2]))) {
-					outside++
+				if bright.Data[sg.Index(i, j, k)] > thr {
+					p := sg.Affine.Apply(geom.Vec3{float64(i), float64(j), float64(k)})
+					head = append(head, p)
+					top = math.Max(top, p[2])
 				}
 			}
 		}
 	}
-	if outside > 20 {
-		t.Fatalf("%d sampled head voxels fall outside the cropped model grid", outside)
+	outside, kept := 0, 0
+	for _, p := range head {
+		if p[2] < top-MaxHeadHeightMM+3 {
+			continue
+		}
+		kept++
+		m := inv.Apply(p)
+		if !g.Contains(int(math.Round(m[0])), int(math.Round(m[1])), int(math.Round(m[2]))) {
+			outside++
+		}
+	}
+	if kept < len(head)/2 || outside > 20 {
+		t.Fatalf("%d of %d sampled head voxels within %d mm of the top fall outside the cropped model grid", outside, kept, MaxHeadHeightMM)
+	}
+	if h := float64(g.Dims[2]) * 2; h > MaxHeadHeightMM+2*HeadMarginMM+2*16 {
+		t.Fatalf("model grid is %g mm high; the crop should stop %d mm below the top of the head", h, MaxHeadHeightMM)
 	}
 	// Writing the model input as NIfTI gives a 2-volume image on the grid.
 	p := filepath.Join(t.TempDir(), "in.nii")
