@@ -225,13 +225,20 @@ func (es elements) item(t tag.Tag) elements {
 }
 
 // readInstance parses one file and splits its pixel data into frames.
-func readInstance(path string) (*instance, error) {
+func readInstance(path string) (in *instance, err error) {
+	// A malformed file must give a refusal, never a crashed job: the parser
+	// indexes values it has not checked (MustGetInts and the like).
+	defer func() {
+		if r := recover(); r != nil {
+			in, err = nil, refuse(ReasonUnreadable, "%s is a damaged DICOM file (the parser failed: %v)", filepath.Base(path), r)
+		}
+	}()
 	ds, err := dicom.ParseFile(path, nil, dicom.SkipProcessingPixelDataValue())
 	if err != nil {
 		return nil, refuse(ReasonUnreadable, "%s is not a readable DICOM file: %v", filepath.Base(path), err)
 	}
 	es := elements(ds.Elements)
-	in := &instance{
+	in = &instance{
 		path:      path,
 		seriesUID: es.str(tSeriesUID),
 		studyUID:  es.str(tStudyUID),
