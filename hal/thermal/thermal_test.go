@@ -6,10 +6,12 @@ import (
 	"io"
 	"log/slog"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
 	"metsentry/firmware/panel"
+	"metsentry/hal/clock/clocktest"
 	"metsentry/hal/thermal"
 	"metsentry/hal/thermal/thermaltest"
 )
@@ -82,5 +84,40 @@ func TestMonitorSensorErrors(t *testing.T) {
 	}
 	if _, err := thermal.NewMonitor(thermal.Config{Zones: []thermal.Zone{good}, ThrottleC: 90, CriticalC: 80}); err == nil {
 		t.Error("NewMonitor accepted critical below throttle")
+	}
+}
+
+func TestMonitorRunReadsOnTheClock(t *testing.T) {
+	clk := clocktest.New(time.Unix(0, 0))
+	z := &thermaltest.Zone{ZoneName: "cpu-thermal"}
+	z.Set(50)
+	faults := make(chan bool, 4)
+	mon, err := thermal.NewMonitor(thermal.Config{Zones: []thermal.Zone{z}, ThrottleC: 85, CriticalC: 99, Every: 5 * time.Second,
+		Clock: clk, Logger: quiet, Fault: func(on bool) { faults <- on }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- mon.Run(ctx) }()
+	for clk.Pending() == 0 {
+		time.Sleep(time.Millisecond) // wait for Run to arm its ticker
+	}
+	z.Set(105)
+	clk.Advance(5 * time.Second)
+	select {
+	case on := <-faults:
+		if !on {
+			t.Error("fault cleared instead of raised")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no fault after a tick over the critical limit")
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if !z.Halted {
+		t.Error("Run did not halt the zones on stop")
 	}
 }
