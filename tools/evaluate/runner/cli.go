@@ -12,8 +12,8 @@ import (
 	"sort"
 
 	"metsentry/firmware/detect"
+	"metsentry/firmware/nifti"
 	"metsentry/tools/evaluate/score"
-	"metsentry/tools/phantom/nifti"
 	"metsentry/tools/phantom/phantom"
 )
 
@@ -149,11 +149,11 @@ func ScoreFiles(casesDir, predDir string, threshold float64, froc []float64) (*s
 			return nil, fmt.Errorf("evaluate: %s is split %s of %s, others are %s of %s: score one split of one generator at a time", tr.Case, tr.Split, tr.Generator, rep.Split, rep.Generator)
 		}
 		rep.Seeds = append(rep.Seeds, tr.Seed)
-		lab, err := nifti.ReadFile(filepath.Join(filepath.Dir(tp), "labels.nii.gz"))
+		lab, err := nifti.Read(filepath.Join(filepath.Dir(tp), "labels.nii.gz"))
 		if err != nil {
 			return nil, fmt.Errorf("evaluate: %w", err)
 		}
-		in := score.Input{ID: tr.Case, Dims: lab.Dims, Truth: make([]uint16, len(lab.Data))}
+		in := score.Input{ID: tr.Case, Dims: lab.Grid.Dims, Truth: make([]uint16, len(lab.Data))}
 		for i, v := range lab.Data {
 			in.Truth[i] = uint16(v)
 		}
@@ -161,9 +161,9 @@ func ScoreFiles(casesDir, predDir string, threshold float64, froc []float64) (*s
 			in.Lesions = append(in.Lesions, score.TruthLesion{ID: l.ID, DiameterMM: l.LongestDiameterMM})
 		}
 		pdir := filepath.Join(predDir, tr.Case)
-		if p, err := nifti.ReadFile(filepath.Join(pdir, "prob.nii.gz")); err == nil {
-			if p.Dims != lab.Dims {
-				return nil, fmt.Errorf("evaluate: %s: prediction %v, truth %v", tr.Case, p.Dims, lab.Dims)
+		if p, err := nifti.Read(filepath.Join(pdir, "prob.nii.gz")); err == nil {
+			if p.Grid.Dims != lab.Grid.Dims {
+				return nil, fmt.Errorf("evaluate: %s: prediction %v, truth %v", tr.Case, p.Grid.Dims, lab.Grid.Dims)
 			}
 			probs++
 			in.Pred = score.Threshold(p.Data, threshold)
@@ -179,12 +179,12 @@ func ScoreFiles(casesDir, predDir string, threshold float64, froc []float64) (*s
 		} else if !errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("evaluate: %w", err)
 		} else {
-			p, err := nifti.ReadFile(filepath.Join(pdir, "pred.nii.gz"))
+			p, err := nifti.Read(filepath.Join(pdir, "pred.nii.gz"))
 			if err != nil {
 				return nil, fmt.Errorf("evaluate: %s: no prob.nii.gz or pred.nii.gz: %w", tr.Case, err)
 			}
-			if p.Dims != lab.Dims {
-				return nil, fmt.Errorf("evaluate: %s: prediction %v, truth %v", tr.Case, p.Dims, lab.Dims)
+			if p.Grid.Dims != lab.Grid.Dims {
+				return nil, fmt.Errorf("evaluate: %s: prediction %v, truth %v", tr.Case, p.Grid.Dims, lab.Grid.Dims)
 			}
 			in.Pred = make([]bool, len(p.Data))
 			for i, v := range p.Data {

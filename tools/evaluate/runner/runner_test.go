@@ -9,10 +9,10 @@ import (
 	"testing"
 
 	"metsentry/firmware/detect"
+	"metsentry/firmware/nifti"
 	"metsentry/firmware/testenv"
 	"metsentry/firmware/volume"
 	"metsentry/tools/evaluate/score"
-	"metsentry/tools/phantom/nifti"
 	"metsentry/tools/phantom/phantom"
 )
 
@@ -139,7 +139,7 @@ func TestScoreFiles(t *testing.T) {
 		}
 	}
 	os.MkdirAll(filepath.Join(preds, c.ID), 0o755)
-	if err := nifti.WriteUint16(filepath.Join(preds, c.ID, "pred.nii.gz"), phantom.NiftiHeader(c), pred); err != nil {
+	if err := nifti.Write(filepath.Join(preds, c.ID, "pred.nii.gz"), phantom.LabelImage(c.Grid, pred)); err != nil {
 		t.Fatal(err)
 	}
 	rep, err := ScoreFiles(cases, preds, 0.5, DefaultFROC)
@@ -159,7 +159,7 @@ func TestScoreFiles(t *testing.T) {
 		prob[i] = float32(v) * 0.8
 	}
 	os.Remove(filepath.Join(preds, c.ID, "pred.nii.gz"))
-	if err := nifti.WriteFloat32(filepath.Join(preds, c.ID, "prob.nii.gz"), phantom.NiftiHeader(c), prob); err != nil {
+	if err := nifti.Write(filepath.Join(preds, c.ID, "prob.nii.gz"), &nifti.Image{Grid: c.Grid, Data: prob, Datatype: nifti.DTFloat32}); err != nil {
 		t.Fatal(err)
 	}
 	rep, err = ScoreFiles(cases, preds, 0.5, []float64{0.5, 0.9})

@@ -6,7 +6,7 @@ import (
 	"path/filepath"
 
 	"metsentry/firmware/geom"
-	"metsentry/tools/phantom/nifti"
+	"metsentry/firmware/nifti"
 )
 
 // Tissue classes of the template brain, from a 3-class k-means on T1 inside
@@ -52,31 +52,22 @@ type Anatomy struct {
 // LoadAnatomy reads Colin27 from dir (the folder holding ch2.nii.gz,
 // ch2bet.nii.gz and aal.nii.gz, e.g. ../shared/data/anatomy/colin27).
 func LoadAnatomy(dir string) (*Anatomy, error) {
-	t1, err := nifti.ReadFile(filepath.Join(dir, "ch2.nii.gz"))
+	t1, err := nifti.Read(filepath.Join(dir, "ch2.nii.gz"))
 	if err != nil {
 		return nil, fmt.Errorf("phantom: anatomy: %w", err)
 	}
-	bet, err := nifti.ReadFile(filepath.Join(dir, "ch2bet.nii.gz"))
+	bet, err := nifti.Read(filepath.Join(dir, "ch2bet.nii.gz"))
 	if err != nil {
 		return nil, fmt.Errorf("phantom: anatomy: %w", err)
 	}
-	aal, err := nifti.ReadFile(filepath.Join(dir, "aal.nii.gz"))
+	aal, err := nifti.Read(filepath.Join(dir, "aal.nii.gz"))
 	if err != nil {
 		return nil, fmt.Errorf("phantom: anatomy: %w", err)
 	}
-	if t1.Dims != bet.Dims || t1.Dims != aal.Dims {
-		return nil, fmt.Errorf("phantom: anatomy: ch2 %v, ch2bet %v and aal %v differ in size (want one 1 mm grid)", t1.Dims, bet.Dims, aal.Dims)
+	if t1.Grid.Dims != bet.Grid.Dims || t1.Grid.Dims != aal.Grid.Dims || t1.Volumes > 1 {
+		return nil, fmt.Errorf("phantom: anatomy: ch2 %v, ch2bet %v and aal %v differ in size (want one 3D 1 mm grid)", t1.Grid.Dims, bet.Grid.Dims, aal.Grid.Dims)
 	}
-	a := &Anatomy{Dims: t1.Dims, t1: t1.Data}
-	for r := 0; r < 3; r++ {
-		s := 1.0
-		if r < 2 {
-			s = -1 // RAS -> LPS
-		}
-		for c := 0; c < 4; c++ {
-			a.ToLPS[r][c] = s * t1.Affine[r][c]
-		}
-	}
+	a := &Anatomy{Dims: t1.Grid.Dims, t1: t1.Data, ToLPS: t1.Grid.Affine}
 	if a.FromLP, err = a.ToLPS.Inverse(); err != nil {
 		return nil, fmt.Errorf("phantom: anatomy: ch2 affine: %w", err)
 	}

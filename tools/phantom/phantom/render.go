@@ -128,6 +128,7 @@ func (r *renderer) slice(k int, noiseKey uint64, counts []int) {
 		}
 	}
 	qs := make([]geom.Vec3, nx)
+	var cand []int32
 	bs := make([]float64, nx)
 	for j := 0; j < ny; j++ {
 		r.row(j, k, qs, bs)
@@ -159,11 +160,16 @@ func (r *renderer) slice(k int, noiseKey uint64, counts []int) {
 					lz, ld = l, d
 				}
 			}
-			cand := r.ix.near(p)
+			// keep only the vessels a sub-sample of this voxel can fall in
+			// (a sub-sample lies within 0.58 voxel of the centre)
+			cand = cand[:0]
 			vd := math.Inf(1)
-			for _, si := range cand {
-				d, rr := r.enh[si].seg.distance(p)
-				vd = math.Min(vd, d-rr)
+			for _, si := range r.ix.near(p) {
+				d, rr, ok := r.enh[si].seg.within(p, 0.6*sp)
+				if ok {
+					cand = append(cand, si)
+					vd = math.Min(vd, d-rr)
+				}
 			}
 			sb, sk := 0.0, 0.0
 			label := 0
@@ -250,12 +256,12 @@ func (r *renderer) sample(p geom.Vec3, lz *lesionShape, cand []int32, baseB, bas
 }
 
 // row fills the template coordinates and bias of one image row. Both are
-// smooth, so they are computed exactly every 8 voxels and interpolated
+// smooth, so they are computed exactly every 16 voxels and interpolated
 // linearly between (the displacement is trilinear, hence linear along a row
 // inside a control cell).
 func (r *renderer) row(j, k int, qs []geom.Vec3, bs []float64) {
 	nx := len(qs)
-	const step = 8
+	const step = 16
 	at := func(i int) (geom.Vec3, float64) {
 		p := r.c.Grid.Affine.Apply(geom.Vec3{float64(i), float64(j), float64(k)})
 		return r.x.toTemplate(p), r.biasAt(p)

@@ -10,7 +10,8 @@ import (
 	"strings"
 	"time"
 
-	"metsentry/tools/phantom/nifti"
+	"metsentry/firmware/geom"
+	"metsentry/firmware/nifti"
 )
 
 // RunOptions is what the phantom command asks for.
@@ -122,15 +123,15 @@ func WriteCase(dir string, c *Case, format string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("phantom: %w", err)
 	}
-	h := NiftiHeader(c)
-	if err := nifti.WriteUint16(filepath.Join(dir, "labels.nii.gz"), h, c.Labels); err != nil {
+	if err := nifti.Write(filepath.Join(dir, "labels.nii.gz"), LabelImage(c.Grid, c.Labels)); err != nil {
 		return err
 	}
 	if format == "nifti" || format == "both" {
-		if err := nifti.WriteFloat32(filepath.Join(dir, "black.nii.gz"), h, c.Black); err != nil {
+		desc := c.ID + " " + c.Version
+		if err := nifti.Write(filepath.Join(dir, "black.nii.gz"), &nifti.Image{Grid: c.Grid, Data: c.Black, Datatype: nifti.DTFloat32, Description: desc + " black-blood"}); err != nil {
 			return err
 		}
-		if err := nifti.WriteFloat32(filepath.Join(dir, "bright.nii.gz"), h, c.Bright); err != nil {
+		if err := nifti.Write(filepath.Join(dir, "bright.nii.gz"), &nifti.Image{Grid: c.Grid, Data: c.Bright, Datatype: nifti.DTFloat32, Description: desc + " bright-blood"}); err != nil {
 			return err
 		}
 	}
@@ -146,20 +147,12 @@ func WriteCase(dir string, c *Case, format string) error {
 	return os.WriteFile(filepath.Join(dir, "truth.json"), append(b, '\n'), 0o644)
 }
 
-// NiftiHeader gives the NIfTI header of a case's grid (LPS -> RAS).
-func NiftiHeader(c *Case) nifti.Header {
-	h := nifti.Header{Dims: c.Grid.Dims}
-	sp := c.Grid.Spacing()
-	h.Spacing = [3]float64{sp[0], sp[1], sp[2]}
-	for r := 0; r < 3; r++ {
-		s := 1.0
-		if r < 2 {
-			s = -1
-		}
-		for col := 0; col < 4; col++ {
-			h.Affine[r][col] = s * c.Grid.Affine[r][col]
-		}
+// LabelImage wraps a label volume for firmware/nifti (stored as int16: lesion
+// IDs never exceed MaxLesions).
+func LabelImage(g geom.Grid, labels []uint16) *nifti.Image {
+	data := make([]float32, len(labels))
+	for i, v := range labels {
+		data[i] = float32(v)
 	}
-	h.Affine[3][3] = 1
-	return h
+	return &nifti.Image{Grid: g, Data: data, Datatype: nifti.DTInt16, Description: "lesion labels"}
 }

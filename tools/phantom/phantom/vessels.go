@@ -38,6 +38,30 @@ func (s *segment) distance(p geom.Vec3) (d, r float64) {
 	return p.Sub(q).Norm(), s.RA + (s.RB-s.RA)*t
 }
 
+// within is distance with an early exit: ok is false when p lies further
+// than margin outside the capsule (then d and r are not computed).
+func (s *segment) within(p geom.Vec3, margin float64) (d, r float64, ok bool) {
+	abx, aby, abz := s.B[0]-s.A[0], s.B[1]-s.A[1], s.B[2]-s.A[2]
+	apx, apy, apz := p[0]-s.A[0], p[1]-s.A[1], p[2]-s.A[2]
+	l2 := abx*abx + aby*aby + abz*abz
+	t := 0.0
+	if l2 > 0 {
+		t = (apx*abx + apy*aby + apz*abz) / l2
+		if t < 0 {
+			t = 0
+		} else if t > 1 {
+			t = 1
+		}
+	}
+	dx, dy, dz := apx-t*abx, apy-t*aby, apz-t*abz
+	d2 := dx*dx + dy*dy + dz*dz
+	r = s.RA + (s.RB-s.RA)*t
+	if lim := r + margin; d2 >= lim*lim {
+		return 0, 0, false
+	}
+	return math.Sqrt(d2), r, true
+}
+
 // vesselGrower grows branching, tortuous trees in template space.
 type vesselGrower struct {
 	a    *Anatomy
