@@ -115,12 +115,18 @@ func (in *Intake) Evaluate() (Result, error) {
 		res, err = in.pass(tx, true)
 		return err
 	})
+	if err == nil {
+		for _, l := range res.logs {
+			l()
+		}
+	}
 	return res.Result, err
 }
 
 type passResult struct {
 	Result
-	changed bool // a series became complete
+	changed bool     // a series became complete
+	logs    []func() // log lines to write once the decisions are committed
 }
 
 func (in *Intake) pass(tx *cache.Tx, write bool) (passResult, error) {
@@ -271,7 +277,9 @@ func (in *Intake) study(tx *cache.Tx, st cache.Study, now time.Time, write bool,
 	if err := tx.PutStudy(st); err != nil {
 		return err
 	}
-	in.log.Info("intake: study ready", "study", short(st.StudyInstanceUID), "job", st.JobID, "rule", sel.Rule, "series", strings.Join(names, " + "))
+	res.logs = append(res.logs, func() {
+		in.log.Info("intake: study ready", "study", short(st.StudyInstanceUID), "job", st.JobID, "rule", sel.Rule, "series", strings.Join(names, " + "))
+	})
 	return audit(cache.AuditEvent{Kind: "study-ready", Msg: fmt.Sprintf("study ready, job %d: %s", st.JobID, reason)})
 }
 
@@ -292,7 +300,9 @@ func (in *Intake) skip(tx *cache.Tx, st cache.Study, reason string, decisions []
 	if err := tx.PutStudy(st); err != nil {
 		return err
 	}
-	in.log.Info("intake: study skipped", "study", short(st.StudyInstanceUID), "job", st.JobID, "reason", reason)
+	res.logs = append(res.logs, func() {
+		in.log.Info("intake: study skipped", "study", short(st.StudyInstanceUID), "job", st.JobID, "reason", reason)
+	})
 	return tx.Audit(cache.AuditEvent{Kind: "study-skipped", Study: st.StudyInstanceUID, JobID: st.JobID, Msg: fmt.Sprintf("study skipped, job %d: %s", st.JobID, reason)})
 }
 
