@@ -88,16 +88,20 @@ func (mi *ModelInput) ToSource(modelMask []uint8) ([]uint8, error) {
 	}
 	src := mi.Source.Grid
 	out := make([]uint8, src.Len())
-	nx, ny, nz := src.Dims[0], src.Dims[1], src.Dims[2]
+	lo, hi, any := mi.sourceBox(func(i int) bool { return modelMask[i] != 0 })
+	if !any {
+		return out, nil
+	}
+	nx, ny := src.Dims[0], src.Dims[1]
 	mx, my, mz := mi.Grid.Dims[0], mi.Grid.Dims[1], mi.Grid.Dims[2]
 	m := mi.toSource
 	di := m.Column(0)
-	parallelFor(nz, func(lo, hi int) {
-		for k := lo; k < hi; k++ {
-			for j := 0; j < ny; j++ {
-				p := m.Apply(geom.Vec3{0, float64(j), float64(k)})
+	parallelFor(hi[2]-lo[2]+1, func(k0, k1 int) {
+		for k := lo[2] + k0; k < lo[2]+k1; k++ {
+			for j := lo[1]; j <= hi[1]; j++ {
+				p := m.Apply(geom.Vec3{float64(lo[0]), float64(j), float64(k)})
 				row := out[(k*ny+j)*nx : (k*ny+j+1)*nx]
-				for i := range row {
+				for i := lo[0]; i <= hi[0]; i++ {
 					x, y, z := int(math.Floor(p[0]+0.5)), int(math.Floor(p[1]+0.5)), int(math.Floor(p[2]+0.5))
 					if x >= 0 && y >= 0 && z >= 0 && x < mx && y < my && z < mz && modelMask[(z*my+y)*mx+x] != 0 {
 						row[i] = 1
@@ -120,19 +124,96 @@ func (mi *ModelInput) ProbabilityToSource(prob []float32, thr float32) ([]uint8,
 		return nil, fmt.Errorf("volume: ProbabilityToSource got %d values for a %v model grid (%d voxels)", len(prob), mi.Grid.Dims, mi.Grid.Len())
 	}
 	src := mi.Source.Grid
-	tmp := make([]float32, src.Len())
-	if _, err := resample(tmp, src, mi.Grid, prob); err != nil {
-		return nil, fmt.Errorf("volume: %w", err)
+	out := make([]uint8, src.Len())
+	lo, hi, any := mi.sourceBox(func(i int) bool { return prob[i] >= thr })
+	if !any {
+		return out, nil
 	}
-	out := make([]uint8, len(tmp))
-	parallelFor(len(tmp), func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			if tmp[i] >= thr {
-				out[i] = 1
+	s := sampler{data: prob, nx: mi.Grid.Dims[0], ny: mi.Grid.Dims[1], nz: mi.Grid.Dims[2]}
+	nx, ny := src.Dims[0], src.Dims[1]
+	m := mi.toSource
+	di := m.Column(0)
+	parallelFor(hi[2]-lo[2]+1, func(k0, k1 int) {
+		for k := lo[2] + k0; k < lo[2]+k1; k++ {
+			for j := lo[1]; j <= hi[1]; j++ {
+				p := m.Apply(geom.Vec3{float64(lo[0]), float64(j), float64(k)})
+				row := out[(k*ny+j)*nx : (k*ny+j+1)*nx]
+				for i := lo[0]; i <= hi[0]; i++ {
+					if v, ok := s.at(p[0], p[1], p[2]); ok && v >= thr {
+						row[i] = 1
+					}
+					p[0] += di[0]
+					p[1] += di[1]
+					p[2] += di[2]
+				}
 			}
 		}
 	})
 	return out, nil
+}
+
+// sourceBox returns the box of source voxels that can see a set model voxel:
+// the bounding box of the set voxels, grown by one voxel (the reach of
+// trilinear sampling), mapped to the source grid and clipped to it.
+func (mi *ModelInput) sourceBox(set func(i int) bool) (lo, hi [3]int, any bool) {
+	g := mi.Grid
+	mlo := [3]int{g.Dims[0], g.Dims[1], g.Dims[2]}
+	mhi := [3]int{-1, -1, -1}
+	var mu sync.Mutex
+	nx, ny := g.Dims[0], g.Dims[1]
+	parallelFor(g.Dims[2], func(k0, k1 int) {
+		l := [3]int{g.Dims[0], g.Dims[1], g.Dims[2]}
+		h := [3]int{-1, -1, -1}
+		for k := k0; k < k1; k++ {
+			for j := 0; j < ny; j++ {
+				base := (k*ny + j) * nx
+				for i := 0; i < nx; i++ {
+					if set(base + i) {
+						l = [3]int{min(l[0], i), min(l[1], j), min(l[2], k)}
+						h = [3]int{max(h[0], i), max(h[1], j), max(h[2], k)}
+					}
+				}
+			}
+		}
+		mu.Lock()
+		for a := 0; a < 3; a++ {
+			mlo[a], mhi[a] = min(mlo[a], l[a]), max(mhi[a], h[a])
+		}
+		mu.Unlock()
+	})
+	if mhi[0] < 0 {
+		return lo, hi, false
+	}
+	inv, err := mi.toSource.Inverse() // model voxel → source voxel
+	if err != nil {
+		return lo, hi, false
+	}
+	src := mi.Source.Grid
+	for a := 0; a < 3; a++ {
+		lo[a], hi[a] = src.Dims[a]-1, 0
+	}
+	for c := 0; c < 8; c++ {
+		var v geom.Vec3
+		for a := 0; a < 3; a++ {
+			if c&(1<<a) == 0 {
+				v[a] = float64(mlo[a]) - 1
+			} else {
+				v[a] = float64(mhi[a]) + 1
+			}
+		}
+		p := inv.Apply(v)
+		for a := 0; a < 3; a++ {
+			lo[a] = min(lo[a], int(math.Floor(p[a]))-1)
+			hi[a] = max(hi[a], int(math.Ceil(p[a]))+1)
+		}
+	}
+	for a := 0; a < 3; a++ {
+		lo[a], hi[a] = max(lo[a], 0), min(hi[a], src.Dims[a]-1)
+		if lo[a] > hi[a] {
+			return lo, hi, false
+		}
+	}
+	return lo, hi, true
 }
 
 // Prepare puts a VISIBLE pair on the model grid the manifest names: both
