@@ -400,6 +400,32 @@ func (g *Generator) drawSite(rng *rand.Rand, R float64, vessels []segment) (stri
 	return site, q, true
 }
 
+// regionAt names the AAL region at q; AAL labels grey matter only, so in
+// white matter it names the nearest labelled region within 8 mm.
+func (g *Generator) regionAt(q geom.Vec3) string {
+	if l := g.a.aalAt(q); l != 0 {
+		return g.aalNames[int(l)]
+	}
+	best, bd := uint8(0), math.Inf(1)
+	for dz := -8.0; dz <= 8; dz += 2 {
+		for dy := -8.0; dy <= 8; dy += 2 {
+			for dx := -8.0; dx <= 8; dx += 2 {
+				d := dx*dx + dy*dy + dz*dz
+				if d >= bd || d > 64 {
+					continue
+				}
+				if l := g.a.aalAt(q.Add(geom.Vec3{dx, dy, dz})); l != 0 {
+					best, bd = l, d
+				}
+			}
+		}
+	}
+	if best == 0 || g.aalNames[int(best)] == "" {
+		return ""
+	}
+	return "white matter near " + g.aalNames[int(best)]
+}
+
 // nearClass says whether a voxel of class c lies within r mm of q.
 func (g *Generator) nearClass(q geom.Vec3, c uint8, r float64) bool {
 	for dz := -r; dz <= r; dz++ {

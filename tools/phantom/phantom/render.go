@@ -296,7 +296,7 @@ func (r *renderer) lesionList() []Lesion {
 	for _, l := range r.shapes {
 		vol, cen := moments(l.spheres)
 		// the AAL region at the centre, through the subject transform
-		region := r.g.aalNames[int(r.g.a.aalAt(r.x.toTemplate(cen)))]
+		region := r.g.regionAt(r.x.toTemplate(cen))
 		cv := inv.Apply(cen)
 		out = append(out, Lesion{
 			ID:                l.id,
