@@ -1,0 +1,46 @@
+// Command trainset writes training cases for models/recipe: synthetic VISIBLE
+// studies from tools/phantom, passed through the appliance's own preprocessing
+// (firmware/volume.Prepare), with the lesion labels carried onto the model grid.
+//
+//	go run ./models/trainset -anatomy ../shared/data/anatomy/colin27 -split train -n 200 -out out/trainset/train
+//
+// Each case folder holds input.f16 ([2, D, H, W] float16: black, bright),
+// label.u8 ([D, H, W]) and case.json (dims, lesions with model-grid centres).
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+
+	"metsentry/models/trainset/internal/export"
+	"metsentry/tools/phantom/phantom"
+)
+
+func main() {
+	anatomy := flag.String("anatomy", "../shared/data/anatomy/colin27", "Colin27 folder (ch2, ch2bet, aal)")
+	split := flag.String("split", "train", "phantom split: train, val or test")
+	first := flag.Uint64("first", 0, "first seed")
+	n := flag.Int("n", 10, "number of cases")
+	out := flag.String("out", "", "output folder (one sub-folder per case)")
+	workers := flag.Int("j", 0, "cases generated at once (default: cores/2, at least 1)")
+	flag.Parse()
+	if *out == "" {
+		fmt.Fprintln(os.Stderr, "trainset: -out is required")
+		os.Exit(2)
+	}
+	s, err := phantom.ParseSplit(*split)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	err = export.Run(ctx, export.Options{Anatomy: *anatomy, Split: s, First: *first, Count: *n, Out: *out, Workers: *workers}, os.Stderr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}
