@@ -118,3 +118,18 @@ func TestSiteRulesMistakes(t *testing.T) {
 		})
 	}
 }
+
+// TestExampleSiteRules: the example site file spells out the default rules
+// and retention, so an engineer who edits it starts from what runs.
+func TestExampleSiteRules(t *testing.T) {
+	s, err := LoadSite("../cmd/metsentryd/site.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(DefaultRules(), s.Rules); d != "" {
+		t.Errorf("example rules differ from the defaults (-default +example):\n%s", d)
+	}
+	if d := cmp.Diff(DefaultRetention(), s.Retention); d != "" {
+		t.Errorf("example retention differs from the defaults (-default +example):\n%s", d)
+	}
+}
