@@ -1,0 +1,89 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+	"math"
+
+	"metsentry/firmware/geom"
+	"metsentry/firmware/volume"
+	"metsentry/runtime/infer"
+	"metsentry/runtime/manifest"
+)
+
+// ModelDetector runs a model the way the appliance does: firmware/volume's
+// Prepare puts the pair on the manifest's grid with its normalisation,
+// runtime/infer runs it whole or in tiles, and the lesion channel is sampled
+// back onto the source grid (trilinear, as volume.ProbabilityToSource does,
+// but keeping the probabilities so the FROC can sweep them).
+//
+// Engine is a runtime/model.Model in the evaluate command (built with cgo);
+// tests use a stand-in.
+type ModelDetector struct {
+	Label    string
+	Manifest *manifest.Manifest
+	Engine   infer.Engine
+	Plan     infer.Plan
+}
+
+// Name implements Detector.
+func (d *ModelDetector) Name() string {
+	if d.Label != "" {
+		return d.Label
+	}
+	return fmt.Sprintf("model %s %s (%s)", d.Manifest.Name, d.Manifest.Version, d.Manifest.Precision)
+}
+
+// Prob implements Detector.
+func (d *ModelDetector) Prob(ctx context.Context, black, bright *volume.Volume) ([]float32, error) {
+	mi, err := volume.Prepare(black, bright, d.Manifest)
+	if err != nil {
+		return nil, err
+	}
+	g := mi.Grid.Dims
+	shape := [5]int64{1, int64(len(mi.Channels)), int64(g[2]), int64(g[1]), int64(g[0])}
+	out, oshape, _, err := infer.Predict(ctx, d.Engine, mi.Data, shape, d.Plan)
+	if err != nil {
+		return nil, err
+	}
+	ch := d.Manifest.Output.Channel
+	n := mi.Grid.Len()
+	if int(oshape[1]) <= ch || len(out) < (ch+1)*n {
+		return nil, fmt.Errorf("evaluate: model output %v has no channel %d", oshape, ch)
+	}
+	return toSource(out[ch*n:(ch+1)*n], mi.Grid, bright.Grid)
+}
+
+// toSource samples prob (on model) at every voxel centre of src, trilinear,
+// 0 outside the model grid.
+func toSource(prob []float32, model, src geom.Grid) ([]float32, error) {
+	inv, err := model.Affine.Inverse()
+	if err != nil {
+		return nil, fmt.Errorf("evaluate: model grid: %w", err)
+	}
+	m := inv.Mul(src.Affine) // source voxel -> model voxel
+	mx, my, mz := model.Dims[0], model.Dims[1], model.Dims[2]
+	at := func(x, y, z int) float32 { return prob[x+mx*(y+my*z)] }
+	out := make([]float32, src.Len())
+	nx, ny, nz := src.Dims[0], src.Dims[1], src.Dims[2]
+	for k := 0; k < nz; k++ {
+		for j := 0; j < ny; j++ {
+			for i := 0; i < nx; i++ {
+				p := m.Apply(geom.Vec3{float64(i), float64(j), float64(k)})
+				x0, y0, z0 := math.Floor(p[0]), math.Floor(p[1]), math.Floor(p[2])
+				x, y, z := int(x0), int(y0), int(z0)
+				if x < 0 || y < 0 || z < 0 || x >= mx || y >= my || z >= mz {
+					continue
+				}
+				x1, y1, z1 := min(x+1, mx-1), min(y+1, my-1), min(z+1, mz-1)
+				fx, fy, fz := float32(p[0]-x0), float32(p[1]-y0), float32(p[2]-z0)
+				c00 := at(x, y, z)*(1-fx) + at(x1, y, z)*fx
+				c10 := at(x, y1, z)*(1-fx) + at(x1, y1, z)*fx
+				c01 := at(x, y, z1)*(1-fx) + at(x1, y, z1)*fx
+				c11 := at(x, y1, z1)*(1-fx) + at(x1, y1, z1)*fx
+				out[i+nx*(j+ny*k)] = (c00*(1-fy)+c10*fy)*(1-fz) + (c01*(1-fy)+c11*fy)*fz
+			}
+		}
+	}
+	return out, nil
+}
