@@ -262,7 +262,11 @@ func TestPurge(t *testing.T) {
 			st, _, _ := tx.Study(uid)
 			st.State = StudyReady
 			tx.PutStudy(st)
-			for _, to := range []string{JobReady, JobRunning, JobReported, final} {
+			states := []string{JobReady, JobRunning, JobReported}
+			if final != JobReported {
+				states = append(states, final)
+			}
+			for _, to := range states {
 				if _, err := tx.SetJobState(st.JobID, to, "test", nil); err != nil {
 					return err
 				}
@@ -293,14 +297,20 @@ func TestPurge(t *testing.T) {
 	}
 	finish(study(si[0]), JobDelivered)
 	clk.Add(time.Hour)
+	hi := dicomFiles(t, "dicom", "dicom2nifti-fixtures", "hitachi_anatomical_001")[:2]
+	for _, f := range hi {
+		putFile(t, s, f)
+	}
+	finish(study(hi[0]), JobReported) // results waiting in the outbox: kept
+	clk.Add(48 * time.Hour)
 
 	// By age: only the old delivered study goes; the dead one is kept.
-	res, err := s.Purge(Retention{MaxAge: 20 * time.Hour})
+	res, err := s.Purge(Retention{MaxAge: 68 * time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(res.Studies) != 1 || res.Studies[0] != study(ge[0]) || res.Kept != 1 || res.Files != 3 {
-		t.Fatalf("purge by age: %+v; want the GE study (2 instances + 1 result) purged, 1 kept", res)
+		t.Fatalf("purge by age: %+v; want the GE study (2 instances + 1 result) purged, the dead Philips study kept", res)
 	}
 	if _, err := os.Stat(filepath.Join(s.Dir(), "results", study(ge[0])+".dcm")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("result file of the purged study left behind")
@@ -316,8 +326,10 @@ func TestPurge(t *testing.T) {
 		t.Fatalf("purge by watermark: %+v; want the Siemens study", res)
 	}
 	s.View(func(tx *Tx) error {
-		if _, ok, _ := tx.Study(study(ph[0])); !ok {
-			t.Errorf("undelivered study purged")
+		for _, f := range []string{ph[0], hi[0]} {
+			if _, ok, _ := tx.Study(study(f)); !ok {
+				t.Errorf("undelivered study purged")
+			}
 		}
 		n := 0
 		tx.AuditEvents(0, func(e AuditEvent) error {
