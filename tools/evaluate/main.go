@@ -22,7 +22,7 @@ func main() {
 	flag.StringVar(&c.Split, "split", "test", "phantom split: train, val or test")
 	flag.Uint64Var(&c.FirstSeed, "seed", 0, "first seed")
 	flag.IntVar(&c.Count, "n", 20, "number of cases")
-	flag.Float64Var(&c.Threshold, "threshold", 0.5, "probability threshold of the operating point")
+	flag.Float64Var(&c.Threshold, "threshold", 0, "probability threshold of the operating point (default: the manifest's, or 0.5 for the baseline)")
 	flag.Float64Var(&c.MinComponentMM3, "min-mm3", 0, "smallest component kept, mm³")
 	flag.StringVar(&c.OutDir, "out", ".", "folder for report.md, report.json and froc.png")
 	flag.BoolVar(&c.Files, "files", false, "score predictions from NIfTI files instead of running the pipeline")
@@ -30,9 +30,24 @@ func main() {
 	flag.StringVar(&c.PredDir, "pred", "", "with -files: folder with <case>/prob.nii.gz (probabilities) or <case>/pred.nii.gz (labels)")
 	flag.StringVar(&c.E2E, "e2e", "", "host:port of a running metsentryd to send the studies to over DIMSE")
 	flag.BoolVar(&c.Quiet, "q", false, "no progress line")
+	modelPath := flag.String("model", "", "model manifest (.json) to evaluate; default: the baseline black-blood threshold (not a model)")
+	trustDir := flag.String("trust", "", "with -model: folder of trusted *.pub keys the manifest must be signed with")
+	ortLib := flag.String("ort", "", "with -model: ONNX Runtime shared library (default: runtime/ort's default path)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
+	if *modelPath != "" {
+		d, closeModel, err := openModel(ctx, *modelPath, *trustDir, *ortLib)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		defer closeModel()
+		c.Detector = d
+		if c.Threshold == 0 {
+			c.Threshold = d.Manifest.Output.Threshold
+		}
+	}
 	if err := runner.Main(ctx, c, os.Stderr); err != nil {
 		slog.Error("evaluate failed", "err", err)
 		fmt.Fprintln(os.Stderr, err)

@@ -31,6 +31,9 @@ type CLI struct {
 	PredDir         string
 	E2E             string
 	Quiet           bool
+	// Detector runs the in-process pipeline's model step; nil means
+	// BaselineDetector.
+	Detector Detector
 }
 
 // DefaultFROC are the thresholds the FROC curve sweeps.
@@ -50,7 +53,11 @@ func Main(ctx context.Context, c CLI, progress io.Writer) error {
 	var rep *score.Report
 	var err error
 	if c.Files {
-		rep, err = ScoreFiles(c.CasesDir, c.PredDir, c.Threshold, DefaultFROC)
+		thr := c.Threshold
+		if thr == 0 {
+			thr = 0.5
+		}
+		rep, err = ScoreFiles(c.CasesDir, c.PredDir, thr, DefaultFROC)
 	} else {
 		split, perr := phantom.ParseSplit(c.Split)
 		if perr != nil {
@@ -63,10 +70,18 @@ func Main(ctx context.Context, c CLI, progress io.Writer) error {
 		for i := range seeds {
 			seeds[i] = c.FirstSeed + uint64(i)
 		}
+		det := c.Detector
+		if det == nil {
+			det = BaselineDetector{}
+		}
+		thr := c.Threshold
+		if thr == 0 {
+			thr = 0.5
+		}
 		rep, err = Run(ctx, Options{
 			AnatomyDir: c.AnatomyDir, Split: split, Seeds: seeds,
-			Detector:       BaselineDetector{},
-			Params:         detect.Params{Threshold: c.Threshold, MinComponentMM3: c.MinComponentMM3},
+			Detector:       det,
+			Params:         detect.Params{Threshold: thr, MinComponentMM3: c.MinComponentMM3},
 			FROCThresholds: DefaultFROC,
 			Progress:       progress,
 		})
