@@ -135,6 +135,10 @@ type Selected struct {
 	SeriesInstanceUID string
 	SeriesNumber      int
 	Count             int
+	// Instances, when not empty, are the SOP Instance UIDs that make up this
+	// role: a VISIBLE series holding both image sets is selected twice, each
+	// role with its own instances. Empty means every instance of the series.
+	Instances []string `json:",omitempty"`
 }
 
 // Job carries one generation of a study through processing.

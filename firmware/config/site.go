@@ -89,6 +89,7 @@ func siteSection(typ string) string {
 		"config.Completeness": " in completeness",
 		"config.Rules":        " in rules", "config.VisibleRule": " in rules.visible", "config.T1Rule": " in rules.t1_fallback",
 		"config.SeriesFilter": " in a rule filter", "config.SeriesMatch": " in a rule match", "config.Retention": " in retention",
+		"config.SplitRule": " in rules.visible.split",
 	}[typ]
 }
 

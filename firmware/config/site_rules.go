@@ -18,6 +18,25 @@ type VisibleRule struct {
 	Filter  SeriesFilter `yaml:"filter"`
 	Black   SeriesMatch  `yaml:"black"`
 	Bright  SeriesMatch  `yaml:"bright"`
+	// Split reads a VISIBLE acquisition a scanner exports as one series
+	// holding both image sets; tried when no pair of series is found.
+	Split SplitRule `yaml:"split"`
+}
+
+// Attributes that can tell the two image sets of one split series apart.
+const (
+	SplitByImageType   = "image_type"   // ImageType values joined by a backslash
+	SplitByEchoNumbers = "echo_numbers" // EchoNumbers as a decimal number
+)
+
+// SplitRule tells the black-blood and bright-blood images of one series
+// apart by an attribute of each instance.
+type SplitRule struct {
+	Enabled   bool        `yaml:"enabled"`
+	Match     SeriesMatch `yaml:"match"`     // which series hold both sets
+	Attribute string      `yaml:"attribute"` // image_type or echo_numbers
+	Black     string      `yaml:"black"`     // pattern over the attribute for black-blood images
+	Bright    string      `yaml:"bright"`    // pattern for bright-blood images
 }
 
 // T1Rule picks one post-contrast 3D T1 series when no VISIBLE pair is there.
@@ -87,6 +106,9 @@ func (s *Site) checkRules(c *checker) {
 		if v.Black == v.Bright {
 			c.addf("rules.visible.bright", "rules.visible.bright is the same as black (expected patterns that tell the black-blood and bright-blood series apart)")
 		}
+		if v.Split.Enabled {
+			checkSplit(c, v.Split)
+		}
 	}
 	if r.T1Fallback.Enabled {
 		checkFilter(c, "rules.t1_fallback.filter", r.T1Fallback.Filter)
@@ -104,6 +126,24 @@ func (s *Site) checkRules(c *checker) {
 	}
 	if rt.MinFreeMB < 64 || rt.MinFreeMB > 1<<20 {
 		c.addf("retention.min_free_mb", "retention.min_free_mb %d is out of range (expected 64 to 1048576; 1024 is usual)", rt.MinFreeMB)
+	}
+}
+
+func checkSplit(c *checker, sp SplitRule) {
+	const p = "rules.visible.split"
+	checkMatch(c, p+".match", sp.Match)
+	if sp.Attribute != SplitByImageType && sp.Attribute != SplitByEchoNumbers {
+		c.addf(p+".attribute", "%s.attribute %q is not an attribute intake can split by (use image_type or echo_numbers)", p, sp.Attribute)
+	}
+	for _, kv := range [][2]string{{"black", sp.Black}, {"bright", sp.Bright}} {
+		if kv[1] == "" {
+			c.addf(p+"."+kv[0], "%s.%s is empty (expected a pattern for the %s-blood images' %s, e.g. ^2$ or (?i)BLACK)", p, kv[0], kv[0], sp.Attribute)
+		} else if _, err := regexp.Compile(kv[1]); err != nil {
+			c.addf(p+"."+kv[0], "%s.%s %q is not a valid regular expression: %v (expected RE2 syntax)", p, kv[0], kv[1], err)
+		}
+	}
+	if sp.Black != "" && sp.Black == sp.Bright {
+		c.addf(p+".bright", "%s.bright is the same as black (expected patterns that tell the two image sets apart)", p)
 	}
 }
 

@@ -133,3 +133,41 @@ func TestExampleSiteRules(t *testing.T) {
 		t.Errorf("example retention differs from the defaults (-default +example):\n%s", d)
 	}
 }
+
+func TestSiteSplitRule(t *testing.T) {
+	const split = `ae_title: METSENTRY
+rules:
+  visible:
+    split:
+      enabled: true
+      match: {series_description: "(?i)visible"}
+      attribute: echo_numbers
+      black: "^2$"
+      bright: "^1$"
+`
+	s, err := ParseSite("site.yaml", []byte(split))
+	if err != nil {
+		t.Fatalf("good split rule refused:\n%v", err)
+	}
+	want := SplitRule{Enabled: true, Match: SeriesMatch{SeriesDescription: "(?i)visible"}, Attribute: SplitByEchoNumbers, Black: "^2$", Bright: "^1$"}
+	if d := cmp.Diff(want, s.Rules.Visible.Split); d != "" {
+		t.Errorf("split (-want +got):\n%s", d)
+	}
+	for _, tc := range []struct{ name, old, new, want string }{
+		{"attribute", "attribute: echo_numbers", "attribute: private_tag", `site.yaml:7: rules.visible.split.attribute "private_tag" is not an attribute`},
+		{"bad pattern", `black: "^2$"`, `black: "(2"`, `site.yaml:8: rules.visible.split.black "(2" is not a valid regular expression`},
+		{"empty pattern", `bright: "^1$"`, `bright: ""`, `site.yaml:9: rules.visible.split.bright is empty`},
+		{"same patterns", `bright: "^1$"`, `bright: "^2$"`, `site.yaml:9: rules.visible.split.bright is the same as black`},
+		{"no match", `match: {series_description: "(?i)visible"}`, `match: {}`, `site.yaml:6: rules.visible.split.match has no pattern`},
+		{"unknown key", "attribute: echo_numbers", "attr: echo_numbers", `site.yaml:7: unknown key "attr" in rules.visible.split`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src := strings.Replace(split, tc.old, tc.new, 1)
+			_, err := ParseSite("site.yaml", []byte(src))
+			ps := AsProblems(err)
+			if len(ps) == 0 || !strings.HasPrefix(ps[0].String(), tc.want) {
+				t.Fatalf("problems:\n%v\nwant the first to start with\n  %s", err, tc.want)
+			}
+		})
+	}
+}

@@ -20,8 +20,10 @@
 //
 // Series selection (rules.go) follows the site's declarative rules: a VISIBLE
 // pair (black-blood and bright-blood series of one acquisition, same frame of
-// reference and geometry) first, else a single post-contrast 3D T1; ties are
-// broken by instance count. Every decision and every skipped series is written
+// reference and geometry) first, then (when the site enables it) one series
+// holding both VISIBLE image sets told apart by ImageType or EchoNumbers —
+// the job then names the instances of each role — else a single
+// post-contrast 3D T1; ties are broken by instance count. Every decision and every skipped series is written
 // to the cache's audit log with its reason.
 //
 // All state lives in the cache and every decision is made inside one cache

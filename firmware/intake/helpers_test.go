@@ -151,14 +151,15 @@ type seriesSpec struct {
 	contrast    string // ContrastBolusAgent ("" = none)
 	frameOfRef  string // "" = keep the source's
 	extra       map[tag.Tag][]string
+	sopBase     int // added to the instance number in SOP UIDs (two sets in one series)
 }
 
 func (sp seriesSpec) file(t testing.TB, i int) []byte {
 	set := map[tag.Tag][]string{
 		tag.StudyInstanceUID:           {sp.study},
 		tag.SeriesInstanceUID:          {sp.uid},
-		tag.SOPInstanceUID:             {fmt.Sprintf("%s.%d", sp.uid, i+1)},
-		tag.MediaStorageSOPInstanceUID: {fmt.Sprintf("%s.%d", sp.uid, i+1)},
+		tag.SOPInstanceUID:             {fmt.Sprintf("%s.%d", sp.uid, sp.sopBase+i+1)},
+		tag.MediaStorageSOPInstanceUID: {fmt.Sprintf("%s.%d", sp.uid, sp.sopBase+i+1)},
 		tag.SeriesNumber:               {fmt.Sprint(sp.number)},
 		tag.SeriesDescription:          {sp.description},
 		tag.ImageType:                  splitBackslash(sp.imageType),

@@ -242,7 +242,7 @@ func (in *Intake) study(tx *cache.Tx, st cache.Study, now time.Time, write bool,
 			if err != nil {
 				return err
 			}
-			c.Extent = extent(insts)
+			c.Extent, c.Instances = extent(insts), insts
 		}
 		cands = append(cands, c)
 	}
@@ -265,6 +265,10 @@ func (in *Intake) study(tx *cache.Tx, st cache.Study, now time.Time, write bool,
 	}
 	var names []string
 	for _, s := range sel.Series {
+		if len(s.Instances) > 0 {
+			names = append(names, fmt.Sprintf("series %d (%s, %d images)", s.SeriesNumber, s.Role, len(s.Instances)))
+			continue
+		}
 		names = append(names, fmt.Sprintf("series %d (%s)", s.SeriesNumber, s.Role))
 	}
 	reason := fmt.Sprintf("%s rule: %s", sel.Rule, strings.Join(names, " + "))

@@ -6,6 +6,7 @@ import (
 	"math"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 
 	"metsentry/firmware/cache"
@@ -14,8 +15,9 @@ import (
 
 // Rule names, recorded in the job.
 const (
-	RuleVisible = "visible"
-	RuleT1      = "t1_fallback"
+	RuleVisible      = "visible"
+	RuleVisibleSplit = "visible_split" // both image sets in one series
+	RuleT1           = "t1_fallback"
 )
 
 // Roles of selected series.
@@ -33,6 +35,11 @@ type Rules struct {
 	t1            bool
 	t1Filter      config.SeriesFilter
 	t1Match       matcher
+	split         bool
+	splitMatch    matcher
+	splitAttr     string
+	splitBlack    *regexp.Regexp
+	splitBright   *regexp.Regexp
 }
 
 type matcher struct {
@@ -52,6 +59,21 @@ func CompileRules(r config.Rules) (*Rules, error) {
 	}
 	if out.t1Match, err = compileMatch("rules.t1_fallback.match", r.T1Fallback.Match); err != nil {
 		return nil, err
+	}
+	if sp := r.Visible.Split; sp.Enabled && r.Visible.Enabled {
+		out.split, out.splitAttr = true, sp.Attribute
+		if out.splitMatch, err = compileMatch("rules.visible.split.match", sp.Match); err != nil {
+			return nil, err
+		}
+		if out.splitBlack, err = regexp.Compile(sp.Black); err != nil {
+			return nil, fmt.Errorf("intake: rules.visible.split.black: %q is not a valid regular expression: %w", sp.Black, err)
+		}
+		if out.splitBright, err = regexp.Compile(sp.Bright); err != nil {
+			return nil, fmt.Errorf("intake: rules.visible.split.bright: %q is not a valid regular expression: %w", sp.Bright, err)
+		}
+		if sp.Attribute != config.SplitByImageType && sp.Attribute != config.SplitByEchoNumbers {
+			return nil, fmt.Errorf("intake: rules.visible.split.attribute %q is not image_type or echo_numbers", sp.Attribute)
+		}
 	}
 	return out, nil
 }
@@ -123,7 +145,8 @@ func filterWhy(f config.SeriesFilter, h cache.Header) string {
 // extent of its slices along the slice normal, from its instances.
 type Candidate struct {
 	cache.Series
-	Extent [2]float64 // min and max slice position along the normal, mm
+	Extent    [2]float64       // min and max slice position along the normal, mm
+	Instances []cache.Instance // the series' instances (candidates only)
 }
 
 // images is the number of images of a series (frames of multi-frame
@@ -163,6 +186,14 @@ func (r *Rules) roleWhy(role string, s cache.Series) string {
 			m = r.bright
 		}
 		return m.why(s.Attrs)
+	case RoleSplit:
+		if !r.split {
+			return "VISIBLE split rule disabled"
+		}
+		if w := filterWhy(r.visibleFilter, s.Attrs); w != "" {
+			return w
+		}
+		return r.splitMatch.why(s.Attrs)
 	case RoleT1:
 		if !r.t1 {
 			return "T1 fallback disabled"
@@ -178,7 +209,58 @@ func (r *Rules) roleWhy(role string, s cache.Series) string {
 // IsCandidate reports whether a series could be selected by some rule (used
 // to wait for a candidate still arriving).
 func (r *Rules) IsCandidate(s cache.Series) bool {
-	return r.roleWhy(RoleBlack, s) == "" || r.roleWhy(RoleBright, s) == "" || r.roleWhy(RoleT1, s) == ""
+	return r.roleWhy(RoleBlack, s) == "" || r.roleWhy(RoleBright, s) == "" || r.roleWhy(RoleSplit, s) == "" || r.roleWhy(RoleT1, s) == ""
+}
+
+// RoleSplit is the pseudo-role of a series that may hold both VISIBLE image
+// sets; it never appears in a job (its images get black and bright).
+const RoleSplit = "split"
+
+// splitValue is the attribute a split series is divided by.
+func (r *Rules) splitValue(h cache.Header) string {
+	if r.splitAttr == config.SplitByEchoNumbers {
+		return strconv.Itoa(h.EchoNumbers)
+	}
+	return strings.Join(h.ImageType, `\`)
+}
+
+// trySplit divides one series into its black-blood and bright-blood images.
+// It returns the two roles, or why the series is not a VISIBLE pair.
+func (r *Rules) trySplit(c Candidate) ([]cache.Selected, string) {
+	var black, bright []cache.Instance
+	other := 0
+	for _, in := range c.Instances {
+		v := r.splitValue(in.Header)
+		switch b, w := r.splitBlack.MatchString(v), r.splitBright.MatchString(v); {
+		case b && w:
+			return nil, fmt.Sprintf("%s %q matches both the black and the bright pattern", r.splitAttr, v)
+		case b:
+			black = append(black, in)
+		case w:
+			bright = append(bright, in)
+		default:
+			other++
+		}
+	}
+	switch {
+	case len(black) == 0 || len(bright) == 0:
+		return nil, fmt.Sprintf("%d black-blood and %d bright-blood images by %s (%d others)", len(black), len(bright), r.splitAttr, other)
+	case len(black) != len(bright):
+		return nil, fmt.Sprintf("%d black-blood but %d bright-blood images by %s", len(black), len(bright), r.splitAttr)
+	}
+	eb, ew := extent(black), extent(bright)
+	if math.Abs(eb[0]-ew[0]) > 0.5 || math.Abs(eb[1]-ew[1]) > 0.5 {
+		return nil, fmt.Sprintf("black-blood slices %.1f..%.1f mm, bright-blood %.1f..%.1f mm", eb[0], eb[1], ew[0], ew[1])
+	}
+	role := func(name string, ins []cache.Instance) cache.Selected {
+		sel := selected(name, c.Series)
+		sel.Count = len(ins)
+		for _, in := range ins {
+			sel.Instances = append(sel.Instances, in.SOPInstanceUID)
+		}
+		return sel
+	}
+	return []cache.Selected{role(RoleBlack, black), role(RoleBright, bright)}, ""
 }
 
 // sameGeometry says why two series are not one acquisition's pair ("" = they
@@ -275,6 +357,32 @@ func (r *Rules) Select(series []Candidate) Selection {
 		}
 		if len(blacks)+len(brights) > 0 {
 			sel.Decisions = append(sel.Decisions, Decision{Msg: fmt.Sprintf("no VISIBLE pair: %d black-blood and %d bright-blood candidates, none of one acquisition", len(blacks), len(brights))})
+		}
+	}
+	if r.split {
+		var best []cache.Selected
+		for _, s := range series {
+			if w := r.roleWhy(RoleSplit, s.Series); w != "" {
+				add(s.Series, "%s skipped for a split VISIBLE series: %s", label(s.Series), w)
+				continue
+			}
+			roles, why := r.trySplit(s)
+			if why != "" {
+				add(s.Series, "%s is not a split VISIBLE series: %s", label(s.Series), why)
+				continue
+			}
+			if best == nil || roles[0].Count > best[0].Count {
+				if best != nil {
+					add(s.Series, "split VISIBLE %s not chosen: fewer images than series %d", label(s.Series), best[0].SeriesNumber)
+				}
+				best = roles
+			}
+		}
+		if best != nil {
+			sel.Rule, sel.Series = RuleVisibleSplit, best
+			sel.Decisions = append(sel.Decisions, Decision{Series: best[0].SeriesInstanceUID, Msg: fmt.Sprintf(
+				"split VISIBLE series chosen: series %d, %d black-blood + %d bright-blood images by %s", best[0].SeriesNumber, best[0].Count, best[1].Count, r.splitAttr)})
+			return sel
 		}
 	}
 	if r.t1 {
