@@ -20,6 +20,7 @@ import (
 
 	"metsentry/firmware/config"
 	"metsentry/firmware/detect"
+	"metsentry/firmware/geom"
 	"metsentry/firmware/report"
 	"metsentry/firmware/testenv"
 )
@@ -174,7 +175,8 @@ func makeResults(t *testing.T) (report.Files, []string, *report.Source) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lab, err := detect.SourceLabels(ls, g, g, nil)
+	same := func(l []uint16, _, _ geom.Grid) ([]uint16, error) { return l, nil } // model grid = source grid
+	lab, err := detect.SourceLabels(ls, g, g, same)
 	if err != nil {
 		t.Fatal(err)
 	}

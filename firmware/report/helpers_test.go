@@ -27,6 +27,8 @@ type philipsData struct {
 	files  []string // sorted like src.Slices
 	src    *Source
 	image  []float32
+	ref    detect.Reference
+	refOK  bool
 	loaded bool
 	err    error
 }
@@ -50,7 +52,7 @@ func loadPhilips(t *testing.T) *philipsData {
 		byUID := map[string]string{}
 		pixels := map[string][]float32{}
 		for _, n := range names {
-			ds, err := dicom.ParseFile(n, nil)
+			ds, err := dicom.ParseFile(n, nil, dicom.SkipProcessingPixelDataValue())
 			if err != nil {
 				philips.err = err
 				return
@@ -59,20 +61,13 @@ func loadPhilips(t *testing.T) *philipsData {
 			uid := str(ds, tag.SOPInstanceUID)
 			byUID[uid] = n
 			pe, _ := ds.FindElementByTag(tag.PixelData)
-			fr := dicom.MustGetPixelDataInfo(pe.Value).Frames[0]
-			nf, err := fr.GetNativeFrame()
-			if err != nil {
-				philips.err = err
-				return
-			}
-			raw, ok := nf.RawDataSlice().([]uint16)
-			if !ok {
-				philips.err = fmt.Errorf("%s: pixel data is not 16-bit", n)
-				return
-			}
-			px := make([]float32, len(raw))
-			for i, v := range raw {
-				px[i] = float32(v)
+			// Decoded here rather than by the library: its per-pixel reader
+			// is slow under -race. The series is Explicit VR Little Endian,
+			// 16 bits allocated.
+			raw := dicom.MustGetPixelDataInfo(pe.Value).UnprocessedValueData
+			px := make([]float32, len(raw)/2)
+			for i := range px {
+				px[i] = float32(binary.LittleEndian.Uint16(raw[2*i:]))
 			}
 			pixels[uid] = px
 		}
@@ -111,6 +106,12 @@ func str(ds dicom.Dataset, t tag.Tag) string {
 // returns the report input.
 func testInput(t *testing.T, p *philipsData, centres [][3]int, radii []float64) *Input {
 	t.Helper()
+	key := fmt.Sprint(centres, radii)
+	inputsMu.Lock()
+	defer inputsMu.Unlock()
+	if in, ok := inputs[key]; ok {
+		return in
+	}
 	g := p.src.Grid()
 	prob := make([]float32, g.Len())
 	for n, c := range centres {
@@ -127,16 +128,22 @@ func testInput(t *testing.T, p *philipsData, centres [][3]int, radii []float64) 
 			}
 		}
 	}
-	ref, _ := detect.ReferenceFromImage(p.image, g)
+	if !p.refOK {
+		p.ref, p.refOK = detect.ReferenceFromImage(p.image, g)
+	}
+	ref := p.ref
 	ls, err := detect.Find(prob, g, detect.Params{Threshold: 0.5, MinComponentMM3: 1}, ref)
 	if err != nil {
 		t.Fatal(err)
 	}
-	lab, err := detect.SourceLabels(ls, g, g, nil)
+	// The model grid is the source grid here, so the labels map one to one
+	// (detect's own tests cover NearestResampler).
+	same := func(l []uint16, _, _ geom.Grid) ([]uint16, error) { return l, nil }
+	lab, err := detect.SourceLabels(ls, g, g, same)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &Input{
+	in := &Input{
 		Source: p.src, Lesions: ls, Labels: lab, Image: p.image,
 		Equipment: Equipment{Manufacturer: "metsentry project", ModelName: "metsentry x86-devkit", SerialNumber: "TEST-0001",
 			SoftwareVersion: "0.1.0-test", DeviceUID: "2.25.1234567890123456789"},
@@ -144,7 +151,16 @@ func testInput(t *testing.T, p *philipsData, centres [][3]int, radii []float64) 
 		Time:         time.Date(2026, 11, 26, 17, 30, 0, 0, time.UTC),
 		SeriesNumber: 9001,
 	}
+	inputs[key] = in
+	return in
 }
+
+// inputs memoises testInput: several tests share one set of lesions, and
+// each detect pass over the 11-million-voxel grid is costly under -race.
+var (
+	inputsMu sync.Mutex
+	inputs   = map[string]*Input{}
+)
 
 // validate runs dciodvfy on a file and fails on any "Error" line or a
 // non-zero exit.

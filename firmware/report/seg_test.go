@@ -5,11 +5,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"metsentry/firmware/testenv"
-
-	"github.com/google/go-cmp/cmp"
 )
 
 func TestSEGRoundTripAndValidates(t *testing.T) {
@@ -26,7 +25,7 @@ func TestSEGRoundTripAndValidates(t *testing.T) {
 	path := writeTemp(t, "seg.dcm", data)
 	dciodvfy(t, path)
 	got := readSEGLabels(t, data, p.src)
-	if !cmp.Equal(got, in.Labels) {
+	if !slices.Equal(got, in.Labels) {
 		diff := 0
 		for i := range got {
 			if got[i] != in.Labels[i] {
