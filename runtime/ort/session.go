@@ -106,8 +106,9 @@ func NewSessionFromData(model []byte, name string, o SessionOptions) (*Session, 
 		logger = slog.Default()
 	}
 	var skipped []string // "provider: reason" of each provider not available
-	for _, p := range providerOrder(o.Providers) {
-		opts, err := newOptions(p, o)
+	order := providerOrder(o.Providers)
+	for i, p := range order {
+		opts, err := newOptions(p, o, order[i+1:])
 		if err != nil {
 			skipped = append(skipped, p+": "+err.Error())
 			continue
@@ -158,8 +159,11 @@ func contains(s []string, v string) bool {
 	return false
 }
 
-// newOptions makes fresh session options for one provider.
-func newOptions(provider string, o SessionOptions) (*onnx.SessionOptions, error) {
+// newOptions makes fresh session options for one provider. When that
+// provider is tensorrt and cuda comes later in the list, cuda is appended
+// too, so nodes TensorRT does not take run on the GPU rather than the CPU; a
+// failure to append it is not an error here (cuda is tried on its own next).
+func newOptions(provider string, o SessionOptions, later []string) (*onnx.SessionOptions, error) {
 	opts, err := onnx.NewSessionOptions()
 	if err != nil {
 		return nil, fmt.Errorf("ort: session options: %w", err)
@@ -187,11 +191,23 @@ func newOptions(provider string, o SessionOptions) (*onnx.SessionOptions, error)
 			return fail("set graph optimisation level", err)
 		}
 	}
+	if err := appendProvider(opts, provider, o); err != nil {
+		opts.Destroy()
+		return nil, err
+	}
+	if provider == ProviderTensorRT && contains(later, ProviderCUDA) {
+		_ = appendProvider(opts, ProviderCUDA, o)
+	}
+	return opts, nil
+}
+
+// appendProvider appends one GPU provider to opts; cpu needs nothing.
+func appendProvider(opts *onnx.SessionOptions, provider string, o SessionOptions) error {
 	switch provider {
 	case ProviderTensorRT:
 		trt, err := onnx.NewTensorRTProviderOptions()
 		if err != nil {
-			return fail("TensorRT provider options", err)
+			return fmt.Errorf("TensorRT provider options: %w", err)
 		}
 		defer trt.Destroy()
 		m := map[string]string{
@@ -202,20 +218,22 @@ func newOptions(provider string, o SessionOptions) (*onnx.SessionOptions, error)
 			m["trt_int8_enable"] = "1"
 		}
 		if o.EngineCache != "" {
+			dir := EngineCacheDir(o.EngineCache, o.ModelSHA256)
 			m["trt_engine_cache_enable"] = "1"
-			m["trt_engine_cache_path"] = EngineCacheDir(o.EngineCache, o.ModelSHA256)
+			m["trt_engine_cache_path"] = dir
 			m["trt_timing_cache_enable"] = "1"
+			m["trt_timing_cache_path"] = dir
 		}
 		if err := trt.Update(m); err != nil {
-			return fail("TensorRT provider options", err)
+			return fmt.Errorf("TensorRT provider options: %w", err)
 		}
 		if err := opts.AppendExecutionProviderTensorRT(trt); err != nil {
-			return fail("append TensorRT provider", err)
+			return fmt.Errorf("append TensorRT provider: %w", err)
 		}
 	case ProviderCUDA:
 		cuda, err := onnx.NewCUDAProviderOptions()
 		if err != nil {
-			return fail("CUDA provider options", err)
+			return fmt.Errorf("CUDA provider options: %w", err)
 		}
 		defer cuda.Destroy()
 		if err := cuda.Update(map[string]string{
@@ -223,13 +241,13 @@ func newOptions(provider string, o SessionOptions) (*onnx.SessionOptions, error)
 			"arena_extend_strategy":  "kSameAsRequested",
 			"cudnn_conv_algo_search": "HEURISTIC",
 		}); err != nil {
-			return fail("CUDA provider options", err)
+			return fmt.Errorf("CUDA provider options: %w", err)
 		}
 		if err := opts.AppendExecutionProviderCUDA(cuda); err != nil {
-			return fail("append CUDA provider", err)
+			return fmt.Errorf("append CUDA provider: %w", err)
 		}
 	}
-	return opts, nil
+	return nil
 }
 
 var logged sync.Map // fallback summary -> struct{}
