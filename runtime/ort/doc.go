@@ -16,7 +16,8 @@
 // then cpu), each on fresh session options; a provider whose options cannot be
 // made, updated or appended, or whose session cannot be created, is skipped,
 // and the skipped providers with their reasons are logged in one line, once
-// per process. TensorRT runs in fp16 (and int8 for QDQ models) with its engine
+// per process. A TensorRT session also gets the CUDA provider when the board
+// lists it, for the nodes TensorRT does not take. TensorRT runs in fp16 (and int8 for QDQ models) with its engine
 // cache in a folder keyed by the model's sha256, the TensorRT version and the
 // GPU (EngineCacheDir). Sessions default to memory pattern off, one inter-op
 // thread and the board's intra-op threads, which keeps RSS bounded with
