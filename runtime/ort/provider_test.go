@@ -65,8 +65,11 @@ func TestProviderOrder(t *testing.T) {
 	}
 }
 
-// TestRunContextTerminates cancels a long whole-volume run of the bench U-Net
-// and expects ONNX Runtime to give up well before the run would finish.
+// TestRunContextTerminates times a whole run of the bench U-Net, then
+// cancels the same run a tenth of the way in: ONNX Runtime must give up with
+// the context's error well before the run would have finished (it checks the
+// terminate flag between nodes, so "well before" allows for the node in
+// flight).
 func TestRunContextTerminates(t *testing.T) {
 	initForTest(t)
 	s, err := NewSession(filepath.Join("..", "testdata", "unet-fp32.onnx"), SessionOptions{IntraOpThreads: 1})
@@ -74,23 +77,28 @@ func TestRunContextTerminates(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	shape := []int64{1, 2, 64, 96, 96}
-	in := make([]float32, 2*64*96*96)
+	shape := []int64{1, 2, 48, 64, 64}
+	in := make([]float32, 2*48*64*64)
 	for i := range in {
 		in[i] = float32(i%7) * 0.1
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-	defer cancel()
 	start := time.Now()
+	if _, _, err := s.Run(in, shape); err != nil {
+		t.Fatal(err)
+	}
+	full := time.Since(start)
+	ctx, cancel := context.WithTimeout(context.Background(), full/10)
+	defer cancel()
+	start = time.Now()
 	_, _, err = s.RunContext(ctx, in, shape)
 	took := time.Since(start)
 	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("err = %v after %v, want DeadlineExceeded", err, took)
+		t.Fatalf("err = %v after %v (full run %v), want DeadlineExceeded", err, took, full)
 	}
-	if took > 2*time.Second {
-		t.Fatalf("run took %v after cancellation at 50ms", took)
+	if took > full*8/10 {
+		t.Fatalf("cancelled run took %v, a full run %v", took, full)
 	}
-	t.Logf("terminated after %v", took)
+	t.Logf("full run %v; cancelled at %v, returned after %v", full, full/10, took)
 	// The session stays usable.
 	if _, _, err := s.Run(in[:2*8*8*8], []int64{1, 2, 8, 8, 8}); err != nil {
 		t.Fatal(err)
