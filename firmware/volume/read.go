@@ -1,8 +1,11 @@
 package volume
 
 import (
+	"bytes"
 	"encoding/binary"
+	"fmt"
 	"math"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -233,7 +236,14 @@ func readInstance(path string) (in *instance, err error) {
 			in, err = nil, refuse(ReasonUnreadable, "%s is a damaged DICOM file (the parser failed: %v)", filepath.Base(path), r)
 		}
 	}()
-	ds, err := dicom.ParseFile(path, nil, dicom.SkipProcessingPixelDataValue())
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("volume: %w", err)
+	}
+	if err := checkStructure(raw); err != nil {
+		return nil, refuse(ReasonUnreadable, "%s is not a well-formed DICOM file: %v", filepath.Base(path), err)
+	}
+	ds, err := dicom.Parse(bytes.NewReader(raw), int64(len(raw)), nil, dicom.SkipProcessingPixelDataValue())
 	if err != nil {
 		return nil, refuse(ReasonUnreadable, "%s is not a readable DICOM file: %v", filepath.Base(path), err)
 	}
