@@ -269,8 +269,12 @@ func (g *Generator) placeLesions(rng *rand.Rand, x subjectXform, grid geom.Grid,
 		placed := false
 		D := drawDiameter(rng, &large)
 		R := D / 2
-		for try := 0; try < 300 && !placed; try++ {
-			site, q, ok := g.drawSite(rng, R, vessels)
+		kind := drawSiteKind(rng)
+		for try := 0; try < 400 && !placed; try++ {
+			if try == 300 {
+				kind = "parenchyma" // the chosen site has no room left
+			}
+			site, q, ok := g.drawSite(rng, kind, R, vessels)
 			if !ok {
 				continue
 			}
@@ -335,18 +339,24 @@ func (g *Generator) placeLesions(rng *rand.Rand, x subjectXform, grid geom.Grid,
 
 // drawSite picks a lesion centre in template space: grey-white junction (most
 // often), cerebellum, anywhere in parenchyma, or touching a vessel.
-func (g *Generator) drawSite(rng *rand.Rand, R float64, vessels []segment) (string, geom.Vec3, bool) {
-	a := g.a
+// drawSiteKind picks where a lesion goes. It is drawn once per lesion, and
+// only the position is retried, so sites that are harder to satisfy keep
+// their share.
+func drawSiteKind(rng *rand.Rand) string {
 	u := rng.Float64()
-	site := "parenchyma"
 	switch {
 	case u < 0.5:
-		site = "junction"
+		return "junction"
 	case u < 0.72:
-		site = "cerebellum"
+		return "cerebellum"
 	case u < 0.87:
-		site = "vessel"
+		return "vessel"
 	}
+	return "parenchyma"
+}
+
+func (g *Generator) drawSite(rng *rand.Rand, site string, R float64, vessels []segment) (string, geom.Vec3, bool) {
+	a := g.a
 	var q geom.Vec3
 	if site == "vessel" {
 		var s *segment
