@@ -230,6 +230,11 @@ func (a *Assoc) store(ctx context.Context, m FileMeta, data io.Reader, size int6
 	if !ok {
 		return fmt.Errorf("%w for SOP class %s in transfer syntax %s", ErrNoContext, m.SOPClassUID, m.TransferSyntaxUID)
 	}
+	if size%2 == 1 && m.TransferSyntaxUID == DeflatedExplicitVRLittleEndian {
+		// PS3.5 §A.5: the deflated stream is padded to even length; files
+		// written without the pad are sent with it.
+		data, size = io.MultiReader(data, bytes.NewReader([]byte{0})), size+1
+	}
 	cmd := &Command{CommandField: CStoreRQ, AffectedSOPClassUID: m.SOPClassUID, AffectedSOPInstanceUID: m.SOPInstanceUID, CommandDataSetType: DataSetPresent}
 	_, err := a.request(ctx, pcid, cmd, data, size)
 	return err

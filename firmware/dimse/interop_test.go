@@ -53,7 +53,8 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// testStudy builds the 2×176 study once per test binary, in three syntaxes.
+// testStudy builds the 2×176 study once per test binary, in three syntaxes
+// (only its first 40 instances deflated unless -dimse.full).
 func testStudy(t *testing.T) *dimsetest.Study {
 	t.Helper()
 	src := testenv.SharedData(t, "dicom", "philips-mprage-sag3d")
@@ -61,7 +62,11 @@ func testStudy(t *testing.T) *dimsetest.Study {
 	studyOnce.Do(func() {
 		studyDir, studyErr = os.MkdirTemp("", "dimse-study-")
 		if studyErr == nil {
-			study, studyErr = dimsetest.MakeStudy(src, studyDir, 2, perSeries)
+			deflated := 40
+			if *fullMatrix {
+				deflated = 2 * perSeries
+			}
+			study, studyErr = dimsetest.MakeStudy(src, studyDir, 2, perSeries, deflated)
 		}
 	})
 	if studyErr != nil {
@@ -246,7 +251,12 @@ func checkStored(t *testing.T, dir string, files []string, ts string, reference 
 		if err != nil {
 			t.Errorf("instance %s: %v", filepath.Base(f), err)
 			bad++
-		} else if gotTS != ts || !bytes.Equal(got, want) {
+		} else if len(want)%2 == 1 && ts == dimse.DeflatedExplicitVRLittleEndian {
+			// dcmtk writes a deflated file without the pad byte but sends
+			// it padded to even length (PS3.5 §A.5); we keep what came.
+			want = append(want, 0)
+		}
+		if err == nil && (gotTS != ts || !bytes.Equal(got, want)) {
 			t.Errorf("instance %s: stored data set (%d bytes, %s) differs from the sent one (%d bytes, %s)", filepath.Base(f), len(got), gotTS, len(want), ts)
 			bad++
 		}

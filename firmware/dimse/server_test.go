@@ -266,6 +266,11 @@ func TestMalformedPDUs(t *testing.T) {
 			}
 		})
 	}
+	// Each association ends when its peer closes; wait for the last one.
+	deadline := time.Now().Add(testLimit)
+	for s.Active() != 0 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
 	if n := s.Active(); n != 0 {
 		t.Errorf("%d associations still active", n)
 	}

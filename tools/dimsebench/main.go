@@ -55,7 +55,11 @@ func run(src string, perSeries int, syntax string, rounds int) error {
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	st, err := dimsetest.MakeStudy(src, filepath.Join(tmp, "study"), 2, perSeries)
+	deflated := 0
+	if syntax == "deflated" {
+		deflated = 2 * perSeries
+	}
+	st, err := dimsetest.MakeStudy(src, filepath.Join(tmp, "study"), 2, perSeries, deflated)
 	if err != nil {
 		return err
 	}

@@ -7,7 +7,6 @@ package dimsetest
 import (
 	"bufio"
 	"bytes"
-	"compress/flate"
 	"context"
 	"crypto/sha256"
 	"fmt"
@@ -46,9 +45,11 @@ type Study struct {
 // a storescp that accepts only Explicit VR LE, then only Implicit VR LE) so
 // that their encoding is dcmtk's own and a dcmtk sender re-encodes them byte
 // for byte. The deflated files are written here with compress/flate from the
-// explicit ones. storescu and storescp must be on PATH; storescp listens on a
-// free port for the time it takes.
-func MakeStudy(src, dir string, series, perSeries int) (*Study, error) {
+// The first deflated instances are also sent through a storescp that prefers
+// Deflated Explicit VR LE (dcmtk deflates at ~30 ms an instance, so callers
+// ask only for what they send). storescu and storescp must be on PATH;
+// storescp listens on a free loopback port for the time it takes.
+func MakeStudy(src, dir string, series, perSeries, deflated int) (*Study, error) {
 	names, err := filepath.Glob(filepath.Join(src, "*.dcm"))
 	if err != nil || len(names) == 0 {
 		return nil, fmt.Errorf("dimsetest: no .dcm files in %s (%v)", src, err)
@@ -97,26 +98,18 @@ func MakeStudy(src, dir string, series, perSeries int) (*Study, error) {
 	if err := throughDCMTK(st.Files[dimse.ExplicitVRLittleEndian], filepath.Join(dir, "implicit"), "+xi", "-xi", nameOf); err != nil {
 		return nil, err
 	}
-	for _, f := range st.Files[dimse.ExplicitVRLittleEndian] {
-		e, err := os.ReadFile(f)
-		if err != nil {
+	deflated = min(deflated, len(rawFiles))
+	if deflated > 0 {
+		if err := throughDCMTK(st.Files[dimse.ExplicitVRLittleEndian][:deflated], filepath.Join(dir, "deflated"), "+xd", "-xd", nameOf); err != nil {
 			return nil, err
 		}
-		em, err := dimse.ReadFileMeta(bufio.NewReader(bytes.NewReader(e)))
-		if err != nil {
-			return nil, fmt.Errorf("dimsetest: %s: %w", f, err)
-		}
-		d := dimse.AppendFileMeta(nil, dimse.FileMeta{SOPClassUID: em.SOPClassUID, SOPInstanceUID: em.SOPInstanceUID, TransferSyntaxUID: dimse.DeflatedExplicitVRLittleEndian})
-		var buf bytes.Buffer
-		fw, _ := flate.NewWriter(&buf, 6)
-		fw.Write(e[em.DataSetOffset:])
-		fw.Close()
+	}
+	for i, f := range st.Files[dimse.ExplicitVRLittleEndian] {
 		base := filepath.Base(f)
-		if err := os.WriteFile(filepath.Join(dir, "deflated", base), append(d, buf.Bytes()...), 0o644); err != nil {
-			return nil, err
-		}
 		st.Files[dimse.ImplicitVRLittleEndian] = append(st.Files[dimse.ImplicitVRLittleEndian], filepath.Join(dir, "implicit", base))
-		st.Files[dimse.DeflatedExplicitVRLittleEndian] = append(st.Files[dimse.DeflatedExplicitVRLittleEndian], filepath.Join(dir, "deflated", base))
+		if i < deflated {
+			st.Files[dimse.DeflatedExplicitVRLittleEndian] = append(st.Files[dimse.DeflatedExplicitVRLittleEndian], filepath.Join(dir, "deflated", base))
+		}
 	}
 	os.RemoveAll(raw)
 	return st, nil
@@ -218,8 +211,8 @@ func seriesUID(b []byte) string {
 	return strings.TrimRight(string(b[i:i+n]), "\x00 ")
 }
 
-// DataSet returns the data set bytes of a Part 10 file, inflated when the
-// file is deflated, for byte-for-byte comparison.
+// DataSet returns the data set bytes of a Part 10 file as stored (deflated
+// ones stay deflated) and its transfer syntax.
 func DataSet(path string) ([]byte, string, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -229,14 +222,7 @@ func DataSet(path string) ([]byte, string, error) {
 	if err != nil {
 		return nil, "", fmt.Errorf("%s: %w", path, err)
 	}
-	ds := b[m.DataSetOffset:]
-	if m.TransferSyntaxUID == dimse.DeflatedExplicitVRLittleEndian {
-		ds, err = io.ReadAll(flate.NewReader(bytes.NewReader(ds)))
-		if err != nil {
-			return nil, "", fmt.Errorf("%s: inflating: %w", path, err)
-		}
-	}
-	return ds, m.TransferSyntaxUID, nil
+	return b[m.DataSetOffset:], m.TransferSyntaxUID, nil
 }
 
 // FileSHA256 returns the SHA-256 of a file.
