@@ -31,7 +31,7 @@ import (
 //
 // Studies: the GE oblique MPRAGE, 130 instances (complete by its
 // ImagesInAcquisition count), and 40 slices of the Philips sagittal MPRAGE
-// (complete by an 8 s quiet period, longer than any restart gap on a loaded machine), about 22 MB in all.
+// (complete by an 8 s quiet period, longer than any restart gap on a loaded machine), about 25 MB in all.
 func TestCrashRecovery(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow: builds metsentryd and kills it at least 20 times")
