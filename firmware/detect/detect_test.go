@@ -251,6 +251,26 @@ func TestSourceLabels(t *testing.T) {
 	if lab[src.Index(2, 2, 4)] != 1 || lab[src.Index(9, 9, 9)] != 2 || lab[src.Index(0, 0, 0)] != 0 {
 		t.Fatal("labels in the wrong place")
 	}
+	// The same through MaskResampler, with a mask mapper that does nearest
+	// neighbour by hand (as volume.ModelInput.ToSource does).
+	toSource := func(mask []uint8) ([]uint8, error) {
+		out := make([]uint8, src.Len())
+		for k := 0; k < 10; k++ {
+			for j := 0; j < 10; j++ {
+				for i := 0; i < 10; i++ {
+					out[src.Index(i, j, k)] = mask[model.Index(i/2, j/2, k/2)]
+				}
+			}
+		}
+		return out, nil
+	}
+	lab2, err := SourceLabels(ls, model, src, MaskResampler(toSource))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(lab, lab2); d != "" {
+		t.Fatalf("MaskResampler differs from NearestResampler (-nearest +mask):\n%s", d)
+	}
 	bad := func([]uint16, geom.Grid, geom.Grid) ([]uint16, error) { return make([]uint16, 3), nil }
 	if _, err := SourceLabels(ls, model, src, bad); !errors.Is(err, ErrGrid) {
 		t.Fatalf("short resampler output: err %v", err)

@@ -78,3 +78,42 @@ func SourceLabels(lesions []Lesion, model, source geom.Grid, resample Resampler)
 	}
 	return out, nil
 }
+
+// MaskResampler adapts a mapping of binary masks from the model grid to the
+// source grid (such as volume.ModelInput.ToSource, bound to its model input)
+// into a Resampler: each label is mapped on its own; where two lesions claim
+// the same source voxel, the lower number (the larger lesion) keeps it.
+func MaskResampler(toSource func(modelMask []uint8) ([]uint8, error)) Resampler {
+	return func(labels []uint16, model, source geom.Grid) ([]uint16, error) {
+		if len(labels) != model.Len() {
+			return nil, fmt.Errorf("%w: %d labels for a %v model grid", ErrGrid, len(labels), model.Dims)
+		}
+		var top uint16
+		for _, v := range labels {
+			top = max(top, v)
+		}
+		out := make([]uint16, source.Len())
+		mask := make([]uint8, len(labels))
+		for n := uint16(1); n <= top; n++ {
+			for i, v := range labels {
+				mask[i] = 0
+				if v == n {
+					mask[i] = 1
+				}
+			}
+			m, err := toSource(mask)
+			if err != nil {
+				return nil, fmt.Errorf("detect: mapping lesion %d to the source grid: %w", n, err)
+			}
+			if len(m) != len(out) {
+				return nil, fmt.Errorf("%w: mask mapper returned %d values for a %v source grid", ErrGrid, len(m), source.Dims)
+			}
+			for i, v := range m {
+				if v != 0 && out[i] == 0 {
+					out[i] = n
+				}
+			}
+		}
+		return out, nil
+	}
+}

@@ -111,9 +111,7 @@ func (in *Input) encodeSC(ids IDs, number int, im SCImage) ([]byte, error) {
 	els = append(els, in.equipment(b)...)
 	if im.Slice >= 0 {
 		sl := s.Slices[im.Slice]
-		els = append(els, b.seq(tag.SourceImageSequence, item(
-			b.s(tag.ReferencedSOPClassUID, sl.SOPClassUID), b.s(tag.ReferencedSOPInstanceUID, sl.SOPInstanceUID),
-			b.codeSeq(tag.PurposeOfReferenceCodeSequence, codeSourceImage))))
+		els = append(els, b.seq(tag.SourceImageSequence, b.sourceImageItem(sl)))
 	}
 	els = append(els, b.rawPixelData("OB", rgbBytes(im.Image)))
 	return b.encode(els)

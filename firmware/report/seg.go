@@ -121,10 +121,7 @@ func SEG(in *Input, ids IDs) ([]byte, error) {
 			perFrame = append(perFrame, item(
 				b.seq(tag.DerivationImageSequence, item(
 					b.codeSeq(tag.DerivationCodeSequence, codeSegmentation),
-					b.seq(tag.SourceImageSequence, item(
-						b.s(tag.ReferencedSOPClassUID, sl.SOPClassUID),
-						b.s(tag.ReferencedSOPInstanceUID, sl.SOPInstanceUID),
-						b.codeSeq(tag.PurposeOfReferenceCodeSequence, codeSourceImage))),
+					b.seq(tag.SourceImageSequence, b.sourceImageItem(sl)),
 				)),
 				b.seq(tag.FrameContentSequence, item(b.ints(tag.DimensionIndexValues, l.Number, k+1))),
 				b.seq(tag.PlanePositionSequence, item(b.ds(tag.ImagePositionPatient, sl.Position[0], sl.Position[1], sl.Position[2]))),
@@ -177,8 +174,8 @@ func (in *Input) algorithmItem(b *builder) []*dicom.Element {
 // Reference module, same study).
 func (s *Source) commonInstanceReference(b *builder) *dicom.Element {
 	var refs [][]*dicom.Element
-	for _, sl := range s.Slices {
-		refs = append(refs, item(b.s(tag.ReferencedSOPClassUID, sl.SOPClassUID), b.s(tag.ReferencedSOPInstanceUID, sl.SOPInstanceUID)))
+	for _, r := range s.instances() {
+		refs = append(refs, item(b.s(tag.ReferencedSOPClassUID, r.class), b.s(tag.ReferencedSOPInstanceUID, r.uid)))
 	}
 	return b.seq(tag.ReferencedSeriesSequence, item(
 		b.s(tag.SeriesInstanceUID, s.SeriesInstanceUID),

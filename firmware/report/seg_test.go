@@ -2,11 +2,15 @@ package report
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"testing"
+
+	"github.com/suyashkumar/dicom"
+	"github.com/suyashkumar/dicom/pkg/tag"
 
 	"metsentry/firmware/testenv"
 )
@@ -77,5 +81,45 @@ func TestSEGBitOrderWithDCMTK(t *testing.T) {
 	}
 	if ones == 0 || diff != 0 {
 		t.Fatalf("dcm2pnm frame differs from the mask in %d of %d pixels (%d lesion pixels)", diff, fb, ones)
+	}
+}
+
+// TestSEGMultiFrameSource points the SEG's frames at frames of one enhanced
+// multi-frame instance: each frame's source reference names its frame, and
+// the instance is listed once.
+func TestSEGMultiFrameSource(t *testing.T) {
+	p := loadPhilips(t)
+	base := testInput(t, p, [][3]int{{128, 100, 80}}, []float64{4})
+	src := *base.Source
+	src.Slices = slices.Clone(src.Slices)
+	const enhancedMR, uid = "1.2.840.10008.5.1.4.1.1.4.1", "2.25.777"
+	for k := range src.Slices {
+		src.Slices[k].SOPClassUID, src.Slices[k].SOPInstanceUID, src.Slices[k].Frame = enhancedMR, uid, k+1
+	}
+	in := *base
+	in.Source = &src
+	data, err := SEG(&in, NewIDs(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dciodvfy(t, writeTemp(t, "seg.dcm", data))
+	ds, err := dicom.Parse(bytes.NewReader(data), int64(len(data)), nil, dicom.SkipPixelData())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pf, _ := ds.FindElementByTag(tag.PerFrameFunctionalGroupsSequence)
+	for f, it := range pf.Value.GetValue().([]*dicom.SequenceItemValue) {
+		sub := dicom.Dataset{Elements: it.GetValue().([]*dicom.Element)}
+		e, err := sub.FindElementByTagNested(tag.ReferencedFrameNumber)
+		if err != nil {
+			t.Fatalf("frame %d: no ReferencedFrameNumber", f)
+		}
+		if got := e.Value.GetValue().([]string)[0]; got != fmt.Sprint(f+1) {
+			t.Fatalf("frame %d refers to source frame %s", f+1, got)
+		}
+	}
+	ri, _ := ds.FindElementByTagNested(tag.ReferencedInstanceSequence)
+	if n := len(ri.Value.GetValue().([]*dicom.SequenceItemValue)); n != 1 {
+		t.Fatalf("common instance reference lists %d instances, want 1", n)
 	}
 }

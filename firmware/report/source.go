@@ -14,11 +14,41 @@ import (
 	"metsentry/firmware/geom"
 )
 
-// Slice is one image of the source series.
+// Slice is one image of the source series: a single-frame instance, or one
+// frame of a multi-frame (enhanced) instance.
 type Slice struct {
 	SOPClassUID    string
 	SOPInstanceUID string
-	Position       geom.Vec3 // ImagePositionPatient, LPS mm
+	// Frame is the 1-based frame number within a multi-frame instance, 0 for
+	// a single-frame instance.
+	Frame    int
+	Position geom.Vec3 // ImagePositionPatient, LPS mm
+}
+
+// sourceRef is one referenced instance.
+type sourceRef struct{ class, uid string }
+
+// instances lists the source instances once each, in slice order.
+func (s *Source) instances() []sourceRef {
+	seen := map[string]bool{}
+	var out []sourceRef
+	for _, sl := range s.Slices {
+		if !seen[sl.SOPInstanceUID] {
+			seen[sl.SOPInstanceUID] = true
+			out = append(out, sourceRef{sl.SOPClassUID, sl.SOPInstanceUID})
+		}
+	}
+	return out
+}
+
+// sourceImageItem is an item of a Source Image Sequence pointing at sl.
+func (b *builder) sourceImageItem(sl Slice) []*dicom.Element {
+	it := item(b.s(tag.ReferencedSOPClassUID, sl.SOPClassUID), b.s(tag.ReferencedSOPInstanceUID, sl.SOPInstanceUID),
+		b.codeSeq(tag.PurposeOfReferenceCodeSequence, codeSourceImage))
+	if sl.Frame > 0 {
+		it = append(it, b.is(tag.ReferencedFrameNumber, sl.Frame))
+	}
+	return it
 }
 
 // Source describes the series the results are derived from: what the SEG
@@ -173,11 +203,18 @@ func (s *Source) Validate() error {
 	if len(s.Slices) == 0 {
 		errs = append(errs, "no slices")
 	}
+	seen := map[string]bool{}
 	for i, sl := range s.Slices {
-		if sl.SOPClassUID == "" || sl.SOPInstanceUID == "" {
-			errs = append(errs, fmt.Sprintf("slice %d has no SOP class or instance UID", i))
+		if sl.SOPClassUID == "" || sl.SOPInstanceUID == "" || sl.Frame < 0 {
+			errs = append(errs, fmt.Sprintf("slice %d has no SOP class or instance UID (or a negative frame number)", i))
 			break
 		}
+		key := fmt.Sprintf("%s/%d", sl.SOPInstanceUID, sl.Frame)
+		if seen[key] {
+			errs = append(errs, fmt.Sprintf("slice %d repeats instance %s frame %d", i, sl.SOPInstanceUID, sl.Frame))
+			break
+		}
+		seen[key] = true
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("%w: %s", ErrSource, strings.Join(errs, "; "))

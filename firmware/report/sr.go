@@ -149,8 +149,8 @@ func SR(in *Input, ids IDs) ([]byte, error) {
 		codeNode(relConceptMod, cnProcedure, cvMRProcedure),
 	)
 	group := container(relContains, cnImageLibGroup)
-	for _, sl := range s.Slices {
-		group.kids = append(group.kids, &node{rel: relContains, vt: "IMAGE", refClass: sl.SOPClassUID, refInst: sl.SOPInstanceUID})
+	for _, r := range s.instances() {
+		group.kids = append(group.kids, &node{rel: relContains, vt: "IMAGE", refClass: r.class, refInst: r.uid})
 	}
 	root.kids = append(root.kids, container(relContains, cnImageLibrary, group))
 	algo := func() []*node {
@@ -221,8 +221,8 @@ func round(v float64, digits int) float64 {
 func (in *Input) evidence(b *builder, ids IDs) *dicom.Element {
 	s := in.Source
 	var refs [][]*dicom.Element
-	for _, sl := range s.Slices {
-		refs = append(refs, item(b.s(tag.ReferencedSOPClassUID, sl.SOPClassUID), b.s(tag.ReferencedSOPInstanceUID, sl.SOPInstanceUID)))
+	for _, r := range s.instances() {
+		refs = append(refs, item(b.s(tag.ReferencedSOPClassUID, r.class), b.s(tag.ReferencedSOPInstanceUID, r.uid)))
 	}
 	series := [][]*dicom.Element{item(b.s(tag.SeriesInstanceUID, s.SeriesInstanceUID), b.seq(tag.ReferencedSOPSequence, refs...))}
 	if len(in.Lesions) > 0 {
