@@ -20,17 +20,35 @@ func Preview(w io.Writer, c *Case) error {
 	lev := windowLevel(c.Bright)
 	levK := windowLevel(c.Black)
 	k := nz / 2
-	var big, small *Lesion
+	// the close-up: the small lesion with the most vessel voxels (bright in
+	// bright-blood, dark in black-blood) around it in its own slice
+	var small *Lesion
+	bestScore := -1
 	for i := range c.Lesions {
 		l := &c.Lesions[i]
-		if big == nil || l.LongestDiameterMM > big.LongestDiameterMM {
-			big = l
+		if l.LongestDiameterMM >= 10 && small != nil {
+			continue
 		}
-		better := small == nil ||
-			(l.Site == "vessel") != (small.Site == "vessel") && l.Site == "vessel" ||
-			(l.Site == "vessel") == (small.Site == "vessel") && l.LongestDiameterMM < small.LongestDiameterMM
-		if better {
-			small = l
+		ci, cj, ck := int(math.Round(l.CentreVoxel[0])), int(math.Round(l.CentreVoxel[1])), int(math.Round(l.CentreVoxel[2]))
+		score := 0
+		r := int(l.LongestDiameterMM/2) + 6
+		for dj := -r; dj <= r; dj++ {
+			for di := -r; di <= r; di++ {
+				x, y := ci+di, cj+dj
+				if x < 0 || y < 0 || x >= nx || y >= ny || ck < 0 || ck >= nz {
+					continue
+				}
+				idx := x + nx*(y+ny*ck)
+				if c.Labels[idx] == 0 && c.Bright[idx] > 0.5*lev && c.Black[idx] < 0.6*c.Bright[idx] {
+					score++
+				}
+			}
+		}
+		if l.LongestDiameterMM < 10 {
+			score += 1000 // prefer small lesions
+		}
+		if score > bestScore {
+			small, bestScore = l, score
 		}
 	}
 	// the slice near the middle that shows the most lesions
@@ -49,7 +67,6 @@ func Preview(w io.Writer, c *Case) error {
 			bestN, k = len(seen), kk
 		}
 	}
-	_ = big
 	const zoom = 4
 	crop := 32
 	W := 2*nx + 4
