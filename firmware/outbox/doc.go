@@ -19,7 +19,8 @@
 // destination supersede older jobs too.
 //
 // Time comes from an injected Clock, so tests drive retries without
-// sleeping. The daemon calls RunDue when NextDue says so and persists
-// Jobs() in the cache; Restore brings them back after a restart.
+// sleeping. The daemon calls RunDue when NextDue says so; Persist hands it
+// every changed job to record in the cache, and Restore brings them back
+// after a restart.
 // DimseSender (sender.go) is the production Sender over firmware/dimse.
 package outbox

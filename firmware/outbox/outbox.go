@@ -105,6 +105,12 @@ type Outbox struct {
 	// Logger defaults to slog.Default(). Only job ids, destination names and
 	// hashed series UIDs are logged.
 	Logger *slog.Logger
+	// Persist, when set, is called with a copy of a job after every change
+	// (queued, attempted, delivered, dead-lettered, superseded, retried), so
+	// the daemon can record it in the cache before the next step; on restart
+	// Restore brings the recorded jobs back. An error is logged; the job goes
+	// on in memory.
+	Persist func(Job) error
 
 	sender Sender
 	clock  Clock
@@ -144,6 +150,24 @@ func (o *Outbox) log() *slog.Logger {
 	return slog.Default()
 }
 
+func copyJob(j *Job) Job {
+	c := *j
+	c.Files = slices.Clone(j.Files)
+	return c
+}
+
+// save hands changed jobs to Persist. It must be called without o.mu held.
+func (o *Outbox) save(jobs ...Job) {
+	if o.Persist == nil {
+		return
+	}
+	for _, j := range jobs {
+		if err := o.Persist(j); err != nil {
+			o.log().Error("outbox: cannot record job state", "job", j.ID, "state", j.State, "err", err)
+		}
+	}
+}
+
 // HashUID shortens a UID for logs and status: the first 12 hex digits of
 // its SHA-256, so a series can be followed without printing its UID.
 func HashUID(uid string) string {
@@ -162,6 +186,8 @@ func (o *Outbox) Enqueue(seriesUID, sourceVersion string, files report.Files, on
 		names = only
 	}
 	now := o.clock.Now()
+	var changed []Job
+	defer func() { o.save(changed...) }() // runs after the unlock below
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	var ids []string
@@ -187,12 +213,15 @@ func (o *Outbox) Enqueue(seriesUID, sourceVersion string, files report.Files, on
 		for _, j := range o.jobs {
 			if j.SeriesUID == seriesUID && j.Destination == name && (j.State == Pending || j.State == Dead) {
 				j.State, j.Done = Superseded, now
+				changed = append(changed, copyJob(j))
 			}
 		}
 		o.seq++
 		id := fmt.Sprintf("%s-%s-%d", HashUID(seriesUID), name, o.seq)
-		o.jobs[id] = &Job{ID: id, Destination: name, SeriesUID: seriesUID, SourceVersion: sourceVersion,
+		j := &Job{ID: id, Destination: name, SeriesUID: seriesUID, SourceVersion: sourceVersion,
 			Files: fs, State: Pending, NextAttempt: now, Created: now}
+		o.jobs[id] = j
+		changed = append(changed, copyJob(j))
 		ids = append(ids, id)
 		o.log().Info("outbox: job queued", "job", id, "destination", name, "files", len(fs))
 	}
@@ -278,7 +307,9 @@ func (o *Outbox) stale(j *Job) bool {
 	}
 	o.mu.Lock()
 	j.State, j.Done = Superseded, o.clock.Now()
+	c := copyJob(j)
 	o.mu.Unlock()
+	o.save(c)
 	o.log().Info("outbox: source series changed; results superseded", "job", j.ID, "series", HashUID(j.SeriesUID))
 	return true
 }
@@ -297,7 +328,14 @@ func (o *Outbox) attempt(ctx context.Context, j *Job) {
 	res, err := o.sender.Send(ctx, dest, paths)
 
 	o.mu.Lock()
-	defer o.mu.Unlock()
+	o.record(j, res, err)
+	c := copyJob(j)
+	o.mu.Unlock()
+	o.save(c)
+}
+
+// record updates j after an attempt; o.mu is held.
+func (o *Outbox) record(j *Job, res []Result, err error) {
 	now := o.clock.Now()
 	byPath := map[string]*File{}
 	for i := range j.Files {
@@ -355,15 +393,20 @@ func (o *Outbox) attempt(ctx context.Context, j *Job) {
 // destination.
 func (o *Outbox) Retry(id string) error {
 	o.mu.Lock()
-	defer o.mu.Unlock()
 	j, ok := o.jobs[id]
 	if !ok {
+		o.mu.Unlock()
 		return fmt.Errorf("%w %q", ErrUnknownJob, id)
 	}
 	if j.State != Dead && j.State != Pending {
-		return fmt.Errorf("outbox: job %q is %s (only dead or pending jobs can be retried)", id, j.State)
+		st := j.State
+		o.mu.Unlock()
+		return fmt.Errorf("outbox: job %q is %s (only dead or pending jobs can be retried)", id, st)
 	}
 	j.State, j.Attempts, j.NextAttempt, j.Done = Pending, 0, o.clock.Now(), time.Time{}
+	c := copyJob(j)
+	o.mu.Unlock()
+	o.save(c)
 	return nil
 }
 

@@ -365,3 +365,27 @@ func TestNewErrors(t *testing.T) {
 		t.Fatal("zero policy accepted")
 	}
 }
+
+// TestPersist records every state change, as the daemon does in the cache.
+func TestPersist(t *testing.T) {
+	fs := &fakeSender{fail: func(n int, _ config.Destination, _ []string) (int, map[string]bool, error) {
+		if n == 0 {
+			return 0, nil, errors.New("down")
+		}
+		return -1, nil, nil
+	}}
+	o, clk := newOutbox(t, fs, pacs)
+	var states []State
+	o.Persist = func(j Job) error {
+		states = append(states, j.State)
+		_ = o.Status() // the callback may read the outbox: no lock is held
+		return nil
+	}
+	o.Enqueue("1.2.3", "v1", results)
+	o.RunDue(context.Background())
+	clk.Add(time.Second)
+	o.RunDue(context.Background())
+	if d := cmp.Diff([]State{Pending, Pending, Delivered}, states); d != "" {
+		t.Fatalf("persisted states (-want +got):\n%s", d)
+	}
+}
