@@ -2,8 +2,13 @@ package report
 
 import (
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/suyashkumar/dicom"
+	"github.com/suyashkumar/dicom/pkg/tag"
 
 	"metsentry/firmware/testenv"
 )
@@ -46,5 +51,40 @@ func TestWriteNegativeHasNoSEG(t *testing.T) {
 	}
 	if _, err := SEG(in, NewIDs(0)); err == nil {
 		t.Fatal("SEG with no lesions did not fail")
+	}
+}
+
+// TestHeaderCopiedExactly checks every patient and study element of the
+// source appears unchanged in each result.
+func TestHeaderCopiedExactly(t *testing.T) {
+	p := loadPhilips(t)
+	in := testInput(t, p, [][3]int{{128, 100, 80}}, []float64{4})
+	files, err := Write(t.TempDir(), in, NewIDs(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := dicom.ParseFile(p.files[0], nil, dicom.SkipPixelData())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := HeaderElements(src)
+	if len(want) < 8 {
+		t.Fatalf("only %d header elements taken from the source", len(want))
+	}
+	for _, f := range files.All() {
+		ds, err := dicom.ParseFile(f, nil, dicom.SkipPixelData())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, w := range want {
+			g, err := ds.FindElementByTag(w.Tag)
+			if err != nil {
+				t.Errorf("%s lacks %s", filepath.Base(f), tag.DebugString(w.Tag))
+				continue
+			}
+			if d := cmp.Diff(w.Value.String(), g.Value.String()); d != "" || w.RawValueRepresentation != g.RawValueRepresentation {
+				t.Errorf("%s: %s differs from the source (VR %s/%s)", filepath.Base(f), tag.DebugString(w.Tag), w.RawValueRepresentation, g.RawValueRepresentation)
+			}
+		}
 	}
 }
