@@ -28,11 +28,10 @@ func FuzzSourceFromDatasets(f *testing.F) {
 		if err != nil {
 			return
 		}
-		src, err := SourceFromDatasets([]dicom.Dataset{ds, ds})
-		if err == nil {
+		if _, err := SourceFromDatasets([]dicom.Dataset{ds, ds}); err == nil {
 			t.Fatal("two copies of one image were accepted as two slices")
 		}
-		src, err = SourceFromDatasets([]dicom.Dataset{ds})
+		src, err := SourceFromDatasets([]dicom.Dataset{ds})
 		if err == nil {
 			if verr := src.Validate(); verr != nil {
 				t.Fatalf("returned an invalid source: %v", verr)
