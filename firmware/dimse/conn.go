@@ -103,7 +103,12 @@ func (c *conn) setMaxSend(peer uint32) {
 // until the next read.
 func (c *conn) readRaw() (byte, []byte, error) {
 	if c.timer != nil {
+		// The timer runs only while waiting for the peer: a slow Store
+		// between two PDUs is not the peer's idleness.
+		c.expired.Store(false)
+		c.nc.SetReadDeadline(time.Time{})
 		c.timer.Reset(c.timeout)
+		defer c.timer.Stop()
 	}
 	typ, n, err := readPDUHeader(c.br, &c.hdr, c.maxRecv)
 	if err != nil {

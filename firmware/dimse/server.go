@@ -23,16 +23,15 @@ type Server struct {
 	// Clock makes the ARTIM and idle timers; nil means SystemClock.
 	Clock Clock
 
-	once     sync.Once
-	pol      Policy
-	mu       sync.Mutex
-	active   int // accepted associations
-	pending  int // connections not yet accepted or rejected
-	conns    map[net.Conn]struct{}
-	lns      map[net.Listener]struct{}
-	closing  bool
-	wg       sync.WaitGroup
-	idleDone chan struct{}
+	once    sync.Once
+	pol     Policy
+	mu      sync.Mutex
+	active  int // accepted associations
+	pending int // connections not yet accepted or rejected
+	conns   map[net.Conn]struct{}
+	lns     map[net.Listener]struct{}
+	closing bool
+	wg      sync.WaitGroup
 }
 
 func (s *Server) init() {
@@ -50,8 +49,9 @@ func (s *Server) init() {
 }
 
 // Serve accepts connections on ln until ctx is done or Shutdown is called,
-// and returns ErrServerClosed then. With Policy.TLS set, connections speak
-// TLS.
+// and returns ErrServerClosed then; associations in progress go on until
+// they end or Shutdown's context expires. With Policy.TLS set, connections
+// speak TLS.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	s.init()
 	if s.Storage == nil {
