@@ -416,25 +416,56 @@ func TestStoreStatuses(t *testing.T) {
 
 func TestTLS(t *testing.T) {
 	cert, pool := selfSigned(t)
-	s := startServer(t, Policy{TLS: &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}})
-	ctx := testCtx(t)
-	d := Dialer{TLS: &tls.Config{RootCAs: pool, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12}}
-	a, err := d.Dial(ctx, s.Addr, testPeer, testAE, append(StorageContexts(MRImageStorage), VerificationContext())...)
-	if err != nil {
-		t.Fatal(err)
+	tests := []struct {
+		name       string
+		clientAuth bool // the server asks for a client certificate
+		clientCert bool // the client has one
+		wantErr    bool
+	}{
+		{"server auth only", false, false, false},
+		{"mutual auth", true, true, false},
+		{"client without certificate refused", true, false, true},
 	}
-	if err := a.Echo(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := a.StoreBytes(ctx, testInstance("1.2.3.7", "1.2.3.7", 70000)); err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Release(ctx); err != nil {
-		t.Fatal(err)
-	}
-	// A plain-TCP peer gets nothing.
-	if _, err := Dial(ctx, s.Addr, testPeer, testAE, VerificationContext()); err == nil {
-		t.Error("plain TCP association accepted by a TLS server")
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var clientCAs *x509.CertPool
+			if tt.clientAuth {
+				clientCAs = pool
+			}
+			s := startServer(t, Policy{TLS: ServerTLSConfig(cert, clientCAs)})
+			ctx := testCtx(t)
+			var cc *tls.Certificate
+			if tt.clientCert {
+				cc = &cert
+			}
+			d := Dialer{TLS: ClientTLSConfig("127.0.0.1", pool, cc)}
+			a, err := d.Dial(ctx, s.Addr, testPeer, testAE, append(StorageContexts(MRImageStorage), VerificationContext())...)
+			if tt.wantErr {
+				if err == nil {
+					err = a.Echo(ctx) // TLS 1.3 reports a refused client certificate on first read
+				}
+				if err == nil {
+					t.Fatal("association without a client certificate worked")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := a.Echo(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if err := a.StoreBytes(ctx, testInstance("1.2.3.7", "1.2.3.7", 70000)); err != nil {
+				t.Fatal(err)
+			}
+			if err := a.Release(ctx); err != nil {
+				t.Fatal(err)
+			}
+			// A plain-TCP peer gets nothing.
+			if _, err := Dial(ctx, s.Addr, testPeer, testAE, VerificationContext()); err == nil {
+				t.Error("plain TCP association accepted by a TLS server")
+			}
+		})
 	}
 }
 
@@ -445,7 +476,7 @@ func selfSigned(t *testing.T) (tls.Certificate, *x509.CertPool) {
 	}
 	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "metsentry test"},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, IsCA: true, BasicConstraintsValid: true}
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}, IsCA: true, BasicConstraintsValid: true}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	if err != nil {
 		t.Fatal(err)
