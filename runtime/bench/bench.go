@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"metsentry/runtime/infer"
 	"metsentry/runtime/ort"
 )
 
@@ -36,6 +37,9 @@ type Config struct {
 	Providers []string
 	// TorchDevice is the PyTorch device: cpu or cuda.
 	TorchDevice string
+	// Patch, when above 0, adds fp32 and INT8 rows that run in tiles of
+	// this cube (overlap 32, blended) through infer.Predict.
+	Patch int
 	// Progress, when set, receives one line per finished configuration.
 	Progress io.Writer
 }
@@ -84,6 +88,7 @@ type childArgs struct {
 	Out        string   `json:"out"`
 	Providers  []string `json:"providers"`
 	EngineDir  string   `json:"engine_dir"`
+	Patch      int      `json:"patch"` // >0: tiles of this cube, overlap 32, through infer.Predict
 }
 
 // EnvChild marks a child process; its value is the JSON childArgs.
@@ -141,7 +146,17 @@ func child(a childArgs) (*Row, error) {
 	shape := []int64{1, 2, int64(a.Dims[0]), int64(a.Dims[1]), int64(a.Dims[2])}
 	r := &Row{Guard: string(ort.AMXGuard()), Provider: s.Provider()}
 	t0 := time.Now()
-	out, _, err := s.Run(in, shape)
+	run := func() ([]float32, error) {
+		if a.Patch == 0 {
+			out, _, err := s.Run(in, shape)
+			return out, err
+		}
+		p := a.Patch
+		out, _, _, err := infer.Predict(context.Background(), sessionEngine{s}, in, [5]int64(shape),
+			infer.Plan{Multiple: 8, Patch: [3]int{p, p, p}, Overlap: [3]int{32, 32, 32}, Margin: [3]int{16, 16, 16}, Blend: true, ForceTiles: true})
+		return out, err
+	}
+	out, err := run()
 	if err != nil {
 		return nil, err
 	}
@@ -149,7 +164,7 @@ func child(a childArgs) (*Row, error) {
 	for range a.Runs {
 		c0 := cpuSeconds()
 		t0 := time.Now()
-		if out, _, err = s.Run(in, shape); err != nil {
+		if out, err = run(); err != nil {
 			return nil, err
 		}
 		r.TimesS = append(r.TimesS, time.Since(t0).Seconds())
@@ -161,6 +176,16 @@ func child(a childArgs) (*Row, error) {
 	}
 	return r, writeF32(a.Out, out)
 }
+
+// sessionEngine runs an ort.Session as an infer.Engine.
+type sessionEngine struct{ s *ort.Session }
+
+func (e sessionEngine) Run(ctx context.Context, in []float32, shape [5]int64) ([]float32, error) {
+	out, _, err := e.s.RunContext(ctx, in, shape[:])
+	return out, err
+}
+func (e sessionEngine) Provider() string { return e.s.Provider() }
+func (e sessionEngine) Close() error     { return e.s.Close() }
 
 // cpuSeconds returns the process's user+system CPU time: unlike wall time
 // it stays meaningful on a machine shared with other work.
@@ -205,15 +230,21 @@ func Run(ctx context.Context, c Config, w io.Writer) ([]Row, error) {
 		name, prec  string
 		guard       bool
 		mem, noAren bool
+		patch       int
 	}
 	cfgs := []cfg{
-		{"ORT fp32", "fp32", true, false, false},
-		{"ORT int8", "int8", true, false, false},
-		{"ORT fp32, no AMX guard", "fp32", false, false, false},
-		{"ORT int8, no AMX guard", "int8", false, false, false},
+		{"ORT fp32", "fp32", true, false, false, 0},
+		{"ORT int8", "int8", true, false, false, 0},
+		{"ORT fp32, no AMX guard", "fp32", false, false, false, 0},
+		{"ORT int8, no AMX guard", "int8", false, false, false, 0},
 	}
 	if c.Extra {
-		cfgs = append(cfgs, cfg{"ORT fp32, memory pattern on", "fp32", true, true, false}, cfg{"ORT fp32, CPU arena off", "fp32", true, false, true})
+		cfgs = append(cfgs, cfg{"ORT fp32, memory pattern on", "fp32", true, true, false, 0}, cfg{"ORT fp32, CPU arena off", "fp32", true, false, true, 0})
+	}
+	if c.Patch > 0 {
+		for _, prec := range []string{"fp32", "int8"} {
+			cfgs = append(cfgs, cfg{fmt.Sprintf("ORT %s, tiles %d³", prec, c.Patch), prec, true, false, false, c.Patch})
+		}
 	}
 	var rows []Row
 	for i, k := range cfgs {
@@ -222,7 +253,7 @@ func Run(ctx context.Context, c Config, w io.Writer) ([]Row, error) {
 		a, _ := json.Marshal(childArgs{
 			Model: filepath.Join(c.TestData, "unet-"+k.prec+".onnx"), Guard: k.guard, MemPattern: k.mem, NoArena: k.noAren,
 			Library: c.Library, Threads: c.Threads, Dims: c.Dims, Runs: c.Runs, Out: out,
-			Providers: c.Providers, EngineDir: filepath.Join(c.TmpDir, "trt-engines"),
+			Providers: c.Providers, EngineDir: filepath.Join(c.TmpDir, "trt-engines"), Patch: k.patch,
 		})
 		cmd := exec.CommandContext(ctx, self, "-test.run=^$")
 		cmd.Env = append(os.Environ(), EnvChild+"="+string(a))
@@ -331,10 +362,14 @@ func Flags(fs *flag.FlagSet) func() (Config, error) {
 	fs.BoolVar(&c.Extra, "extra", false, "also bench memory pattern on and CPU arena off")
 	prov := fs.String("providers", "cpu", "ORT execution providers in order, e.g. tensorrt,cuda,cpu")
 	fs.StringVar(&c.TorchDevice, "torch-device", "cpu", "PyTorch device: cpu or cuda")
+	fs.IntVar(&c.Patch, "patch", 0, "also run fp32 and INT8 in tiles of this cube (a multiple of 8, above 40)")
 	return func() (Config, error) {
 		c.Providers = strings.Split(*prov, ",")
 		if _, err := fmt.Sscanf(strings.ReplaceAll(*d, "x", " "), "%d %d %d", &c.Dims[0], &c.Dims[1], &c.Dims[2]); err != nil || min(c.Dims[0], c.Dims[1], c.Dims[2]) < 8 {
 			return c, fmt.Errorf("bench: -dims %q: expected DxHxW of at least 8 each, e.g. 160x192x160", *d)
+		}
+		if c.Patch != 0 && (c.Patch%8 != 0 || c.Patch <= 40) {
+			return c, fmt.Errorf("bench: -patch %d must be a multiple of 8 above 40", c.Patch)
 		}
 		if c.Threads < 1 || c.Runs < 1 {
 			return c, errors.New("bench: -threads and -runs must be at least 1")

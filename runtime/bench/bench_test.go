@@ -25,7 +25,7 @@ func TestRunSmall(t *testing.T) {
 	}
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	get := Flags(fs)
-	if err := fs.Parse([]string{"-testdata", "../testdata", "-lib", ort.DefaultLibraryPath(), "-dims", "16x24x32", "-runs", "1", "-threads", "1"}); err != nil {
+	if err := fs.Parse([]string{"-testdata", "../testdata", "-lib", ort.DefaultLibraryPath(), "-dims", "16x24x64", "-runs", "1", "-threads", "1", "-patch", "48"}); err != nil {
 		t.Fatal(err)
 	}
 	c, err := get()
@@ -39,8 +39,8 @@ func TestRunSmall(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("\n%s", out.String())
-	if len(rows) != 5 {
-		t.Fatalf("%d rows, want 5", len(rows))
+	if len(rows) != 7 {
+		t.Fatalf("%d rows, want 7", len(rows))
 	}
 	for _, r := range rows {
 		if r.Note != "" && strings.HasPrefix(r.Note, "not run") {
@@ -53,8 +53,8 @@ func TestRunSmall(t *testing.T) {
 	if rows[1].MaxDiff > 0.2 || rows[1].MeanDiff > 0.02 {
 		t.Errorf("guarded int8 differs from fp32 by up to %g, mean %g", rows[1].MaxDiff, rows[1].MeanDiff)
 	}
-	if rows[4].MaxDiff > 1e-4 {
-		t.Errorf("PyTorch differs from ORT fp32 by %g: not the same network", rows[4].MaxDiff)
+	if rows[6].MaxDiff > 1e-4 {
+		t.Errorf("PyTorch differs from ORT fp32 by %g: not the same network", rows[6].MaxDiff)
 	}
 }
 
