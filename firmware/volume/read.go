@@ -312,7 +312,7 @@ func readInstance(path string) (in *instance, err error) {
 		for _, d := range es.items(tDimIndexSeq) {
 			if p := d.find(tDimIndexPointer); p != nil {
 				// The library reads an AT value as (group, element).
-				if v, ok := p.Value.GetValue().([]int); ok && len(v) >= 2 && v[0] == 0x0020 && (v[1] == 0x9057 || v[1] == 0x0032) {
+				if v, ok := p.Value.GetValue().([]int); ok && len(v) >= 2 && v[0] == int(tInStackPos.Group) && (v[1] == int(tInStackPos.Element) || v[1] == int(tPosition.Element)) {
 					in.stackDim = slicesIndex(es.items(tDimIndexSeq), d)
 				}
 			}
