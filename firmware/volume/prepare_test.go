@@ -433,3 +433,78 @@ func TestVolumeNIfTI(t *testing.T) {
 		}
 	}
 }
+
+// TestToSourceBruteForce compares ToSource, which only visits the source
+// box a mask can reach, with a plain per-voxel nearest-neighbour lookup on an
+// oblique synthetic volume.
+func TestToSourceBruteForce(t *testing.T) {
+	ca, sa := math.Cos(0.3), math.Sin(0.3)
+	row, col := geom.Vec3{ca, sa, 0}, geom.Vec3{0, 0, -1}
+	g := geom.Grid{Dims: [3]int{40, 36, 30}, Affine: geom.FromDICOM(geom.Vec3{-20, 10, 30}, row, col, [2]float64{0.9, 0.8}, row.Cross(col).Scale(1.1))}
+	v := &Volume{Grid: g, Data: make([]float32, g.Len()), Source: &Source{FrameOfReferenceUID: "1"}}
+	for k := 0; k < 30; k++ {
+		for j := 0; j < 36; j++ {
+			for i := 0; i < 40; i++ {
+				d := geom.Vec3{float64(i) - 20, float64(j) - 18, float64(k) - 15}.Norm()
+				if d < 12 {
+					v.Data[g.Index(i, j, k)] = float32(100 + i%7)
+				}
+			}
+		}
+	}
+	m := testManifestAt([]string{manifest.ChannelBright}, manifest.Normalisation{Method: manifest.NormZScoreMask}, 1.3)
+	m.Layout.Multiple = 8
+	mi, err := Prepare(nil, v, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mask := make([]uint8, mi.Grid.Len())
+	for i := range mask {
+		if (i*2654435761)%997 == 0 {
+			mask[i] = 1
+		}
+	}
+	got, err := mi.ToSource(mask)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv, err := mi.Grid.Affine.Inverse()
+	if err != nil {
+		t.Fatal(err)
+	}
+	set := 0
+	for k := 0; k < 30; k++ {
+		for j := 0; j < 36; j++ {
+			for i := 0; i < 40; i++ {
+				p := inv.Apply(g.Affine.Apply(geom.Vec3{float64(i), float64(j), float64(k)}))
+				x, y, z := int(math.Floor(p[0]+0.5)), int(math.Floor(p[1]+0.5)), int(math.Floor(p[2]+0.5))
+				want := uint8(0)
+				if mi.Grid.Contains(x, y, z) && mask[mi.Grid.Index(x, y, z)] != 0 {
+					want = 1
+					set++
+				}
+				tie := false
+				for a := 0; a < 3; a++ {
+					if f := p[a] - math.Floor(p[a]); math.Abs(f-0.5) < 1e-9 {
+						tie = true // halfway between two model voxels: either is right
+					}
+				}
+				if got[g.Index(i, j, k)] != want && !tie {
+					t.Fatalf("source voxel (%d,%d,%d): %d, want %d", i, j, k, got[g.Index(i, j, k)], want)
+				}
+			}
+		}
+	}
+	if set < 20 {
+		t.Fatalf("only %d source voxels set; the test mask is too sparse to mean anything", set)
+	}
+	empty, err := mi.ToSource(make([]uint8, mi.Grid.Len()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, x := range empty {
+		if x != 0 {
+			t.Fatal("an empty mask mapped to a non-empty one")
+		}
+	}
+}
