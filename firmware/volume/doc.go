@@ -93,8 +93,14 @@
 // Decoding (over files and slices) and resampling, masking and normalising
 // (over output slabs) run on runtime.GOMAXPROCS goroutines; inner loops
 // allocate nothing per voxel, and rows of the output lying wholly inside the
-// source take a path without bounds checks. Measured with
-// BenchmarkPrepareVisiblePair (two 176-slice 256² series written as DICOM
-// files, assembled, put on a 1 mm grid, z-scored) pinned to 2 cores of an
-// idle Xeon: about 0.76 s per pair and 298 MiB peak RSS for one run.
+// source take a path without bounds checks. Mapping back visits only the
+// source voxels a set model voxel can reach. BenchmarkPrepareVisiblePair
+// writes two 176-slice 256² series as DICOM files (the Philips series plus
+// six slices continuing its stack), assembles both, puts them on a 1 mm grid
+// and z-scores them; on an idle Xeon pinned to 2 cores it took 0.76 s per
+// pair (1.34 s on 1 core) with 298 MiB peak RSS for one run, measured with a
+// 15.6 Mvox model grid before the 200 mm crop cut it to 12.0 Mvox. Repeated
+// runs in one process peak higher (about 420 MiB after three) because the
+// garbage of the previous pair waits for the collector: a daemon sets
+// GOMEMLIMIT.
 package volume
