@@ -98,9 +98,7 @@ func Run(ctx context.Context, o Options) (*score.Report, error) {
 		}
 		rep.Cases = append(rep.Cases, res)
 		for i, t := range ths {
-			p := o.Params
-			p.Threshold = t
-			r, err := scoreLesions(c, prob, p, 0)
+			r, err := frocCase(c, prob, t, o.Params.MinComponentMM3)
 			if err != nil {
 				return nil, err
 			}
@@ -183,6 +181,27 @@ func scoreLesions(c *phantom.Case, prob []float32, p detect.Params, secs float64
 		comps[i] = l.Voxels
 	}
 	return score.CaseComponents(InputOf(c, nil, secs), comps)
+}
+
+// frocCase scores one FROC point: the same rule as detect.Find (voxels at
+// or above t, 26-connected components, those under minMM3 dropped) without
+// measuring each component, which the sweep does not need.
+func frocCase(c *phantom.Case, prob []float32, t, minMM3 float64) (score.CaseResult, error) {
+	lab, n := score.Components(score.Threshold(prob, t), c.Grid.Dims)
+	comps := make([][]int, n)
+	for idx, l := range lab {
+		if l != 0 {
+			comps[l-1] = append(comps[l-1], idx)
+		}
+	}
+	vv := c.Grid.VoxelVolume()
+	kept := comps[:0]
+	for _, cp := range comps {
+		if float64(len(cp))*vv >= minMM3 {
+			kept = append(kept, cp)
+		}
+	}
+	return score.CaseComponents(InputOf(c, nil, 0), kept)
 }
 
 // InputOf builds a scoring input from a phantom case and a predicted mask.
