@@ -34,6 +34,7 @@ func main() {
 	perSeries := flag.Int("n", 176, "instances per series (two series)")
 	syntax := flag.String("syntax", "explicit", "transfer syntax: explicit, implicit or deflated")
 	rounds := flag.Int("rounds", 1, "runs per configuration; the best is reported")
+	nosync := flag.Bool("nosync", false, "diagnostic: store without fsync (instances are NOT durable when ACKed)")
 	serve := flag.String("serve", "", "only run metsentry's SCP (AE METSENTRY, any calling AE from 127.0.0.1) on this address, storing into a temp folder, until interrupted")
 	flag.Parse()
 	if *serve != "" {
@@ -43,6 +44,7 @@ func main() {
 		}
 		return
 	}
+	noSync = *nosync
 	if err := run(*src, *perSeries, *syntax, *rounds); err != nil {
 		fmt.Fprintln(os.Stderr, "dimsebench:", err)
 		os.Exit(1)
@@ -126,8 +128,12 @@ func run(src string, perSeries int, syntax string, rounds int) error {
 		}
 		scp.Process.Kill()
 		scp.Wait()
-		fmt.Printf("%-36s storescp %7.1f images/s   metsentry (fsync each) %7.1f images/s   ratio %.2fx\n",
-			cfg.name+":", best[0], best[1], best[1]/best[0])
+		mode := "fsync each"
+		if noSync {
+			mode = "NO fsync"
+		}
+		fmt.Printf("%-36s storescp %7.1f images/s   metsentry (%s) %7.1f images/s   ratio %.2fx\n",
+			cfg.name+":", best[0], mode, best[1], best[1]/best[0])
 	}
 	return nil
 }
@@ -153,12 +159,29 @@ func serveOnly(addr string) error {
 	return err
 }
 
+var noSync bool
+
 func newServer(dir string, log *slog.Logger) *dimse.Server {
+	var st dimse.Storage = dimse.DirStorage{Dir: dir}
+	if noSync {
+		st = noSyncStorage{dimse.DirStorage{Dir: dir}}
+	}
 	return &dimse.Server{
 		Policy:  dimse.Policy{AETitle: "METSENTRY", AllowedPeers: []dimse.Peer{{Prefix: netip.MustParsePrefix("127.0.0.1/32")}}},
-		Storage: dimse.DirStorage{Dir: dir},
+		Storage: st,
 		Logger:  log,
 	}
+}
+
+// noSyncStorage renames without fsync, to measure what durability costs.
+type noSyncStorage struct{ dimse.DirStorage }
+
+func (s noSyncStorage) Store(_ context.Context, f *os.File, in dimse.Instance) error {
+	name := f.Name()
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(name, s.Path(in.SOPInstanceUID))
 }
 
 func send(env []string, propose, ae, port string, files []string) (time.Duration, error) {
