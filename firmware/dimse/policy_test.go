@@ -121,3 +121,40 @@ func TestDirStoragePath(t *testing.T) {
 		})
 	}
 }
+
+func TestDirStorageParallelStores(t *testing.T) {
+	dir := t.TempDir()
+	st := DirStorage{Dir: dir}
+	var wg sync.WaitGroup
+	const n = 32
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f, err := st.CreateTemp()
+			if err != nil {
+				errs <- err
+				return
+			}
+			f.WriteString("instance")
+			errs <- st.Store(context.Background(), f, Instance{SOPInstanceUID: "1.2.3." + string(rune('0'+i%10)) + string(rune('0'+i/10))})
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != n {
+		t.Errorf("%d files, want %d", len(entries), n)
+	}
+	d := dirSyncerFor(dir)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.done == 0 || d.done > n || d.running {
+		t.Errorf("folder synced %d times for %d stores (running %v)", d.done, n, d.running)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"sync"
 	"syscall"
 )
 
@@ -66,7 +67,7 @@ func (s DirStorage) Store(_ context.Context, f *os.File, in Instance) error {
 		err = os.Rename(tmp, s.Path(in.SOPInstanceUID))
 	}
 	if err == nil {
-		err = syncDir(s.Dir)
+		err = dirSyncerFor(s.Dir).sync()
 	}
 	if err != nil {
 		os.Remove(tmp)
@@ -97,6 +98,55 @@ func isUID(s string) bool {
 		}
 	}
 	return true
+}
+
+// dirSyncer makes folder syncs a group commit: a caller needs one sync that
+// starts after its rename; while one runs, later callers wait and share the
+// next, so parallel associations storing into one folder pay for about one
+// folder sync per round instead of one each.
+type dirSyncer struct {
+	dir     string
+	mu      sync.Mutex
+	cond    *sync.Cond
+	running bool
+	started uint64 // syncs started
+	done    uint64 // syncs finished
+	err     error  // result of the last finished sync
+}
+
+var dirSyncers sync.Map // folder -> *dirSyncer
+
+func dirSyncerFor(dir string) *dirSyncer {
+	if d, ok := dirSyncers.Load(dir); ok {
+		return d.(*dirSyncer)
+	}
+	d := &dirSyncer{dir: dir}
+	d.cond = sync.NewCond(&d.mu)
+	actual, _ := dirSyncers.LoadOrStore(dir, d)
+	return actual.(*dirSyncer)
+}
+
+func (d *dirSyncer) sync() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	// A sync already running may have read the folder before our rename;
+	// only one that starts from now on covers it.
+	need := d.started + 1
+	for d.done < need {
+		if d.running {
+			d.cond.Wait()
+			continue
+		}
+		d.running = true
+		d.started++
+		gen := d.started
+		d.mu.Unlock()
+		err := syncDir(d.dir)
+		d.mu.Lock()
+		d.running, d.done, d.err = false, gen, err
+		d.cond.Broadcast()
+	}
+	return d.err
 }
 
 func syncDir(dir string) error {
