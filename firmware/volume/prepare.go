@@ -79,9 +79,12 @@ func (mi *ModelInput) PatientToSource(p geom.Vec3) geom.Vec3 {
 }
 
 // ToSource maps a mask on the model grid (Grid.Len() values, nonzero = set)
-// to the source grid by nearest neighbour: each source voxel takes the value
-// of the model voxel its centre falls in. The result has Source.Grid.Len()
-// values laid out like Source.Data (slice k is Source.Source.Slices[k]).
+// to the source grid. Each source voxel is sampled at 8 points (a 2×2×2
+// pattern at ±¼ voxel along its own axes) and is set when more than half
+// fall in set model voxels, ties going to its centre: between two lattices
+// of about the same spacing, a plain nearest-neighbour lookup would shift
+// the object by up to half a voxel. The result has Source.Grid.Len() values
+// laid out like Source.Data (slice k is Source.Source.Slices[k]).
 func (mi *ModelInput) ToSource(modelMask []uint8) ([]uint8, error) {
 	if len(modelMask) != mi.Grid.Len() {
 		return nil, fmt.Errorf("volume: ToSource got %d values for a %v model grid (%d voxels)", len(modelMask), mi.Grid.Dims, mi.Grid.Len())
@@ -95,15 +98,38 @@ func (mi *ModelInput) ToSource(modelMask []uint8) ([]uint8, error) {
 	nx, ny := src.Dims[0], src.Dims[1]
 	mx, my, mz := mi.Grid.Dims[0], mi.Grid.Dims[1], mi.Grid.Dims[2]
 	m := mi.toSource
-	di := m.Column(0)
+	di, dj, dk := m.Column(0), m.Column(1), m.Column(2)
+	var offs [8]geom.Vec3
+	for c := range offs {
+		sx, sy, sz := -0.25, -0.25, -0.25
+		if c&1 != 0 {
+			sx = 0.25
+		}
+		if c&2 != 0 {
+			sy = 0.25
+		}
+		if c&4 != 0 {
+			sz = 0.25
+		}
+		offs[c] = di.Scale(sx).Add(dj.Scale(sy)).Add(dk.Scale(sz))
+	}
+	isSet := func(x, y, z float64) bool {
+		i, j, k := int(math.Floor(x+0.5)), int(math.Floor(y+0.5)), int(math.Floor(z+0.5))
+		return i >= 0 && j >= 0 && k >= 0 && i < mx && j < my && k < mz && modelMask[(k*my+j)*mx+i] != 0
+	}
 	parallelFor(hi[2]-lo[2]+1, func(k0, k1 int) {
 		for k := lo[2] + k0; k < lo[2]+k1; k++ {
 			for j := lo[1]; j <= hi[1]; j++ {
 				p := m.Apply(geom.Vec3{float64(lo[0]), float64(j), float64(k)})
 				row := out[(k*ny+j)*nx : (k*ny+j+1)*nx]
 				for i := lo[0]; i <= hi[0]; i++ {
-					x, y, z := int(math.Floor(p[0]+0.5)), int(math.Floor(p[1]+0.5)), int(math.Floor(p[2]+0.5))
-					if x >= 0 && y >= 0 && z >= 0 && x < mx && y < my && z < mz && modelMask[(z*my+y)*mx+x] != 0 {
+					n := 0
+					for _, o := range offs {
+						if isSet(p[0]+o[0], p[1]+o[1], p[2]+o[2]) {
+							n++
+						}
+					}
+					if n > 4 || (n == 4 && isSet(p[0], p[1], p[2])) {
 						row[i] = 1
 					}
 					p[0] += di[0]
@@ -448,6 +474,15 @@ func modelGrid(src geom.Grid, lo, hi [3]int, sp [3]float64, mult int) (geom.Grid
 	if pmax[2]-pmin[2] > MaxHeadHeightMM {
 		pmin[2] = pmax[2] - MaxHeadHeightMM // LPS z runs to the vertex
 	}
+	// A source voxel centre near the middle of the box: the model lattice is
+	// shifted (by less than half a voxel) to pass through it, so an axis-
+	// aligned source at the model spacing is sampled without blur and a mask
+	// maps back without the half-voxel shift of two offset lattices.
+	var mid [3]float64
+	for a := 0; a < 3; a++ {
+		mid[a] = math.Round(float64(lo[a]+hi[a]) / 2)
+	}
+	ref := src.Affine.Apply(geom.Vec3{mid[0], mid[1], mid[2]})
 	var g geom.Grid
 	for a := 0; a < 3; a++ {
 		lo := pmin[a] - HeadMarginMM
@@ -459,6 +494,7 @@ func modelGrid(src geom.Grid, lo, hi [3]int, sp [3]float64, mult int) (geom.Grid
 		}
 		// Centre the padded grid on the box.
 		origin := lo + ext/2 - float64(padded-1)*sp[a]/2
+		origin = ref[a] - math.Round((ref[a]-origin)/sp[a])*sp[a]
 		g.Dims[a] = padded
 		g.Affine[a][a] = sp[a]
 		g.Affine[a][3] = origin

@@ -297,18 +297,23 @@ func TestRoundTripSphere(t *testing.T) {
 			mask := make([]uint8, g.Len())
 			prob := make([]float32, g.Len())
 			painted := 0
+			var paintedSum geom.Vec3
 			inv, err := g.Affine.Inverse()
 			if err != nil {
 				t.Fatal(err)
 			}
 			c := inv.Apply(centre)
-			for k := int(c[2]) - 4; k <= int(c[2])+4; k++ {
-				for j := int(c[1]) - 4; j <= int(c[1])+4; j++ {
-					for i := int(c[0]) - 4; i <= int(c[0])+4; i++ {
-						if mi.VoxelToPatient(geom.Vec3{float64(i), float64(j), float64(k)}).Sub(centre).Norm() <= radius {
+			for k := int(c[2]) - 8; k <= int(c[2])+8; k++ {
+				for j := int(c[1]) - 8; j <= int(c[1])+8; j++ {
+					for i := int(c[0]) - 8; i <= int(c[0])+8; i++ {
+						d := mi.VoxelToPatient(geom.Vec3{float64(i), float64(j), float64(k)}).Sub(centre).Norm()
+						// A detector's probability falls off smoothly: 0.5
+						// at the sphere's surface, over about 2 mm.
+						prob[g.Index(i, j, k)] = float32(math.Max(0, math.Min(1, 0.5+(radius-d)/2)))
+						if d <= radius {
 							mask[g.Index(i, j, k)] = 1
-							prob[g.Index(i, j, k)] = 1
 							painted++
+							paintedSum = paintedSum.Add(mi.VoxelToPatient(geom.Vec3{float64(i), float64(j), float64(k)}))
 						}
 					}
 				}
@@ -351,6 +356,22 @@ func TestRoundTripSphere(t *testing.T) {
 				if d := got.Sub(centre).Norm(); d > 0.5 {
 					t.Fatalf("%s: sphere maps back to %v (%d voxels), %.3f mm from %v", name, got, n, d, centre)
 				}
+				// The same sphere sampled straight on the source lattice.
+				var trueSum geom.Vec3
+				tn := 0
+				sc := mi.PatientToSource(centre)
+				for k := int(sc[2]) - 8; k <= int(sc[2])+8; k++ {
+					for j := int(sc[1]) - 8; j <= int(sc[1])+8; j++ {
+						for i := int(sc[0]) - 8; i <= int(sc[0])+8; i++ {
+							if p := sg.Affine.Apply(geom.Vec3{float64(i), float64(j), float64(k)}); p.Sub(centre).Norm() <= radius {
+								trueSum = trueSum.Add(p)
+								tn++
+							}
+						}
+					}
+				}
+				t.Logf("%s: sphere on the source lattice: %d voxels, centre %.3f mm off", name, tn, trueSum.Scale(1/float64(tn)).Sub(centre).Norm())
+				t.Logf("%s: %d model voxels painted (their centre %.3f mm off), %d source voxels back, centre %.3f mm from the position", name, painted, paintedSum.Scale(1/float64(painted)).Sub(centre).Norm(), n, got.Sub(centre).Norm())
 				if !onSlice {
 					t.Fatalf("%s: nothing on source slice %d (%s)", name, wantSlice, src.Source.Slices[wantSlice].SOPInstanceUID)
 				}
@@ -472,22 +493,32 @@ func TestToSourceBruteForce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	toModel := inv.Mul(g.Affine) // source voxel → model voxel
+	tie := false
+	lookup := func(p geom.Vec3) bool {
+		for a := 0; a < 3; a++ {
+			if f := p[a] - math.Floor(p[a]); math.Abs(f-0.5) < 1e-9 {
+				tie = true // halfway between two model voxels: either is right
+			}
+		}
+		x, y, z := int(math.Floor(p[0]+0.5)), int(math.Floor(p[1]+0.5)), int(math.Floor(p[2]+0.5))
+		return mi.Grid.Contains(x, y, z) && mask[mi.Grid.Index(x, y, z)] != 0
+	}
 	set := 0
 	for k := 0; k < 30; k++ {
 		for j := 0; j < 36; j++ {
 			for i := 0; i < 40; i++ {
-				p := inv.Apply(g.Affine.Apply(geom.Vec3{float64(i), float64(j), float64(k)}))
-				x, y, z := int(math.Floor(p[0]+0.5)), int(math.Floor(p[1]+0.5)), int(math.Floor(p[2]+0.5))
+				tie = false
+				n := 0
+				for _, o := range [8][3]float64{{-1, -1, -1}, {1, -1, -1}, {-1, 1, -1}, {1, 1, -1}, {-1, -1, 1}, {1, -1, 1}, {-1, 1, 1}, {1, 1, 1}} {
+					if lookup(toModel.Apply(geom.Vec3{float64(i) + o[0]/4, float64(j) + o[1]/4, float64(k) + o[2]/4})) {
+						n++
+					}
+				}
 				want := uint8(0)
-				if mi.Grid.Contains(x, y, z) && mask[mi.Grid.Index(x, y, z)] != 0 {
+				if n > 4 || (n == 4 && lookup(toModel.Apply(geom.Vec3{float64(i), float64(j), float64(k)}))) {
 					want = 1
 					set++
-				}
-				tie := false
-				for a := 0; a < 3; a++ {
-					if f := p[a] - math.Floor(p[a]); math.Abs(f-0.5) < 1e-9 {
-						tie = true // halfway between two model voxels: either is right
-					}
 				}
 				if got[g.Index(i, j, k)] != want && !tie {
 					t.Fatalf("source voxel (%d,%d,%d): %d, want %d", i, j, k, got[g.Index(i, j, k)], want)
