@@ -251,27 +251,25 @@ func (a *Assoc) request(ctx context.Context, pcid byte, cmd *Command, data io.Re
 	if err := a.c.writeMessage(pcid, cmd, data, size); err != nil {
 		return nil, a.fail(ctx, err)
 	}
-	for {
-		_, rsp, err := a.c.readCommand()
-		if err != nil {
+	_, rsp, err := a.c.readCommand()
+	if err != nil {
+		return nil, a.fail(ctx, err)
+	}
+	if rsp.HasDataSet() {
+		if _, err := a.c.readData(pcid, io.Discard, 0); err != nil && !errors.Is(err, errTooLarge) {
 			return nil, a.fail(ctx, err)
 		}
-		if rsp.HasDataSet() {
-			if _, err := a.c.readData(pcid, io.Discard, 0); err != nil && !errors.Is(err, errTooLarge) {
-				return nil, a.fail(ctx, err)
-			}
-		}
-		if rsp.CommandField != cmd.CommandField|0x8000 || rsp.MessageIDBeingRespondedTo != cmd.MessageID {
-			a.c.writePDU(&Abort{Source: AbortSourceProvider, Reason: AbortReasonUnexpectedPDU})
-			a.c.nc.Close()
-			return nil, fmt.Errorf("dimse: response 0x%04x to message %d where 0x%04x to %d was expected", rsp.CommandField, rsp.MessageIDBeingRespondedTo, cmd.CommandField|0x8000, cmd.MessageID)
-		}
-		// Success and warnings (0001, Bxxx) complete the request.
-		if rsp.Status == StatusSuccess || rsp.Status == 0x0001 || rsp.Status&0xF000 == 0xB000 {
-			return rsp, nil
-		}
-		return rsp, &StatusError{Status: rsp.Status, Comment: rsp.ErrorComment}
 	}
+	if rsp.CommandField != cmd.CommandField|0x8000 || rsp.MessageIDBeingRespondedTo != cmd.MessageID {
+		a.c.writePDU(&Abort{Source: AbortSourceProvider, Reason: AbortReasonUnexpectedPDU})
+		a.c.nc.Close()
+		return nil, fmt.Errorf("dimse: response 0x%04x to message %d where 0x%04x to %d was expected", rsp.CommandField, rsp.MessageIDBeingRespondedTo, cmd.CommandField|0x8000, cmd.MessageID)
+	}
+	// Success and warnings (0001, Bxxx) complete the request.
+	if rsp.Status == StatusSuccess || rsp.Status == 0x0001 || rsp.Status&0xF000 == 0xB000 {
+		return rsp, nil
+	}
+	return rsp, &StatusError{Status: rsp.Status, Comment: rsp.ErrorComment}
 }
 
 // fail turns a broken exchange into an error and closes the association.

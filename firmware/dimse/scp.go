@@ -215,7 +215,9 @@ func (a *scpAssoc) store(pcid byte, ts string, cmd *Command) (uint16, string, er
 		n, err = a.c.readData(pcid, io.MultiWriter(w, &sniff), a.s.pol.MaxDataSetBytes)
 	} else {
 		n, err = a.c.readData(pcid, io.Discard, a.s.pol.MaxDataSetBytes)
-		err = &sinkError{werr}
+		if err == nil || errors.Is(err, errTooLarge) {
+			err = &sinkError{werr}
+		}
 	}
 	var se *sinkError
 	switch {
