@@ -20,7 +20,21 @@
 //   - client.go is the SCU: Dial, Echo, StoreFile, StoreDataset, Release.
 //   - storage.go defines the Storage contract the cache implements, and
 //     DirStorage, a write-temp, fsync, rename, fsync-dir store for tests
-//     and tools.
+//     and tools (parallel stores share folder syncs, a group commit).
+//   - tls.go builds crypto/tls configurations for the BCP 195 TLS profile
+//     (PS3.15 §B.9); Policy.TLS and Dialer.TLS take them.
+//   - dimsetest builds the two-series MR test study (from the shared
+//     Philips slices, normalised through dcmtk) for the interop tests and
+//     tools/dimsebench.
+//
+// Time: the ARTIM and idle timers come from a Clock (SystemClock by
+// default) and run only while waiting for the peer, so a slow Store is not
+// taken for an idle peer and tests fire them without sleeping.
+//
+// Tests: the interop tests start dcmtk (echoscu, storescu, dcmsend,
+// storescp) and Orthanc on free loopback ports. By default the slow cases
+// send part of the 2×176 study; go test ./firmware/dimse -args -dimse.full
+// sends the whole study in every syntax over 1 and 4 associations.
 //
 // Accepted on the SCP side: Verification, MR Image Storage and Enhanced MR
 // Image Storage, in Implicit VR LE, Explicit VR LE and Deflated Explicit VR
