@@ -7,10 +7,14 @@
 // grid, turns it into lesions with firmware/detect (threshold and minimum
 // component volume: the appliance's operating point), and scores the lesions
 // against the phantom's truth. The seconds per study run from reading the
-// DICOM files to the lesion list.
+// DICOM files to the lesion list. The FROC sweep applies the same threshold
+// and minimum-volume rule at each point.
 //
-// The Detector is where the model sits. BaselineDetector is a classical,
-// non-learned black-blood threshold that exists so the pipeline and the
-// scoreboard can be exercised, and so every model has a floor to beat.
+// The Detector is where the model sits. ModelDetector runs a model as the
+// appliance does (volume.Prepare on the manifest's grid, runtime/infer whole
+// or tiled, probabilities sampled back to the source grid); the evaluate
+// command opens it with runtime/model in a cgo build. BaselineDetector is a
+// classical, non-learned black-blood threshold that lets the pipeline and
+// the scoreboard run anywhere and gives every model a floor to beat.
 // Predictions made elsewhere are scored from NIfTI files by ScoreFiles.
 package runner
