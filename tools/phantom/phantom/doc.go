@@ -20,7 +20,8 @@
 //   - render.go composes each voxel: per-tissue contrast, oedema, vessels
 //     (bright in one channel, suppressed in the other, with slow-flow and
 //     residual-signal imperfections), choroid plexus and pituitary, lesions,
-//     3×3×3 supersampling of every edge (partial volume), bias field, motion
+//     3×3×3 supersampling of every edge (partial volume; the label is the
+//     shape voxelised by voxel centres), bias field, motion
 //     ghosting and Rician noise.
 //   - dicom.go writes the study (two MR series, one frame of reference);
 //     run.go writes truth.json, labels.nii.gz and optional raw NIfTI volumes;

@@ -174,27 +174,22 @@ func (r *renderer) slice(k int, noiseKey uint64, counts []int) {
 			sb, sk := 0.0, 0.0
 			label := 0
 			if math.Abs(ld) < nearEdge || math.Abs(vd) < nearEdge {
-				in := 0
 				for _, o := range subOffsets {
 					ps := p.Add(o.Scale(sp))
-					b, kk, inside := r.sample(ps, lz, cand, baseB, baseK)
+					b, kk, _ := r.sample(ps, lz, cand, baseB, baseK)
 					sb += b
 					sk += kk
-					if inside {
-						in++
-					}
 				}
 				sb /= float64(len(subOffsets))
 				sk /= float64(len(subOffsets))
-				if in*2 > len(subOffsets) {
-					label = lz.id
-				}
 			} else {
-				var inside bool
-				sb, sk, inside = r.sample(p, lz, cand, baseB, baseK)
-				if inside {
-					label = lz.id
-				}
+				sb, sk, _ = r.sample(p, lz, cand, baseB, baseK)
+			}
+			// the truth label is the shape voxelised by voxel centres: a
+			// lesion snapped to a voxel always owns it, and the labels span
+			// the listed diameter to within a voxel
+			if lz != nil && ld <= 0 {
+				label = lz.id
 			}
 			b := bs[i]
 			br[i+nx*j] = sb * b

@@ -7,7 +7,7 @@ import (
 
 // Version names the generator; it changes whenever the same seed would give
 // different images, and every report quotes it.
-const Version = "phantom/1.1.0"
+const Version = "phantom/1.2.0"
 
 // Split is a named, disjoint family of cases.
 type Split string
