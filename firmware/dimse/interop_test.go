@@ -391,6 +391,16 @@ func TestUsToOrthanc(t *testing.T) {
 	a := dialRetry(t, fmt.Sprintf("127.0.0.1:%d", dport), "ORTHANC", dimse.StorageContexts()...)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
+	// Every result SOP class is negotiated, each in every syntax.
+	accepted := map[string]int{}
+	for _, c := range a.Contexts() {
+		accepted[c.AbstractSyntax]++
+	}
+	for _, sop := range dimse.ResultSOPClasses {
+		if accepted[sop] != len(dimse.TransferSyntaxes) {
+			t.Errorf("Orthanc accepted SOP class %s in %d transfer syntaxes, want %d", sop, accepted[sop], len(dimse.TransferSyntaxes))
+		}
+	}
 	var want []string
 	for i, ts := range dimsetest.Syntaxes {
 		for _, f := range st.Files[ts][i*5 : i*5+5] {
