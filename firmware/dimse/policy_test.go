@@ -7,6 +7,7 @@ import (
 	"os"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -156,5 +157,43 @@ func TestDirStorageParallelStores(t *testing.T) {
 	defer d.mu.Unlock()
 	if d.done == 0 || d.done > n || d.running {
 		t.Errorf("folder synced %d times for %d stores (running %v)", d.done, n, d.running)
+	}
+}
+
+// slowStorage blocks in Store until released.
+type slowStorage struct {
+	DirStorage
+	entered, release chan struct{}
+}
+
+func (s slowStorage) Store(ctx context.Context, f *os.File, in Instance) error {
+	s.entered <- struct{}{}
+	<-s.release
+	return s.DirStorage.Store(ctx, f, in)
+}
+
+// A Store slower than the idle timeout is not the peer's idleness.
+func TestIdleTimerPausedDuringStore(t *testing.T) {
+	entered, release := make(chan struct{}), make(chan struct{})
+	s := startServer(t, Policy{IdleTimeout: time.Minute}, func(dir string) Storage { return slowStorage{DirStorage{dir}, entered, release} })
+	ctx := testCtx(t)
+	a, err := Dial(ctx, s.Addr, testPeer, testAE, StorageContexts(MRImageStorage)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- a.StoreBytes(ctx, testInstance("1.2.3.8", "1.2.3.8", 1000)) }()
+	<-entered
+	s.clock.Advance(10 * time.Minute)
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatalf("store across a long Store: %v", err)
+	}
+	go func() { <-entered }()
+	if err := a.StoreBytes(ctx, testInstance("1.2.3.9", "1.2.3.9", 1000)); err != nil {
+		t.Fatalf("next store: %v", err)
+	}
+	if err := a.Release(ctx); err != nil {
+		t.Fatal(err)
 	}
 }
