@@ -76,18 +76,18 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		if err != nil {
 			s.mu.Lock()
 			closing := s.closing
-			delete(s.lns, ln)
 			s.mu.Unlock()
 			if closing || ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
+				s.mu.Lock()
+				delete(s.lns, ln)
+				s.mu.Unlock()
 				return ErrServerClosed
 			}
-			// Out of file descriptors and the like: back off and retry.
+			// Out of file descriptors and the like: back off and retry
+			// (ln stays listed, so Shutdown still closes it).
 			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
 			s.Logger.Warn("dimse: accept failed", "err", err, "retry_in", delay)
 			time.Sleep(delay)
-			s.mu.Lock()
-			s.lns[ln] = struct{}{}
-			s.mu.Unlock()
 			continue
 		}
 		delay = 0
@@ -108,7 +108,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 }
 
 // Shutdown stops accepting, waits for associations to end until ctx is
-// done, then aborts the rest.
+// done, then closes the connections of the rest (an instance not yet
+// answered is not acknowledged, so its sender will send it again).
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.init()
 	s.mu.Lock()
