@@ -27,7 +27,7 @@ func main() {
 	flag.StringVar(&c.OutDir, "out", ".", "folder for report.md, report.json and froc.png")
 	flag.BoolVar(&c.Files, "files", false, "score predictions from NIfTI files instead of running the pipeline")
 	flag.StringVar(&c.CasesDir, "cases", "", "with -files: phantom output folder (one subfolder per case with truth.json and labels.nii.gz)")
-	flag.StringVar(&c.PredDir, "pred", "", "with -files: folder with <case>/prob.nii.gz (probabilities) or <case>/pred.nii.gz (labels)")
+	flag.StringVar(&c.PredDir, "pred", "", "with -files: folder with <case>/prob.nii.gz (probabilities), <case>/seg.dcm (DICOM SEG) or <case>/pred.nii.gz (labels)")
 	flag.StringVar(&c.E2E, "e2e", "", "host:port of a running metsentryd to send the studies to over DIMSE")
 	flag.BoolVar(&c.Quiet, "q", false, "no progress line")
 	modelPath := flag.String("model", "", "model manifest (.json) to evaluate; default: the baseline black-blood threshold (not a model)")

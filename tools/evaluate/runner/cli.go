@@ -10,6 +10,11 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/suyashkumar/dicom"
+	"github.com/suyashkumar/dicom/pkg/tag"
 
 	"metsentry/firmware/detect"
 	"metsentry/firmware/nifti"
@@ -126,6 +131,8 @@ func WriteReport(dir string, rep *score.Report) error {
 // ScoreFiles scores predictions stored as NIfTI against phantom output:
 // casesDir/<case>/{truth.json,labels.nii.gz} and predDir/<case>/prob.nii.gz
 // (probabilities, thresholded at threshold and swept for the FROC) or
+// predDir/<case>/seg.dcm (a BINARY DICOM SEG on the case's bright-blood
+// series, as the daemon sends back; needs the case's DICOM) or
 // predDir/<case>/pred.nii.gz (a mask or label map: non-zero is lesion).
 func ScoreFiles(casesDir, predDir string, threshold float64, froc []float64) (*score.Report, error) {
 	if casesDir == "" || predDir == "" {
@@ -193,10 +200,23 @@ func ScoreFiles(casesDir, predDir string, threshold float64, froc []float64) (*s
 			}
 		} else if !errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("evaluate: %w", err)
+		} else if segPath := filepath.Join(pdir, "seg.dcm"); fileExists(segPath) {
+			sliceOf, err := slicesOf(filepath.Join(filepath.Dir(tp), "dicom", "s702"))
+			if err != nil {
+				return nil, err
+			}
+			lab, err := ReadSEG(segPath, in.Dims, sliceOf)
+			if err != nil {
+				return nil, err
+			}
+			in.Pred = make([]bool, len(lab))
+			for i, v := range lab {
+				in.Pred[i] = v != 0
+			}
 		} else {
 			p, err := nifti.Read(filepath.Join(pdir, "pred.nii.gz"))
 			if err != nil {
-				return nil, fmt.Errorf("evaluate: %s: no prob.nii.gz or pred.nii.gz: %w", tr.Case, err)
+				return nil, fmt.Errorf("evaluate: %s: no prob.nii.gz, seg.dcm or pred.nii.gz: %w", tr.Case, err)
 			}
 			if p.Grid.Dims != lab.Grid.Dims {
 				return nil, fmt.Errorf("evaluate: %s: prediction %v, truth %v", tr.Case, p.Grid.Dims, lab.Grid.Dims)
@@ -220,4 +240,42 @@ func ScoreFiles(casesDir, predDir string, threshold float64, froc []float64) (*s
 		}
 	}
 	return rep, nil
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
+// slicesOf maps the SOPInstanceUID of each image of a phantom series folder
+// to its slice index (InstanceNumber - 1, as the phantom writes them).
+func slicesOf(dir string) (map[string]int, error) {
+	files, err := filepath.Glob(filepath.Join(dir, "*.dcm"))
+	if err != nil || len(files) == 0 {
+		return nil, fmt.Errorf("evaluate: scoring a SEG needs the case's bright-blood series in %s (write the phantom with -format dicom)", dir)
+	}
+	out := make(map[string]int, len(files))
+	for _, f := range files {
+		ds, err := dicom.ParseFile(f, nil, dicom.SkipPixelData())
+		if err != nil {
+			return nil, fmt.Errorf("evaluate: %s: %w", f, err)
+		}
+		var sop string
+		n := 0
+		if e, err := ds.FindElementByTag(tag.SOPInstanceUID); err == nil {
+			if v, ok := e.Value.GetValue().([]string); ok && len(v) > 0 {
+				sop = v[0]
+			}
+		}
+		if e, err := ds.FindElementByTag(tag.InstanceNumber); err == nil {
+			if v, ok := e.Value.GetValue().([]string); ok && len(v) > 0 {
+				n, _ = strconv.Atoi(strings.TrimSpace(v[0]))
+			}
+		}
+		if sop == "" || n < 1 {
+			return nil, fmt.Errorf("evaluate: %s: no SOPInstanceUID or InstanceNumber", f)
+		}
+		out[sop] = n - 1
+	}
+	return out, nil
 }

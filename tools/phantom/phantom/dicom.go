@@ -52,6 +52,12 @@ func uidFor(c *Case, role string) string {
 	return "2.25." + n.String()
 }
 
+// SOPInstanceUID is the SOPInstanceUID of axial slice k (0-based) of the
+// black or bright series.
+func SOPInstanceUID(c *Case, channel string, k int) string {
+	return uidFor(c, fmt.Sprintf("sop-%s-%d", channel, k))
+}
+
 // StudyUID is the case's StudyInstanceUID.
 func StudyUID(c *Case) string { return uidFor(c, "study") }
 
@@ -239,7 +245,7 @@ func commonElements(c *Case, s Series, slope float64) []*dicom.Element {
 func writeSlice(dir string, c *Case, s Series, common []*dicom.Element, vol []float32, slope float64, k int) error {
 	nx, ny := c.Grid.Dims[0], c.Grid.Dims[1]
 	pos := c.Grid.Affine.Apply([3]float64{0, 0, float64(k)})
-	sop := uidFor(c, fmt.Sprintf("sop-%s-%d", s.Channel, k))
+	sop := SOPInstanceUID(c, s.Channel, k)
 	pix := make([]byte, 2*nx*ny)
 	off := nx * ny * k
 	for i := 0; i < nx*ny; i++ {
