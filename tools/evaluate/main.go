@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"time"
 
 	"metsentry/tools/evaluate/runner"
 )
@@ -28,7 +29,13 @@ func main() {
 	flag.BoolVar(&c.Files, "files", false, "score predictions from NIfTI files instead of running the pipeline")
 	flag.StringVar(&c.CasesDir, "cases", "", "with -files: phantom output folder (one subfolder per case with truth.json and labels.nii.gz)")
 	flag.StringVar(&c.PredDir, "pred", "", "with -files: folder with <case>/prob.nii.gz (probabilities), <case>/seg.dcm (DICOM SEG) or <case>/pred.nii.gz (labels)")
-	flag.StringVar(&c.E2E, "e2e", "", "host:port of a running metsentryd to send the studies to over DIMSE")
+	flag.StringVar(&c.E2E, "e2e", "", "host:port of a running metsentryd: send the studies over DIMSE and score the SEG it sends back")
+	flag.StringVar(&c.E2EResultsDir, "results-dir", "", "with -e2e: folder where the daemon's results arrive")
+	flag.IntVar(&c.E2EResultsPort, "results-port", 0, "with -e2e: run dcmtk's storescp on this port writing into -results-dir (0: a receiver of your own)")
+	flag.StringVar(&c.E2ECallingAE, "aet", "EVALUATE", "with -e2e: our AE title")
+	flag.StringVar(&c.E2ECalledAE, "daemon-aet", "METSENTRY", "with -e2e: the daemon's AE title")
+	flag.StringVar(&c.E2EResultsAE, "results-aet", "EVALRESULTS", "with -e2e: the results receiver's AE title")
+	flag.DurationVar(&c.E2ETimeout, "timeout", 5*time.Minute, "with -e2e: longest wait for one study's results")
 	flag.BoolVar(&c.Quiet, "q", false, "no progress line")
 	modelPath := flag.String("model", "", "model manifest (.json) to evaluate; default: the baseline black-blood threshold (not a model)")
 	trustDir := flag.String("trust", "", "with -model: folder of trusted *.pub keys the manifest must be signed with")

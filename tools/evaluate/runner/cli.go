@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/suyashkumar/dicom"
 	"github.com/suyashkumar/dicom/pkg/tag"
@@ -35,6 +36,12 @@ type CLI struct {
 	CasesDir        string
 	PredDir         string
 	E2E             string
+	E2EResultsDir   string
+	E2EResultsPort  int
+	E2ECallingAE    string
+	E2ECalledAE     string
+	E2EResultsAE    string
+	E2ETimeout      time.Duration
 	Quiet           bool
 	// Detector runs the in-process pipeline's model step; nil means
 	// BaselineDetector.
@@ -44,20 +51,38 @@ type CLI struct {
 // DefaultFROC are the thresholds the FROC curve sweeps.
 var DefaultFROC = []float64{0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99}
 
-// ErrE2E is returned for -e2e: scoring over DIMSE is not built yet.
-var ErrE2E = errors.New("evaluate: -e2e (studies over DIMSE to a running daemon, scoring its SEG) is not implemented yet; use the in-process mode")
-
 // Main runs the command.
 func Main(ctx context.Context, c CLI, progress io.Writer) error {
 	if c.Quiet {
 		progress = nil
 	}
-	if c.E2E != "" {
-		return ErrE2E
-	}
 	var rep *score.Report
 	var err error
-	if c.Files {
+	if c.E2E != "" {
+		if c.E2EResultsDir == "" {
+			return errors.New("evaluate: -e2e needs -results-dir: the folder where the daemon's SEG and SR arrive (with -results-port, evaluate runs storescp there itself)")
+		}
+		split, perr := phantom.ParseSplit(c.Split)
+		if perr != nil {
+			return perr
+		}
+		if c.Count < 1 {
+			return fmt.Errorf("evaluate: -n %d (want at least 1)", c.Count)
+		}
+		g, gerr := phantom.NewGenerator(c.AnatomyDir, phantom.Config{})
+		if gerr != nil {
+			return gerr
+		}
+		seeds := make([]uint64, c.Count)
+		for i := range seeds {
+			seeds[i] = c.FirstSeed + uint64(i)
+		}
+		rep, err = RunE2E(ctx, E2EOptions{
+			Generator: g, Split: split, Seeds: seeds, Daemon: c.E2E,
+			CallingAE: c.E2ECallingAE, CalledAE: c.E2ECalledAE, ResultsAE: c.E2EResultsAE,
+			ResultsDir: c.E2EResultsDir, ResultsPort: c.E2EResultsPort, Timeout: c.E2ETimeout, Progress: progress,
+		})
+	} else if c.Files {
 		thr := c.Threshold
 		if thr == 0 {
 			thr = 0.5

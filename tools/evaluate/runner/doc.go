@@ -16,5 +16,7 @@
 // command opens it with runtime/model in a cgo build. BaselineDetector is a
 // classical, non-learned black-blood threshold that lets the pipeline and
 // the scoreboard run anywhere and gives every model a floor to beat.
-// Predictions made elsewhere are scored from NIfTI files by ScoreFiles.
+// Predictions made elsewhere are scored from NIfTI files or DICOM SEG by
+// ScoreFiles; RunE2E sends the studies to a running daemon over DIMSE and
+// scores the SEG it sends back (ReadSEG).
 package runner

@@ -177,9 +177,10 @@ func TestScoreFiles(t *testing.T) {
 	}
 }
 
-func TestMainRefusesE2E(t *testing.T) {
-	if err := Main(context.Background(), CLI{E2E: "127.0.0.1:11112"}, nil); err != ErrE2E {
-		t.Errorf("got %v, want ErrE2E", err)
+func TestMainE2ENeedsResultsDir(t *testing.T) {
+	err := Main(context.Background(), CLI{E2E: "127.0.0.1:11112", Split: "test", Count: 1}, nil)
+	if err == nil || !strings.Contains(err.Error(), "-results-dir") {
+		t.Errorf("got %v, want a message naming -results-dir", err)
 	}
 }
 
