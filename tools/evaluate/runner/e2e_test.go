@@ -2,6 +2,8 @@ package runner
 
 import (
 	"context"
+	"io"
+	"log/slog"
 	"net"
 	"net/netip"
 	"os"
@@ -127,7 +129,7 @@ func TestRunE2EWithStandInDaemon(t *testing.T) {
 	resultsPort := freePort(t)
 	d := &fakeDaemon{DirStorage: dimse.DirStorage{Dir: t.TempDir()}, c: c,
 		results: netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(resultsPort)).String(), done: make(chan error, 1)}
-	srv := &dimse.Server{Policy: dimse.Policy{AETitle: "METSENTRY", AllowedPeers: []dimse.Peer{{AETitle: "EVALUATE", Prefix: netip.MustParsePrefix("127.0.0.1/32")}}}, Storage: d}
+	srv := &dimse.Server{Policy: dimse.Policy{AETitle: "METSENTRY", AllowedPeers: []dimse.Peer{{AETitle: "EVALUATE", Prefix: netip.MustParsePrefix("127.0.0.1/32")}}}, Storage: d, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
