@@ -54,7 +54,7 @@ func TestMain(m *testing.M) {
 }
 
 // testStudy builds the 2×176 study once per test binary, in three syntaxes
-// (only its first 40 instances deflated unless -dimse.full).
+// (only its first 40 instances deflated under -short).
 func testStudy(t *testing.T) *dimsetest.Study {
 	t.Helper()
 	src := testenv.SharedData(t, "dicom", "philips-mprage-sag3d")
@@ -63,7 +63,7 @@ func testStudy(t *testing.T) *dimsetest.Study {
 		studyDir, studyErr = os.MkdirTemp("", "dimse-study-")
 		if studyErr == nil {
 			deflated := 40
-			if *fullMatrix {
+			if fullMatrix() {
 				deflated = 2 * perSeries
 			}
 			study, studyErr = dimsetest.MakeStudy(src, studyDir, 2, perSeries, deflated)
@@ -144,13 +144,17 @@ func TestEchoscuToUs(t *testing.T) {
 	}
 }
 
-var fullMatrix = flag.Bool("dimse.full", false, "run the whole interop matrix: every sender, syntax and association count on the full 2×176 study")
+var fullFlag = flag.Bool("dimse.full", false, "run the whole interop matrix even with -short")
+
+// fullMatrix says whether every sender, syntax and association count sends
+// the whole 2×176 study: always, except under -short (without -dimse.full).
+func fullMatrix() bool { return *fullFlag || !testing.Short() }
 
 // TestDCMTKSendersToUs sends the 2×176 study with storescu and dcmsend over 1
 // and 4 parallel associations and checks that every instance's data set is on
-// disk byte for byte. By default the slow cases (dcmtk deflates and inflates
-// at ~30 ms per instance on this hardware) send a slice of the study so the
-// package stays within its CI time; -dimse.full sends everything everywhere.
+// disk byte for byte. Every case sends the whole study; under -short the slow
+// cases (dcmtk deflates and inflates at ~30 ms per instance on this hardware)
+// send a slice of it.
 func TestDCMTKSendersToUs(t *testing.T) {
 	st := testStudy(t)
 	const all = 0
@@ -175,7 +179,7 @@ func TestDCMTKSendersToUs(t *testing.T) {
 	}
 	for _, tt := range tests {
 		n := tt.n
-		if n == all || *fullMatrix {
+		if n == all || fullMatrix() {
 			n = len(st.Files[tt.ts])
 		}
 		t.Run(fmt.Sprintf("%s/%s/%d", tt.sender, dimsetest.SyntaxName[tt.ts], tt.parallel), func(t *testing.T) {
