@@ -230,7 +230,6 @@ type segIndex struct {
 	start  []int32 // CSR offsets, len = cells+1
 	items  []int32
 	segs   []segment
-	reach  float64 // largest radius + margin
 }
 
 func newSegIndex(segs []segment, lo, hi geom.Vec3, cell, margin float64) *segIndex {
