@@ -145,6 +145,7 @@ cmd_cross() {
 }
 
 cmd_demo() {
+  deps_apt # storescu and echoscu play the scanner console
   cmd_build
   bash "$root/tools/demo/demo.sh"
 }
