@@ -54,6 +54,7 @@ def main():
     ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--init", help="start from these weights (a state dict from an earlier run) instead of random")
     a = ap.parse_args()
 
     torch.manual_seed(a.seed)
@@ -78,7 +79,11 @@ def main():
     vsampler = data.Sampler(val, patch, dev, seed=a.seed + 1000, p_drop_black=0.0)
     vbatches = [vsampler.batch(a.batch) for _ in range(8)]
 
-    net = unet.MetNet(in_channels=2, base=a.base).to(dev)
+    net = unet.MetNet(in_channels=2, base=a.base)
+    if a.init:
+        net.load_state_dict(torch.load(a.init, map_location="cpu"))
+        say(f"starting from {a.init}")
+    net = net.to(dev)
     opt = torch.optim.AdamW(net.parameters(), lr=a.lr, weight_decay=1e-4)
     warm = 200
     t_start = time.time()
@@ -118,7 +123,7 @@ def main():
             break
     with open(os.path.join(a.out, "train.json"), "w") as f:
         json.dump({"steps": step + 1, "best_val_loss": best, "base": a.base, "patch": a.patch, "batch": a.batch,
-                   "lr": a.lr, "seed": a.seed, "device": dev, "train_cases": [c.name for c in train],
+                   "lr": a.lr, "seed": a.seed, "device": dev, "init": a.init, "train_cases": [c.name for c in train],
                    "val_cases": [c.name for c in val], "minutes": (time.time() - t0) / 60}, f, indent=1)
     say(f"done: best val loss {best:.4f}")
 
