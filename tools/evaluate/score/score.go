@@ -166,31 +166,14 @@ func scoreComponents(in Input, lists [][]int, truthSize map[int]int) (CaseResult
 				}
 				overlap[c][int(t)]++
 			}
-			i, j, k := idx%nx, (idx/nx)%ny, idx/(nx*ny)
-			for dz := -1; dz <= 1; dz++ {
-				z := k + dz
-				if z < 0 || z >= nz {
-					continue
-				}
-				for dy := -1; dy <= 1; dy++ {
-					y := j + dy
-					if y < 0 || y >= ny {
-						continue
+			neighbours26(idx, nx, ny, nz, func(q int) {
+				if t := in.Truth[q]; t != 0 {
+					if touches[c] == nil {
+						touches[c] = map[int]bool{}
 					}
-					for dx := -1; dx <= 1; dx++ {
-						x := i + dx
-						if x < 0 || x >= nx {
-							continue
-						}
-						if t := in.Truth[x+nx*(y+ny*z)]; t != 0 {
-							if touches[c] == nil {
-								touches[c] = map[int]bool{}
-							}
-							touches[c][int(t)] = true
-						}
-					}
+					touches[c][int(t)] = true
 				}
-			}
+			})
 		}
 	}
 	res := CaseResult{ID: in.ID, Components: int(ncomp), Positive: len(in.Lesions) > 0, Flagged: ncomp > 0, Seconds: in.Seconds}
@@ -249,33 +232,28 @@ func Components(mask []bool, dims [3]int) ([]int32, int32) {
 		for len(stack) > 0 {
 			idx := stack[len(stack)-1]
 			stack = stack[:len(stack)-1]
-			i, j, k := idx%nx, (idx/nx)%ny, idx/(nx*ny)
-			for dz := -1; dz <= 1; dz++ {
-				z := k + dz
-				if z < 0 || z >= nz {
-					continue
+			neighbours26(idx, nx, ny, nz, func(q int) {
+				if mask[q] && lab[q] == 0 {
+					lab[q] = n
+					stack = append(stack, q)
 				}
-				for dy := -1; dy <= 1; dy++ {
-					y := j + dy
-					if y < 0 || y >= ny {
-						continue
-					}
-					for dx := -1; dx <= 1; dx++ {
-						x := i + dx
-						if x < 0 || x >= nx {
-							continue
-						}
-						q := x + nx*(y+ny*z)
-						if mask[q] && lab[q] == 0 {
-							lab[q] = n
-							stack = append(stack, q)
-						}
-					}
-				}
-			}
+			})
 		}
 	}
 	return lab, n
+}
+
+// neighbours26 calls f with the flat index of every voxel in the 3×3×3 block
+// around idx that lies inside the nx×ny×nz grid (idx itself included).
+func neighbours26(idx, nx, ny, nz int, f func(q int)) {
+	i, j, k := idx%nx, (idx/nx)%ny, idx/(nx*ny)
+	for z := max(k-1, 0); z <= min(k+1, nz-1); z++ {
+		for y := max(j-1, 0); y <= min(j+1, ny-1); y++ {
+			for x := max(i-1, 0); x <= min(i+1, nx-1); x++ {
+				f(x + nx*(y+ny*z))
+			}
+		}
+	}
 }
 
 // BinStat is the sensitivity in one size bin.
