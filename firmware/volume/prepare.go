@@ -384,28 +384,52 @@ func coverage(mask []uint8, model, g geom.Grid) float64 {
 	return float64(in) / float64(tot)
 }
 
-// headBox returns the source-voxel bounding box of the head: the range of
-// planes along each axis holding enough voxels above thr. A plane needs
-// max(4, total/20000) such voxels, so isolated noise does not stretch the box.
+// headBlock is the edge, in source voxels, of the cubes headBox averages
+// before thresholding.
+const headBlock = 4
+
+// headBox returns the source-voxel bounding box of the head.
+//
+// It thresholds the means of headBlock³ cubes, not single voxels: magnitude
+// MR images carry Rician noise over the whole field of view, and at a low
+// SNR a few percent of the air voxels pass thr one by one, enough to stretch
+// a per-voxel box to the edges of the field of view (2.8× the voxels for the
+// network to run over). The cube means of air sit near the noise floor, well
+// below thr. The box is the range of cube planes along each axis holding
+// enough cubes above thr (max(2, total/4000), so a stray bright cube does not
+// stretch it), widened to the voxels those cubes cover.
 func headBox(v *Volume, thr float32) (lo, hi [3]int, ok bool) {
 	nx, ny, nz := v.Grid.Dims[0], v.Grid.Dims[1], v.Grid.Dims[2]
-	cx, cy, cz := make([]int, nx), make([]int, ny), make([]int, nz)
+	bx, by, bz := (nx+headBlock-1)/headBlock, (ny+headBlock-1)/headBlock, (nz+headBlock-1)/headBlock
+	cx, cy, cz := make([]int, bx), make([]int, by), make([]int, bz)
 	var mu sync.Mutex
-	parallelFor(nz, func(k0, k1 int) {
-		lx, ly := make([]int, nx), make([]int, ny)
-		for k := k0; k < k1; k++ {
+	parallelFor(bz, func(kb0, kb1 int) {
+		lx, ly := make([]int, bx), make([]int, by)
+		sum := make([]float64, bx)
+		cnt := make([]int, bx)
+		for kb := kb0; kb < kb1; kb++ {
 			c := 0
-			for j := 0; j < ny; j++ {
-				row := v.Data[(k*ny+j)*nx : (k*ny+j+1)*nx]
-				for i, x := range row {
-					if x > thr {
-						lx[i]++
-						ly[j]++
+			for jb := 0; jb < by; jb++ {
+				clear(sum)
+				clear(cnt)
+				for k := kb * headBlock; k < min(nz, (kb+1)*headBlock); k++ {
+					for j := jb * headBlock; j < min(ny, (jb+1)*headBlock); j++ {
+						row := v.Data[(k*ny+j)*nx : (k*ny+j+1)*nx]
+						for i, x := range row {
+							sum[i/headBlock] += float64(x)
+							cnt[i/headBlock]++
+						}
+					}
+				}
+				for ib := range sum {
+					if sum[ib] > float64(thr)*float64(cnt[ib]) {
+						lx[ib]++
+						ly[jb]++
 						c++
 					}
 				}
 			}
-			cz[k] = c
+			cz[kb] = c
 		}
 		mu.Lock()
 		for i, c := range lx {
@@ -423,15 +447,16 @@ func headBox(v *Volume, thr float32) (lo, hi [3]int, ok bool) {
 	if total == 0 {
 		return lo, hi, false
 	}
-	need := max(4, total/20000)
+	need := max(2, total/4000)
+	n := [3]int{nx, ny, nz}
 	for a, counts := range [3][]int{cx, cy, cz} {
 		lo[a], hi[a] = -1, -1
 		for i, c := range counts {
 			if c >= need {
 				if lo[a] < 0 {
-					lo[a] = i
+					lo[a] = i * headBlock
 				}
-				hi[a] = i
+				hi[a] = min(n[a]-1, (i+1)*headBlock-1)
 			}
 		}
 		if lo[a] < 0 {
