@@ -24,18 +24,20 @@ import data  # noqa: E402
 import unet  # noqa: E402
 
 
-def loss_fn(logits, target, alpha=0.75, gamma=2.0):
+def loss_fn(logits, target, weight=None, alpha=0.75, gamma=2.0):
     """Focal loss (alpha-balanced, gamma 2) plus soft Dice over the batch.
 
     Focal keeps the easy background from drowning the few lesion voxels; Dice
     (computed over the whole batch, so lesion-free patches do not divide by
-    zero) pulls the predicted extent toward the truth.
+    zero) pulls the predicted extent toward the truth. weight (the sampler's
+    per-voxel weights, heavier inside small lesions) scales the focal term.
     """
     p = torch.sigmoid(logits)
     ce = F.binary_cross_entropy_with_logits(logits, target, reduction="none")
     pt = p * target + (1 - p) * (1 - target)
     at = alpha * target + (1 - alpha) * (1 - target)
-    focal = (at * (1 - pt) ** gamma * ce).mean()
+    focal = at * (1 - pt) ** gamma * ce
+    focal = (focal * weight).mean() if weight is not None else focal.mean()
     inter = (p * target).sum()
     dice = 1 - (2 * inter + 1) / (p.sum() + target.sum() + 1)
     return 10 * focal + dice
@@ -100,10 +102,10 @@ def main():
     step = 0
     for step in range(a.steps):
         net.train()
-        x, y = sampler.batch(a.batch)
+        x, y, w = sampler.batch(a.batch)
         with torch.autocast(**amp):
             logits = net(x)
-        loss = loss_fn(logits.float(), y)
+        loss = loss_fn(logits.float(), y, w)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(net.parameters(), 5.0)
@@ -113,7 +115,7 @@ def main():
         if step % 100 == 0 or step == a.steps - 1 or elapsed > a.minutes:
             net.eval()
             with torch.no_grad(), torch.autocast(**amp):
-                vl = sum(loss_fn(net(vx).float(), vy).item() for vx, vy in vbatches) / len(vbatches)
+                vl = sum(loss_fn(net(vx).float(), vy, vw).item() for vx, vy, vw in vbatches) / len(vbatches)
             say(f"step {step} loss {loss.item():.4f} val {vl:.4f} lr {sched.get_last_lr()[0]:.2e} {elapsed:.1f} min")
             if vl < best:
                 best = vl

@@ -5,7 +5,7 @@
 //	go run ./models/trainset -anatomy ../shared/data/anatomy/colin27 -split train -n 200 -out out/trainset/train
 //
 // Each case folder holds input.f16 ([2, D, H, W] float16: black, bright),
-// label.u8 ([D, H, W]) and case.json (dims, lesions with model-grid centres).
+// label.u8 ([D, H, W], 0 or the lesion's ID) and case.json (dims, lesions with model-grid centres).
 package main
 
 import (

@@ -141,6 +141,8 @@ func one(gen *phantom.Generator, o Options, seed uint64) (string, error) {
 
 // labelsOnModelGrid carries the phantom's label volume onto the model grid by
 // nearest neighbour (both grids are 1 mm along LPS axes, so this is a crop).
+// Each voxel keeps its lesion's ID (case.json's lesions[].id; the phantom
+// draws at most 20 per case), so training can weigh lesions by size.
 func labelsOnModelGrid(model, src geom.Grid, labels []uint16) ([]uint8, error) {
 	inv, err := src.Affine.Inverse()
 	if err != nil {
@@ -153,9 +155,14 @@ func labelsOnModelGrid(model, src geom.Grid, labels []uint16) ([]uint8, error) {
 			for i := 0; i < model.Dims[0]; i++ {
 				p := m.Apply(geom.Vec3{float64(i), float64(j), float64(k)})
 				si, sj, sk := int(math.Round(p[0])), int(math.Round(p[1])), int(math.Round(p[2]))
-				if src.Contains(si, sj, sk) && labels[src.Index(si, sj, sk)] != 0 {
-					out[model.Index(i, j, k)] = 1
+				if !src.Contains(si, sj, sk) {
+					continue
 				}
+				id := labels[src.Index(si, sj, sk)]
+				if id > 255 {
+					return nil, fmt.Errorf("trainset: lesion ID %d does not fit label.u8", id)
+				}
+				out[model.Index(i, j, k)] = uint8(id)
 			}
 		}
 	}

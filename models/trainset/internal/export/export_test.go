@@ -33,7 +33,7 @@ func TestLabelsOnModelGridIsACrop(t *testing.T) {
 	}
 	// Source voxel (6,7,8) is at LPS (1,2,3) = model voxel (2,2,2).
 	for i, v := range out {
-		if want := i == model.Index(2, 2, 2); (v == 1) != want {
+		if want := i == model.Index(2, 2, 2); (v == 3) != want {
 			t.Fatalf("voxel %d = %d", i, v)
 		}
 	}
