@@ -73,7 +73,19 @@ type Case struct {
 	// white matter near 1000 before bias and noise.
 	Black, Bright []float32
 	// Labels holds each lesion's ID in its voxels, 0 elsewhere.
-	Labels  []uint16
+	Labels []uint16
+	// VesselPV is each voxel's blood-vessel partial volume in PVSamples-ths:
+	// how many of its 3×3×3 sub-samples the renderer drew from a vessel
+	// (artery, vein, penetrating vessel or dural sinus) rather than from a
+	// lesion, the choroid plexus or pituitary, or the anatomy. Voxels the
+	// renderer does not supersample (no vessel or lesion edge within 0.87
+	// voxel) count all or nothing from their centre. A lesion wins over a
+	// vessel where both cover a sub-sample, as in the images. It is not part
+	// of the images: motion ghosts of vessels are not in it.
+	VesselPV []uint8
+	// GlandPV is the same for the choroid plexus and the pituitary:
+	// enhancing tissue, bright in both channels, not blood.
+	GlandPV []uint8
 	Lesions []Lesion
 	// Params records what was drawn for this subject.
 	Params Params
@@ -145,6 +157,9 @@ type enhancer struct {
 	seg   segment
 	black float64 // signal in the black-blood channel, × WM
 	brite float64
+	// gland marks enhancing tissue that is not blood (choroid plexus,
+	// pituitary): it renders like a vessel but is kept out of VesselPV.
+	gland bool
 }
 
 // Generate makes case (split, seed). The same pair always gives the same case.
@@ -202,7 +217,7 @@ func (g *Generator) Generate(seed uint64, split Split) (*Case, error) {
 	// Enhancing tissue that is not blood: choroid plexus and pituitary,
 	// bright in both channels.
 	for _, gl := range g.glands(rng) {
-		e := enhancer{seg: segment{A: x.fromTemplate(gl.A), B: x.fromTemplate(gl.B), RA: gl.RA, RB: gl.RB, kind: kindSinus}}
+		e := enhancer{seg: segment{A: x.fromTemplate(gl.A), B: x.fromTemplate(gl.B), RA: gl.RA, RB: gl.RB, kind: kindSinus}, gland: true}
 		e.brite = 1.5 + 0.6*rng.Float64()
 		e.black = e.brite * (0.8 + 0.15*rng.Float64())
 		enh = append(enh, e)

@@ -79,6 +79,8 @@ func (r *renderer) render(noiseKey uint64) error {
 	c.Black = make([]float32, n)
 	c.Bright = make([]float32, n)
 	c.Labels = make([]uint16, n)
+	c.VesselPV = make([]uint8, n)
+	c.GlandPV = make([]uint8, n)
 	r.voxels = make([]int, len(r.shapes)+1)
 	slices := make(chan int)
 	var wg sync.WaitGroup
@@ -173,18 +175,24 @@ func (r *renderer) slice(k int, noiseKey uint64, counts []int) {
 			}
 			sb, sk := 0.0, 0.0
 			label := 0
+			var pv [srcGland + 1]uint8 // sub-samples rendered by each source
 			if math.Abs(ld) < nearEdge || math.Abs(vd) < nearEdge {
 				for _, o := range subOffsets {
 					ps := p.Add(o.Scale(sp))
-					b, kk, _ := r.sample(ps, lz, cand, baseB, baseK)
+					b, kk, src := r.sample(ps, lz, cand, baseB, baseK)
 					sb += b
 					sk += kk
+					pv[src]++
 				}
 				sb /= float64(len(subOffsets))
 				sk /= float64(len(subOffsets))
 			} else {
-				sb, sk, _ = r.sample(p, lz, cand, baseB, baseK)
+				var src uint8
+				sb, sk, src = r.sample(p, lz, cand, baseB, baseK)
+				pv[src] = PVSamples
 			}
+			c.VesselPV[off+i+nx*j] = pv[srcVessel]
+			c.GlandPV[off+i+nx*j] = pv[srcGland]
 			// the truth label is the shape voxelised by voxel centres: a
 			// lesion snapped to a voxel always owns it, and the labels span
 			// the listed diameter to within a voxel
@@ -226,13 +234,21 @@ func rician(rng *rand.Rand, s, sigma float64) float64 {
 	return math.Sqrt(a*a + b*b)
 }
 
-// sample gives both channels' signal at one point and whether the point lies
-// in the lesion lz.
-func (r *renderer) sample(p geom.Vec3, lz *lesionShape, cand []int32, baseB, baseK float64) (float64, float64, bool) {
+// What renders a sample point (sample's third result).
+const (
+	srcBackground uint8 = iota // anatomy (with oedema)
+	srcLesion
+	srcVessel // a blood vessel or sinus
+	srcGland  // choroid plexus or pituitary
+)
+
+// sample gives both channels' signal at one point and what renders it: the
+// lesion lz wins over vessels, which win over the anatomy.
+func (r *renderer) sample(p geom.Vec3, lz *lesionShape, cand []int32, baseB, baseK float64) (float64, float64, uint8) {
 	if lz != nil {
 		if d := lz.sdf(p); d <= 0 {
 			v := lz.value(p, d) * 1000
-			return v, v, true
+			return v, v, srcLesion
 		}
 	}
 	best := -1
@@ -245,9 +261,12 @@ func (r *renderer) sample(p geom.Vec3, lz *lesionShape, cand []int32, baseB, bas
 	}
 	if best >= 0 {
 		e := &r.enh[best]
-		return e.brite * 1000, e.black * 1000, false
+		if e.gland {
+			return e.brite * 1000, e.black * 1000, srcGland
+		}
+		return e.brite * 1000, e.black * 1000, srcVessel
 	}
-	return baseB, baseK, false
+	return baseB, baseK, srcBackground
 }
 
 // row fills the template coordinates and bias of one image row. Both are
