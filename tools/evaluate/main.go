@@ -40,11 +40,12 @@ func main() {
 	modelPath := flag.String("model", "", "model manifest (.json) to evaluate; default: the baseline black-blood threshold (not a model)")
 	trustDir := flag.String("trust", "", "with -model: folder of trusted *.pub keys the manifest must be signed with")
 	ortLib := flag.String("ort", "", "with -model: ONNX Runtime shared library (default: runtime/ort's default path)")
+	budgetMB := flag.Int("budget-mb", 4096, "with -model: memory one inference pass may use, MB (a board's inference.memory_budget_mb); larger volumes run in tiles")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	if *modelPath != "" {
-		d, closeModel, err := openModel(ctx, *modelPath, *trustDir, *ortLib)
+		d, closeModel, err := openModel(ctx, *modelPath, *trustDir, *ortLib, *budgetMB)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)

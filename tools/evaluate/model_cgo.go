@@ -14,7 +14,7 @@ import (
 
 // openModel verifies, loads and self-tests a model exactly as the daemon
 // does (runtime/model.Open) and wraps it as a detector.
-func openModel(ctx context.Context, manifestPath, trustDir, lib string) (*runner.ModelDetector, func(), error) {
+func openModel(ctx context.Context, manifestPath, trustDir, lib string, budgetMB int) (*runner.ModelDetector, func(), error) {
 	if trustDir == "" {
 		return nil, nil, fmt.Errorf("evaluate: -model needs -trust (the folder of public keys the model is signed with)")
 	}
@@ -32,8 +32,9 @@ func openModel(ctx context.Context, manifestPath, trustDir, lib string) (*runner
 	if err != nil {
 		return nil, nil, fmt.Errorf("evaluate: %w", err)
 	}
-	// 4 GiB of activations at ~300 bytes per voxel: whole-volume passes for
-	// a 1 mm head on this machine, tiles beyond that.
-	d := &runner.ModelDetector{Manifest: md.Manifest(), Engine: md, Plan: md.Plan(4<<30, 300)}
+	// The planner's measured peak per voxel for this precision turns the
+	// budget into whole-volume passes or tiles, as on a board.
+	m := md.Manifest()
+	d := &runner.ModelDetector{Manifest: m, Engine: md, Plan: md.Plan(int64(budgetMB)<<20, model.BytesPerVoxel(m.Precision))}
 	return d, func() { md.Close() }, nil
 }

@@ -10,6 +10,6 @@ import (
 )
 
 // openModel needs ONNX Runtime, which needs cgo.
-func openModel(context.Context, string, string, string) (*runner.ModelDetector, func(), error) {
+func openModel(context.Context, string, string, string, int) (*runner.ModelDetector, func(), error) {
 	return nil, nil, errors.New("evaluate: -model needs a build with cgo (ONNX Runtime); this binary was built with CGO_ENABLED=0")
 }
