@@ -3,6 +3,7 @@
 //
 //	evaluate -split test -n 20 -out /tmp/eval               # in process, baseline detector
 //	evaluate -files -cases /tmp/test -pred /tmp/pred -out . # score NIfTI predictions
+//	evaluate -model m.manifest.json -trust keys -bright-only -out /tmp/b  # black-blood withheld
 package main
 
 import (
@@ -37,6 +38,7 @@ func main() {
 	flag.StringVar(&c.E2EResultsAE, "results-aet", "EVALRESULTS", "with -e2e: the results receiver's AE title")
 	flag.DurationVar(&c.E2ETimeout, "timeout", 5*time.Minute, "with -e2e: longest wait for one study's results")
 	flag.BoolVar(&c.Quiet, "q", false, "no progress line")
+	flag.BoolVar(&c.BrightOnly, "bright-only", false, "in process: withhold the black-blood series, so the detector sees a bright-only post-contrast 3D T1 (the ablation against VISIBLE); the model must allow bright-only studies")
 	modelPath := flag.String("model", "", "model manifest (.json) to evaluate; default: the baseline black-blood threshold (not a model)")
 	trustDir := flag.String("trust", "", "with -model: folder of trusted *.pub keys the manifest must be signed with")
 	ortLib := flag.String("ort", "", "with -model: ONNX Runtime shared library (default: runtime/ort's default path)")

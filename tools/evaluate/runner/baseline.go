@@ -38,6 +38,9 @@ func (d BaselineDetector) ratio() float64 {
 
 // Prob implements Detector.
 func (d BaselineDetector) Prob(ctx context.Context, black, bright *volume.Volume) ([]float32, error) {
+	if black == nil || bright == nil {
+		return nil, fmt.Errorf("baseline: needs both the black-blood and the bright-blood image (it thresholds black-blood; it cannot run bright-only)")
+	}
 	if black.Grid.Dims != bright.Grid.Dims || len(black.Data) != len(bright.Data) {
 		return nil, fmt.Errorf("baseline: black %v and bright %v grids differ", black.Grid.Dims, bright.Grid.Dims)
 	}

@@ -43,6 +43,9 @@ type CLI struct {
 	E2EResultsAE    string
 	E2ETimeout      time.Duration
 	Quiet           bool
+	// BrightOnly withholds the black-blood series from the detector (in
+	// process only): the ablation against VISIBLE.
+	BrightOnly bool
 	// Detector runs the in-process pipeline's model step; nil means
 	// BaselineDetector.
 	Detector Detector
@@ -58,6 +61,9 @@ func Main(ctx context.Context, c CLI, progress io.Writer) error {
 	}
 	var rep *score.Report
 	var err error
+	if c.BrightOnly && (c.E2E != "" || c.Files) {
+		return errors.New("evaluate: -bright-only runs in process only: with -e2e the daemon gets both series, with -files the predictions are already made")
+	}
 	if c.E2E != "" {
 		if c.E2EResultsDir == "" {
 			return errors.New("evaluate: -e2e needs -results-dir: the folder where the daemon's SEG and SR arrive (with -results-port, evaluate runs storescp there itself)")
@@ -111,6 +117,7 @@ func Main(ctx context.Context, c CLI, progress io.Writer) error {
 		rep, err = Run(ctx, Options{
 			AnatomyDir: c.AnatomyDir, Split: split, Seeds: seeds,
 			Detector:       det,
+			BrightOnly:     c.BrightOnly,
 			Params:         detect.Params{Threshold: thr, MinComponentMM3: c.MinComponentMM3},
 			FROCThresholds: DefaultFROC,
 			Progress:       progress,
@@ -261,7 +268,7 @@ func ScoreFiles(casesDir, predDir string, threshold float64, froc []float64) (*s
 	if probs == len(truths) {
 		for i, t := range ths {
 			s := score.Summarize(perThr[i])
-			rep.FROC = append(rep.FROC, score.FROCPoint{Threshold: t, Sensitivity: s.Sensitivity, FPPerCase: s.FPPerCase})
+			rep.FROC = append(rep.FROC, score.FROCPoint{Threshold: t, Sensitivity: s.Sensitivity, FPPerCase: s.FPPerCase, FPOnVesselPerCase: s.FPOnVesselPerCase})
 		}
 	}
 	return rep, nil

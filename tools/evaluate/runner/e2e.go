@@ -76,12 +76,14 @@ func RunE2E(ctx context.Context, o E2EOptions) (*score.Report, error) {
 		defer os.RemoveAll(scratch)
 	}
 	rep := &score.Report{
-		Data:      "synthetic VISIBLE studies (tools/phantom on Colin27 anatomy); not patient data",
-		Split:     string(o.Split),
-		Generator: phantom.Version,
-		Seeds:     o.Seeds,
-		Detector:  "metsentryd at " + o.Daemon,
-		Mode:      "e2e: C-STORE to the daemon, its SEG and SR back over DIMSE",
+		Data:       "synthetic VISIBLE studies (tools/phantom on Colin27 anatomy); not patient data",
+		Split:      string(o.Split),
+		Generator:  phantom.Version,
+		Seeds:      o.Seeds,
+		Detector:   "metsentryd at " + o.Daemon,
+		Mode:       "e2e: C-STORE to the daemon, its SEG and SR back over DIMSE",
+		Input:      score.InputVISIBLE,
+		VesselRule: score.DefaultVesselRule.String(),
 	}
 	for n, seed := range o.Seeds {
 		c, err := o.Generator.Generate(seed, o.Split)
@@ -115,7 +117,11 @@ func RunE2E(ctx context.Context, o E2EOptions) (*score.Report, error) {
 				pred[i] = v != 0
 			}
 		}
-		r, err := score.Case(InputOf(c, pred, secs))
+		in, err := CaseInput(c, pred, secs, score.DefaultVesselRule)
+		if err != nil {
+			return nil, err
+		}
+		r, err := score.Case(in)
 		if err != nil {
 			return nil, err
 		}

@@ -18,7 +18,8 @@ import (
 )
 
 // Detector produces a lesion probability map for a VISIBLE pair, one value
-// in [0, 1] per voxel of bright's grid.
+// in [0, 1] per voxel of bright's grid. black is nil for a bright-only study
+// (Options.BrightOnly).
 type Detector interface {
 	Name() string
 	Prob(ctx context.Context, black, bright *volume.Volume) ([]float32, error)
@@ -41,7 +42,15 @@ type Options struct {
 	// Generator, when set, is used instead of loading one from AnatomyDir
 	// with Phantom.
 	Generator *phantom.Generator
-	Progress  io.Writer
+	// BrightOnly withholds the black-blood series: the detector gets black
+	// == nil, as the appliance does for a study with only a post-contrast 3D
+	// T1 (firmware/volume.Prepare then zeroes the black channel of a model
+	// that allows it).
+	BrightOnly bool
+	// VesselRule decides which false positives sit on vessels; the zero
+	// value means score.DefaultVesselRule.
+	VesselRule score.VesselRule
+	Progress   io.Writer
 }
 
 // Run generates, runs and scores every case and returns the report.
@@ -59,6 +68,9 @@ func Run(ctx context.Context, o Options) (*score.Report, error) {
 			return nil, fmt.Errorf("evaluate: %w", err)
 		}
 	}
+	if o.VesselRule == (score.VesselRule{}) {
+		o.VesselRule = score.DefaultVesselRule
+	}
 	var err error
 	scratch := o.ScratchDir
 	if scratch == "" {
@@ -68,13 +80,18 @@ func Run(ctx context.Context, o Options) (*score.Report, error) {
 		defer os.RemoveAll(scratch)
 	}
 	rep := &score.Report{
-		Data:      "synthetic VISIBLE studies (tools/phantom on Colin27 anatomy); not patient data",
-		Split:     string(o.Split),
-		Generator: phantom.Version,
-		Seeds:     o.Seeds,
-		Detector:  o.Detector.Name(),
-		Threshold: o.Params.Threshold,
-		Mode:      "in-process: DICOM -> firmware/volume -> detector -> firmware/detect",
+		Data:       "synthetic VISIBLE studies (tools/phantom on Colin27 anatomy); not patient data",
+		Split:      string(o.Split),
+		Generator:  phantom.Version,
+		Seeds:      o.Seeds,
+		Detector:   o.Detector.Name(),
+		Threshold:  o.Params.Threshold,
+		Mode:       "in-process: DICOM -> firmware/volume -> detector -> firmware/detect",
+		Input:      score.InputVISIBLE,
+		VesselRule: o.VesselRule.String(),
+	}
+	if o.BrightOnly {
+		rep.Input = score.InputBrightOnly
 	}
 	ths := append([]float64(nil), o.FROCThresholds...)
 	sort.Float64s(ths)
@@ -88,17 +105,21 @@ func Run(ctx context.Context, o Options) (*score.Report, error) {
 		if err != nil {
 			return nil, fmt.Errorf("evaluate: %w", err)
 		}
+		in, err := CaseInput(c, nil, 0, o.VesselRule)
+		if err != nil {
+			return nil, err
+		}
 		dir := filepath.Join(scratch, c.ID)
 		if err := phantom.WriteDICOM(dir, c); err != nil {
 			return nil, fmt.Errorf("evaluate: %w", err)
 		}
-		res, prob, err := runCase(ctx, o, c, dir)
+		res, prob, err := runCase(ctx, o, c, in, dir)
 		if err != nil {
 			return nil, err
 		}
 		rep.Cases = append(rep.Cases, res)
 		for i, t := range ths {
-			r, err := frocCase(c, prob, t, o.Params.MinComponentMM3)
+			r, err := frocCase(c, in, prob, t, o.Params.MinComponentMM3)
 			if err != nil {
 				return nil, err
 			}
@@ -117,17 +138,21 @@ func Run(ctx context.Context, o Options) (*score.Report, error) {
 	rep.Summary = score.Summarize(rep.Cases)
 	for i, t := range ths {
 		s := score.Summarize(froc[i])
-		rep.FROC = append(rep.FROC, score.FROCPoint{Threshold: t, Sensitivity: s.Sensitivity, FPPerCase: s.FPPerCase})
+		rep.FROC = append(rep.FROC, score.FROCPoint{Threshold: t, Sensitivity: s.Sensitivity, FPPerCase: s.FPPerCase, FPOnVesselPerCase: s.FPOnVesselPerCase})
 	}
 	return rep, nil
 }
 
-// runCase reads the case's DICOM series back like the appliance does and
-// scores the detector's lesions.
-func runCase(ctx context.Context, o Options, c *phantom.Case, dir string) (score.CaseResult, []float32, error) {
+// runCase reads the case's DICOM series back like the appliance does (the
+// bright-blood series only with o.BrightOnly) and scores the detector's
+// lesions against in.
+func runCase(ctx context.Context, o Options, c *phantom.Case, in score.Input, dir string) (score.CaseResult, []float32, error) {
 	t0 := time.Now()
 	var vols [2]*volume.Volume
 	for i, s := range phantom.SeriesOf() {
+		if o.BrightOnly && i == 0 {
+			continue // the black-blood series is withheld
+		}
 		files, err := filepath.Glob(filepath.Join(dir, fmt.Sprintf("s%d", s.Number), "*.dcm"))
 		if err != nil {
 			return score.CaseResult{}, nil, fmt.Errorf("evaluate: %w", err)
@@ -146,7 +171,7 @@ func runCase(ctx context.Context, o Options, c *phantom.Case, dir string) (score
 	if err != nil {
 		return score.CaseResult{}, nil, fmt.Errorf("evaluate: case %s: detector %s: %w", c.ID, o.Detector.Name(), err)
 	}
-	res, err := scoreLesions(c, prob, o.Params, 0)
+	res, err := scoreLesions(c, in, prob, o.Params)
 	if err != nil {
 		return score.CaseResult{}, nil, err
 	}
@@ -171,7 +196,7 @@ func sameGrid(c *phantom.Case, v *volume.Volume) error {
 }
 
 // scoreLesions runs firmware/detect on prob and scores its lesions.
-func scoreLesions(c *phantom.Case, prob []float32, p detect.Params, secs float64) (score.CaseResult, error) {
+func scoreLesions(c *phantom.Case, in score.Input, prob []float32, p detect.Params) (score.CaseResult, error) {
 	lesions, err := detect.Find(prob, c.Grid, p, detect.Reference{})
 	if err != nil {
 		return score.CaseResult{}, fmt.Errorf("evaluate: case %s: %w", c.ID, err)
@@ -180,13 +205,13 @@ func scoreLesions(c *phantom.Case, prob []float32, p detect.Params, secs float64
 	for i, l := range lesions {
 		comps[i] = l.Voxels
 	}
-	return score.CaseComponents(InputOf(c, nil, secs), comps)
+	return score.CaseComponents(in, comps)
 }
 
 // frocCase scores one FROC point: the same rule as detect.Find (voxels at
 // or above t, 26-connected components, those under minMM3 dropped) without
 // measuring each component, which the sweep does not need.
-func frocCase(c *phantom.Case, prob []float32, t, minMM3 float64) (score.CaseResult, error) {
+func frocCase(c *phantom.Case, in score.Input, prob []float32, t, minMM3 float64) (score.CaseResult, error) {
 	lab, n := score.Components(score.Threshold(prob, t), c.Grid.Dims)
 	comps := make([][]int, n)
 	for idx, l := range lab {
@@ -201,7 +226,30 @@ func frocCase(c *phantom.Case, prob []float32, t, minMM3 float64) (score.CaseRes
 			kept = append(kept, cp)
 		}
 	}
-	return score.CaseComponents(InputOf(c, nil, 0), kept)
+	return score.CaseComponents(in, kept)
+}
+
+// CaseInput is InputOf with the case's vessel and choroid plexus /
+// pituitary zones under rule (from the phantom's partial-volume maps), so
+// the score splits out the false positives on them.
+func CaseInput(c *phantom.Case, pred []bool, secs float64, rule score.VesselRule) (score.Input, error) {
+	in := InputOf(c, pred, secs)
+	vm, err := c.VesselMask(rule.MinFraction)
+	if err != nil {
+		return score.Input{}, fmt.Errorf("evaluate: case %s: %w", c.ID, err)
+	}
+	gm, err := c.GlandMask(rule.MinFraction)
+	if err != nil {
+		return score.Input{}, fmt.Errorf("evaluate: case %s: %w", c.ID, err)
+	}
+	sp := c.Grid.Spacing()
+	if in.VesselZone, err = score.Zone(vm, c.Grid.Dims, sp, rule.ReachMM); err != nil {
+		return score.Input{}, err
+	}
+	if in.GlandZone, err = score.Zone(gm, c.Grid.Dims, sp, rule.ReachMM); err != nil {
+		return score.Input{}, err
+	}
+	return in, nil
 }
 
 // InputOf builds a scoring input from a phantom case and a predicted mask.

@@ -23,14 +23,26 @@ type Report struct {
 	Split     string `json:"split"`
 	Generator string `json:"generator"`
 	// Seeds are the phantom seeds of the cases, in order.
-	Seeds     []uint64     `json:"seeds"`
-	Detector  string       `json:"detector"`
-	Threshold float64      `json:"threshold"`
-	Mode      string       `json:"mode"` // in-process, e2e, files
-	Summary   Summary      `json:"summary"`
-	FROC      []FROCPoint  `json:"froc,omitempty"`
-	Cases     []CaseResult `json:"cases"`
+	Seeds     []uint64 `json:"seeds"`
+	Detector  string   `json:"detector"`
+	Threshold float64  `json:"threshold"`
+	Mode      string   `json:"mode"` // in-process, e2e, files
+	// Input says which images the detector saw: InputVISIBLE or
+	// InputBrightOnly (empty in files mode: not known).
+	Input string `json:"input,omitempty"`
+	// VesselRule says how false positives on vessels were called (empty
+	// when they were not: the summary's VesselsKnown is false then).
+	VesselRule string       `json:"vessel_rule,omitempty"`
+	Summary    Summary      `json:"summary"`
+	FROC       []FROCPoint  `json:"froc,omitempty"`
+	Cases      []CaseResult `json:"cases"`
 }
+
+// What the detector saw (Report.Input).
+const (
+	InputVISIBLE    = "VISIBLE (black-blood and bright-blood)"
+	InputBrightOnly = "bright-only (post-contrast 3D T1 bright-blood; black-blood series withheld, its channel zeroed)"
+)
 
 // WriteJSON writes the report as indented JSON.
 func (r *Report) WriteJSON(w io.Writer) error {
@@ -69,11 +81,22 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	s := r.Summary
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Detection scoreboard\n\n")
-	fmt.Fprintf(&b, "- data: %s\n- split: **%s**, generator **%s**, seeds %s (%d cases)\n- detector: %s, threshold %.3g, mode %s\n\n",
+	fmt.Fprintf(&b, "- data: %s\n- split: **%s**, generator **%s**, seeds %s (%d cases)\n- detector: %s, threshold %.3g, mode %s\n",
 		r.Data, r.Split, r.Generator, SeedRange(r.Seeds), len(r.Seeds), r.Detector, r.Threshold, r.Mode)
+	if r.Input != "" {
+		fmt.Fprintf(&b, "- input: **%s**\n", r.Input)
+	}
+	if s.VesselsKnown && r.VesselRule != "" {
+		fmt.Fprintf(&b, "- false positives on vessels: %s\n", r.VesselRule)
+	}
+	b.WriteString("\n")
 	fmt.Fprintf(&b, "| metric | value |\n| --- | --- |\n")
 	fmt.Fprintf(&b, "| lesion-wise sensitivity | %s (%d/%d) |\n", pct(s.Sensitivity), s.Hits, s.Lesions)
 	fmt.Fprintf(&b, "| false positives per case | %.2f (%d in %d cases) |\n", s.FPPerCase, s.FP, s.Cases)
+	if s.VesselsKnown {
+		fmt.Fprintf(&b, "| false positives on vessels per case | %.2f (%d, %s of false positives) |\n", s.FPOnVesselPerCase, s.FPOnVessel, pct(ratio(s.FPOnVessel, s.FP)))
+		fmt.Fprintf(&b, "| false positives on choroid plexus / pituitary per case | %.2f (%d, %s of false positives) |\n", s.FPOnGlandPerCase, s.FPOnGland, pct(ratio(s.FPOnGland, s.FP)))
+	}
 	for _, bs := range s.Bins {
 		fmt.Fprintf(&b, "| sensitivity %s | %s (%d/%d) |\n", bs.Bin, pct(bs.Sensitivity), bs.Hits, bs.Lesions)
 	}
@@ -82,15 +105,31 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	fmt.Fprintf(&b, "| lesion-wise Dice | %.3f |\n", s.LesionDice)
 	fmt.Fprintf(&b, "| seconds per study | %.2f (max %.2f) |\n\n", s.SecondsPerStudy, s.MaxSecondsPerCase)
 	if len(r.FROC) > 0 {
-		fmt.Fprintf(&b, "## FROC\n\n| threshold | sensitivity | FP per case |\n| --- | --- | --- |\n")
+		if s.VesselsKnown {
+			fmt.Fprintf(&b, "## FROC\n\n| threshold | sensitivity | FP per case | FP on vessels per case |\n| --- | --- | --- | --- |\n")
+		} else {
+			fmt.Fprintf(&b, "## FROC\n\n| threshold | sensitivity | FP per case |\n| --- | --- | --- |\n")
+		}
 		for _, p := range r.FROC {
-			fmt.Fprintf(&b, "| %.3g | %s | %.2f |\n", p.Threshold, pct(p.Sensitivity), p.FPPerCase)
+			fmt.Fprintf(&b, "| %.3g | %s | %.2f |", p.Threshold, pct(p.Sensitivity), p.FPPerCase)
+			if s.VesselsKnown {
+				fmt.Fprintf(&b, " %.2f |", p.FPOnVesselPerCase)
+			}
+			b.WriteString("\n")
 		}
 		b.WriteString("\n")
 	}
-	fmt.Fprintf(&b, "## Cases\n\n| case | lesions | found | FP | flagged | lesion Dice | seconds |\n| --- | --- | --- | --- | --- | --- | --- |\n")
+	if s.VesselsKnown {
+		fmt.Fprintf(&b, "## Cases\n\n| case | lesions | found | FP | FP on vessels | FP on plexus / pituitary | flagged | lesion Dice | seconds |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
+	} else {
+		fmt.Fprintf(&b, "## Cases\n\n| case | lesions | found | FP | flagged | lesion Dice | seconds |\n| --- | --- | --- | --- | --- | --- | --- |\n")
+	}
 	for _, c := range r.Cases {
-		fmt.Fprintf(&b, "| %s | %d | %d | %d | %v | %.3f | %.2f |\n", c.ID, len(c.Lesions), c.Hits, c.FP, c.Flagged, c.LesionDice, c.Seconds)
+		if s.VesselsKnown {
+			fmt.Fprintf(&b, "| %s | %d | %d | %d | %d | %d | %v | %.3f | %.2f |\n", c.ID, len(c.Lesions), c.Hits, c.FP, c.FPOnVessel, c.FPOnGland, c.Flagged, c.LesionDice, c.Seconds)
+		} else {
+			fmt.Fprintf(&b, "| %s | %d | %d | %d | %v | %.3f | %.2f |\n", c.ID, len(c.Lesions), c.Hits, c.FP, c.Flagged, c.LesionDice, c.Seconds)
+		}
 	}
 	_, err := io.WriteString(w, b.String())
 	return err

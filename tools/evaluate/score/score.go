@@ -49,6 +49,11 @@ type Input struct {
 	Lesions []TruthLesion
 	Pred    []bool
 	Seconds float64
+	// VesselZone and GlandZone, when set, are the voxels on or near a blood
+	// vessel and near the choroid plexus or pituitary (see Zone and
+	// VesselRule): a false positive with a voxel in one counts as on it.
+	// Nil: not known (false positives are then not split).
+	VesselZone, GlandZone []bool
 }
 
 // LesionOutcome is what happened to one truth lesion.
@@ -70,6 +75,12 @@ type CaseResult struct {
 	// FP counts predicted components that touch no grown truth lesion.
 	FP         int `json:"false_positives"`
 	Components int `json:"components"`
+	// VesselsKnown says the input carried a vessel zone; FPOnVessel and
+	// FPOnGland count the false positives in the vessel zone and in the
+	// choroid plexus / pituitary zone (a component in both counts in both).
+	VesselsKnown bool `json:"vessels_known"`
+	FPOnVessel   int  `json:"fp_on_vessel"`
+	FPOnGland    int  `json:"fp_on_gland"`
 	// Positive: the truth has a lesion; Flagged: the prediction has one.
 	Positive bool `json:"positive"`
 	Flagged  bool `json:"flagged"`
@@ -104,6 +115,9 @@ func check(in Input, needPred bool) (map[int]int, error) {
 	}
 	if len(in.Truth) != n || needPred && len(in.Pred) != n {
 		return nil, fmt.Errorf("%w: case %s: %d truth and %d predicted voxels for dims %v (want %d each)", ErrInput, in.ID, len(in.Truth), len(in.Pred), in.Dims, n)
+	}
+	if in.VesselZone != nil && len(in.VesselZone) != n || in.GlandZone != nil && len(in.GlandZone) != n {
+		return nil, fmt.Errorf("%w: case %s: vessel zone of %d and gland zone of %d voxels for dims %v (want %d each, or none)", ErrInput, in.ID, len(in.VesselZone), len(in.GlandZone), in.Dims, n)
 	}
 	known := map[int]int{} // lesion ID -> index in in.Lesions
 	for i, l := range in.Lesions {
@@ -176,11 +190,18 @@ func scoreComponents(in Input, lists [][]int, truthSize map[int]int) (CaseResult
 			})
 		}
 	}
-	res := CaseResult{ID: in.ID, Components: int(ncomp), Positive: len(in.Lesions) > 0, Flagged: ncomp > 0, Seconds: in.Seconds}
+	res := CaseResult{ID: in.ID, Components: int(ncomp), Positive: len(in.Lesions) > 0, Flagged: ncomp > 0, Seconds: in.Seconds,
+		VesselsKnown: in.VesselZone != nil}
 	byLesion := map[int][]int32{}
 	for c := int32(1); c <= ncomp; c++ {
 		if len(touches[c]) == 0 {
 			res.FP++
+			if in.VesselZone != nil && hits(lists[c-1], in.VesselZone) {
+				res.FPOnVessel++
+			}
+			if in.GlandZone != nil && hits(lists[c-1], in.GlandZone) {
+				res.FPOnGland++
+			}
 			continue
 		}
 		for id := range touches[c] {
@@ -271,9 +292,16 @@ type Summary struct {
 	Hits    int `json:"hits"`
 	FP      int `json:"false_positives"`
 	// Sensitivity is lesion-wise (hits / lesions); NaN-free: 0 with no lesions.
-	Sensitivity float64   `json:"sensitivity"`
-	FPPerCase   float64   `json:"fp_per_case"`
-	Bins        []BinStat `json:"bins"`
+	Sensitivity float64 `json:"sensitivity"`
+	FPPerCase   float64 `json:"fp_per_case"`
+	// VesselsKnown: every case carried a vessel zone, so FPOnVessel and
+	// FPOnGland (and their per-case rates) are measured.
+	VesselsKnown      bool      `json:"vessels_known"`
+	FPOnVessel        int       `json:"fp_on_vessel"`
+	FPOnVesselPerCase float64   `json:"fp_on_vessel_per_case"`
+	FPOnGland         int       `json:"fp_on_gland"`
+	FPOnGlandPerCase  float64   `json:"fp_on_gland_per_case"`
+	Bins              []BinStat `json:"bins"`
 	// Study-level flag: sensitivity over cases with lesions, specificity
 	// over cases without.
 	PositiveCases    int     `json:"positive_cases"`
@@ -295,7 +323,7 @@ func ratio(a, b int) float64 {
 
 // Summarize adds up case results.
 func Summarize(rs []CaseResult) Summary {
-	s := Summary{Cases: len(rs)}
+	s := Summary{Cases: len(rs), VesselsKnown: len(rs) > 0}
 	bh := map[string]int{}
 	bn := map[string]int{}
 	var tp, tn int
@@ -303,6 +331,9 @@ func Summarize(rs []CaseResult) Summary {
 		s.Lesions += len(r.Lesions)
 		s.Hits += r.Hits
 		s.FP += r.FP
+		s.FPOnVessel += r.FPOnVessel
+		s.FPOnGland += r.FPOnGland
+		s.VesselsKnown = s.VesselsKnown && r.VesselsKnown
 		for _, l := range r.Lesions {
 			bn[l.Bin]++
 			if l.Hit {
@@ -327,6 +358,8 @@ func Summarize(rs []CaseResult) Summary {
 	s.Sensitivity = ratio(s.Hits, s.Lesions)
 	if s.Cases > 0 {
 		s.FPPerCase = float64(s.FP) / float64(s.Cases)
+		s.FPOnVesselPerCase = float64(s.FPOnVessel) / float64(s.Cases)
+		s.FPOnGlandPerCase = float64(s.FPOnGland) / float64(s.Cases)
 		s.LesionDice /= float64(s.Cases)
 		s.SecondsPerStudy /= float64(s.Cases)
 	}
@@ -349,6 +382,8 @@ type FROCPoint struct {
 	Threshold   float64 `json:"threshold"`
 	Sensitivity float64 `json:"sensitivity"`
 	FPPerCase   float64 `json:"fp_per_case"`
+	// FPOnVesselPerCase is measured where the summary's VesselsKnown is.
+	FPOnVesselPerCase float64 `json:"fp_on_vessel_per_case"`
 }
 
 // FROC scores every case at each threshold (a voxel is lesion when its
@@ -370,7 +405,7 @@ func FROC(cases []ProbInput, thresholds []float64) ([]FROCPoint, error) {
 			rs = append(rs, r)
 		}
 		s := Summarize(rs)
-		out = append(out, FROCPoint{Threshold: t, Sensitivity: s.Sensitivity, FPPerCase: s.FPPerCase})
+		out = append(out, FROCPoint{Threshold: t, Sensitivity: s.Sensitivity, FPPerCase: s.FPPerCase, FPOnVesselPerCase: s.FPOnVesselPerCase})
 	}
 	return out, nil
 }

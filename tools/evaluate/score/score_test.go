@@ -195,7 +195,7 @@ func TestFROC(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []FROCPoint{{0.3, 1, 1}, {0.5, 1, 0}, {0.7, 0.5, 0}, {0.95, 0, 0}}
+	want := []FROCPoint{{0.3, 1, 1, 0}, {0.5, 1, 0, 0}, {0.7, 0.5, 0, 0}, {0.95, 0, 0, 0}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
@@ -245,7 +245,7 @@ func TestReport(t *testing.T) {
 	}
 	r.Cases = []CaseResult{res}
 	r.Summary = Summarize(r.Cases)
-	r.FROC = []FROCPoint{{0.3, 0.5, 1}, {0.5, 0.5, 1}, {0.9, 0, 0}}
+	r.FROC = []FROCPoint{{0.3, 0.5, 1, 0}, {0.5, 0.5, 1, 0}, {0.9, 0, 0, 0}}
 	var md, js, png strings.Builder
 	if err := r.WriteMarkdown(&md); err != nil {
 		t.Fatal(err)

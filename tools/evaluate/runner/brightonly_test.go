@@ -1,0 +1,172 @@
+package runner
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"metsentry/firmware/detect"
+	"metsentry/firmware/volume"
+	"metsentry/runtime/infer"
+	"metsentry/runtime/manifest"
+	"metsentry/tools/evaluate/score"
+	"metsentry/tools/phantom/phantom"
+)
+
+// structureEcho answers with a structure of the case the runner is on (the
+// phantom's vessels or its choroid plexus and pituitary, outside lesion
+// labels) as lesion, and records whether it was given a black-blood image.
+type structureEcho struct {
+	g      *phantom.Generator
+	split  phantom.Split
+	seeds  []uint64
+	glands bool
+	n      int
+	blacks []bool // per call: black != nil
+}
+
+func (d *structureEcho) Name() string { return "structure echo" }
+
+func (d *structureEcho) Prob(ctx context.Context, black, bright *volume.Volume) ([]float32, error) {
+	d.blacks = append(d.blacks, black != nil)
+	c, err := d.g.Generate(d.seeds[d.n], d.split)
+	d.n++
+	if err != nil {
+		return nil, err
+	}
+	pv := c.VesselPV
+	if d.glands {
+		pv = c.GlandPV
+	}
+	p := make([]float32, len(pv))
+	for i, v := range pv {
+		if v >= 14 && c.Labels[i] == 0 {
+			p[i] = 0.9
+		}
+	}
+	return p, nil
+}
+
+func TestFalsePositivesOnStructures(t *testing.T) {
+	g := generator(t)
+	seeds := []uint64{4}
+	for _, glands := range []bool{false, true} {
+		name := map[bool]string{false: "vessels", true: "plexus and pituitary"}[glands]
+		t.Run(name, func(t *testing.T) {
+			d := &structureEcho{g: g, split: phantom.Val, seeds: seeds, glands: glands}
+			rep, err := Run(context.Background(), Options{
+				Generator: g, Split: phantom.Val, Seeds: seeds, Detector: d,
+				Params: detect.Params{Threshold: 0.5}, FROCThresholds: []float64{0.5, 0.95}, ScratchDir: t.TempDir(),
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := rep.Summary
+			if s.FP == 0 || !s.VesselsKnown {
+				t.Fatalf("%d false positives (vessels known %v): the echo found nothing to count", s.FP, s.VesselsKnown)
+			}
+			on := s.FPOnVessel
+			if glands {
+				on = s.FPOnGland
+			}
+			if on != s.FP {
+				t.Errorf("%d of %d false positives on %s, want all", on, s.FP, name)
+			}
+			if !glands && rep.FROC[0].FPOnVesselPerCase != s.FPOnVesselPerCase {
+				t.Errorf("FROC at the operating threshold: %.2f on vessels per case, summary %.2f", rep.FROC[0].FPOnVesselPerCase, s.FPOnVesselPerCase)
+			}
+			if rep.Input != score.InputVISIBLE || !strings.Contains(rep.VesselRule, "within 1 mm") {
+				t.Errorf("report input %q, rule %q", rep.Input, rep.VesselRule)
+			}
+		})
+	}
+}
+
+func TestBrightOnly(t *testing.T) {
+	g := generator(t)
+	seeds := []uint64{4}
+	for _, brightOnly := range []bool{false, true} {
+		d := &structureEcho{g: g, split: phantom.Val, seeds: seeds}
+		rep, err := Run(context.Background(), Options{
+			Generator: g, Split: phantom.Val, Seeds: seeds, Detector: d, BrightOnly: brightOnly,
+			Params: detect.Params{Threshold: 0.5}, ScratchDir: t.TempDir(),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(d.blacks) != 1 || d.blacks[0] == brightOnly {
+			t.Errorf("bright-only %v: detector given a black-blood image: %v", brightOnly, d.blacks)
+		}
+		want := map[bool]string{false: score.InputVISIBLE, true: score.InputBrightOnly}[brightOnly]
+		if rep.Input != want {
+			t.Errorf("bright-only %v: report input %q, want %q", brightOnly, rep.Input, want)
+		}
+	}
+	// the baseline thresholds black-blood: it refuses rather than crash
+	_, err := Run(context.Background(), Options{Generator: g, Split: phantom.Val, Seeds: seeds, Detector: BaselineDetector{},
+		BrightOnly: true, Params: detect.Params{Threshold: 0.5}, ScratchDir: t.TempDir()})
+	if err == nil || !strings.Contains(err.Error(), "bright-only") {
+		t.Errorf("baseline bright-only: %v, want an error saying it cannot run bright-only", err)
+	}
+	for _, c := range []CLI{{Files: true, BrightOnly: true}, {E2E: "127.0.0.1:1", BrightOnly: true}} {
+		if err := Main(context.Background(), c, nil); err == nil || !strings.Contains(err.Error(), "-bright-only") {
+			t.Errorf("%+v: %v, want an error naming -bright-only", c, err)
+		}
+	}
+}
+
+// TestModelBrightOnly runs the model path with the black-blood series
+// withheld: volume.Prepare zeroes the black channel of a model that allows
+// bright-only studies and refuses one that does not.
+func TestModelBrightOnly(t *testing.T) {
+	g := generator(t)
+	for _, allow := range []bool{true, false} {
+		m := &manifest.Manifest{
+			Schema: 1, Name: "echo", Version: "0", Precision: "fp32",
+			Channels: []string{"black", "bright"}, BrightOnly: allow, SpacingMM: [3]float64{1, 1, 1},
+			Normalisation: manifest.Normalisation{Method: "zscore-mask"},
+			Layout:        manifest.Layout{Mode: manifest.LayoutWhole, Multiple: 8},
+			Output:        manifest.Output{Meaning: "lesion-probability", Threshold: 0.5},
+		}
+		eng := &zeroBlack{}
+		d := &ModelDetector{Manifest: m, Engine: eng, Plan: infer.Plan{Multiple: 8, BudgetBytes: 1 << 40, BytesPerVoxel: 64, OutChannels: 1}}
+		rep, err := Run(context.Background(), Options{
+			Generator: g, Split: phantom.Val, Seeds: []uint64{4}, Detector: d, BrightOnly: true,
+			Params: detect.Params{Threshold: 0.5}, ScratchDir: t.TempDir(),
+		})
+		if !allow {
+			if err == nil {
+				t.Error("a model without bright_only ran on a bright-only study")
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !eng.ran || !eng.blackZero {
+			t.Errorf("engine ran %v, black channel all zero %v: want the channel zeroed", eng.ran, eng.blackZero)
+		}
+		if rep.Summary.Hits == 0 || rep.Summary.FPOnVessel == 0 {
+			t.Errorf("echo of the bright channel, bright-only: %d hits, %d of %d FP on vessels; want hits and vessel false positives", rep.Summary.Hits, rep.Summary.FPOnVessel, rep.Summary.FP)
+		}
+	}
+}
+
+// zeroBlack is echoBright that also records whether the black channel it
+// was given is all zero.
+type zeroBlack struct {
+	echoBright
+	ran, blackZero bool
+}
+
+func (z *zeroBlack) Run(ctx context.Context, in []float32, shape [5]int64) ([]float32, error) {
+	n := int(shape[2] * shape[3] * shape[4])
+	z.ran, z.blackZero = true, true
+	for _, v := range in[:n] {
+		if v != 0 {
+			z.blackZero = false
+			break
+		}
+	}
+	return z.echoBright.Run(ctx, in, shape)
+}
