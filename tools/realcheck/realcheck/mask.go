@@ -1,0 +1,128 @@
+package realcheck
+
+import (
+	"slices"
+)
+
+// Mask helpers on a grid of dims (x fastest). Masks are one byte per voxel,
+// nonzero meaning set.
+
+// robustZ returns (v − median) / (IQR / 1.349) for every voxel of data inside
+// mask and 0 outside: a z-score whose centre and spread come from the middle
+// half of the in-mask values, so a large bright tumour does not shift them.
+// ok is false when the mask is empty or the middle half is constant.
+func robustZ(data []float32, mask []uint8) (z []float32, median, sd float64, ok bool) {
+	var in []float32
+	for i, m := range mask {
+		if m != 0 {
+			in = append(in, data[i])
+		}
+	}
+	if len(in) == 0 {
+		return nil, 0, 0, false
+	}
+	slices.Sort(in)
+	q := func(p float64) float64 { return float64(in[int(p*float64(len(in)-1)+0.5)]) }
+	median = q(0.5)
+	sd = (q(0.75) - q(0.25)) / 1.349
+	if !(sd > 0) {
+		return nil, median, sd, false
+	}
+	z = make([]float32, len(data))
+	for i, m := range mask {
+		if m != 0 {
+			z[i] = float32((float64(data[i]) - median) / sd)
+		}
+	}
+	return z, median, sd, true
+}
+
+// boxFilter replaces each voxel by the maximum (dilate) or minimum (erode) of
+// the (2r+1)³ cube around it, one axis at a time. Voxels beyond the grid count
+// as unset, so erosion also peels the grid's faces.
+func boxFilter(mask []uint8, dims [3]int, r int, dilate bool) []uint8 {
+	out := slices.Clone(mask)
+	if r <= 0 {
+		return out
+	}
+	tmp := make([]uint8, len(mask))
+	strides := [3]int{1, dims[0], dims[0] * dims[1]}
+	for a := range 3 {
+		n, s := dims[a], strides[a]
+		for base := range len(mask) {
+			// base walks every voxel; act only on the first of each line.
+			if (base/s)%n != 0 {
+				continue
+			}
+			for p := range n {
+				lo, hi := p-r, p+r
+				var v uint8
+				if dilate {
+					for q := max(lo, 0); q <= min(hi, n-1); q++ {
+						if out[base+q*s] != 0 {
+							v = 1
+							break
+						}
+					}
+				} else {
+					v = 1
+					if lo < 0 || hi > n-1 {
+						v = 0
+					} else {
+						for q := lo; q <= hi; q++ {
+							if out[base+q*s] == 0 {
+								v = 0
+								break
+							}
+						}
+					}
+				}
+				tmp[base+p*s] = v
+			}
+		}
+		out, tmp = tmp, out
+	}
+	return out
+}
+
+// components labels the 26-connected components of mask and returns them as
+// ascending flat indices, largest first (ties: first voxel first).
+func components(mask []uint8, dims [3]int) [][]int {
+	nx, ny, nz := dims[0], dims[1], dims[2]
+	seen := make([]bool, len(mask))
+	var comps [][]int
+	var stack []int
+	for start, m := range mask {
+		if m == 0 || seen[start] {
+			continue
+		}
+		seen[start] = true
+		stack = append(stack[:0], start)
+		var c []int
+		for len(stack) > 0 {
+			v := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			c = append(c, v)
+			i, j, k := v%nx, (v/nx)%ny, v/(nx*ny)
+			for dk := -1; dk <= 1; dk++ {
+				for dj := -1; dj <= 1; dj++ {
+					for di := -1; di <= 1; di++ {
+						x, y, z := i+di, j+dj, k+dk
+						if x < 0 || y < 0 || z < 0 || x >= nx || y >= ny || z >= nz {
+							continue
+						}
+						w := (z*ny+y)*nx + x
+						if mask[w] != 0 && !seen[w] {
+							seen[w] = true
+							stack = append(stack, w)
+						}
+					}
+				}
+			}
+		}
+		slices.Sort(c)
+		comps = append(comps, c)
+	}
+	slices.SortStableFunc(comps, func(a, b []int) int { return len(b) - len(a) })
+	return comps
+}
