@@ -10,6 +10,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 
@@ -25,13 +26,15 @@ func main() {
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if err := run(ctx, *modelPath, *trustDir, *ortLib, *data, *out); err != nil {
+	if err := run(ctx, *modelPath, *trustDir, *ortLib, *data, *out, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, modelPath, trustDir, ortLib, data, out string) error {
+// run checks the model at modelPath on the case in data, writes the report
+// into out and prints it to stdout.
+func run(ctx context.Context, modelPath, trustDir, ortLib, data, out string, stdout io.Writer) error {
 	if modelPath == "" {
 		return fmt.Errorf("realcheck: -model is required (a signed model manifest)")
 	}
@@ -52,6 +55,6 @@ func run(ctx context.Context, modelPath, trustDir, ortLib, data, out string) err
 	if err := res.WriteReport(out); err != nil {
 		return err
 	}
-	fmt.Print(res.Markdown())
-	return nil
+	_, err = io.WriteString(stdout, res.Markdown())
+	return err
 }

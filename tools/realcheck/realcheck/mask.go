@@ -12,7 +12,13 @@ import (
 // half of the in-mask values, so a large bright tumour does not shift them.
 // ok is false when the mask is empty or the middle half is constant.
 func robustZ(data []float32, mask []uint8) (z []float32, median, sd float64, ok bool) {
-	var in []float32
+	k := 0
+	for _, m := range mask {
+		if m != 0 {
+			k++
+		}
+	}
+	in := make([]float32, 0, k)
 	for i, m := range mask {
 		if m != 0 {
 			in = append(in, data[i])
@@ -39,9 +45,15 @@ func robustZ(data []float32, mask []uint8) (z []float32, median, sd float64, ok 
 
 // boxFilter replaces each voxel by the maximum (dilate) or minimum (erode) of
 // the (2r+1)³ cube around it, one axis at a time. Voxels beyond the grid count
-// as unset, so erosion also peels the grid's faces.
+// as unset, so erosion also peels the grid's faces. Each line is done with a
+// running count of set voxels, so the cost does not grow with r.
 func boxFilter(mask []uint8, dims [3]int, r int, dilate bool) []uint8 {
-	out := slices.Clone(mask)
+	out := make([]uint8, len(mask))
+	for i, m := range mask {
+		if m != 0 {
+			out[i] = 1
+		}
+	}
 	if r <= 0 {
 		return out
 	}
@@ -49,35 +61,32 @@ func boxFilter(mask []uint8, dims [3]int, r int, dilate bool) []uint8 {
 	strides := [3]int{1, dims[0], dims[0] * dims[1]}
 	for a := range 3 {
 		n, s := dims[a], strides[a]
-		for base := range len(mask) {
-			// base walks every voxel; act only on the first of each line.
-			if (base/s)%n != 0 {
-				continue
-			}
-			for p := range n {
-				lo, hi := p-r, p+r
-				var v uint8
-				if dilate {
-					for q := max(lo, 0); q <= min(hi, n-1); q++ {
-						if out[base+q*s] != 0 {
-							v = 1
-							break
-						}
-					}
-				} else {
-					v = 1
-					if lo < 0 || hi > n-1 {
-						v = 0
-					} else {
-						for q := lo; q <= hi; q++ {
-							if out[base+q*s] == 0 {
-								v = 0
-								break
-							}
-						}
-					}
+		// the other two axes: every line along a starts at one of these
+		b, c := (a+1)%3, (a+2)%3
+		for v := range dims[c] {
+			for u := range dims[b] {
+				base := u*strides[b] + v*strides[c]
+				set := 0 // set voxels in the window [p−r, p+r] ∩ grid
+				for q := 0; q < min(r, n); q++ {
+					set += int(out[base+q*s])
 				}
-				tmp[base+p*s] = v
+				for p := range n {
+					if q := p + r; q < n {
+						set += int(out[base+q*s])
+					}
+					if q := p - r - 1; q >= 0 {
+						set -= int(out[base+q*s])
+					}
+					var x uint8
+					if dilate {
+						if set > 0 {
+							x = 1
+						}
+					} else if set == 2*r+1 {
+						x = 1 // the whole window is inside the grid and set
+					}
+					tmp[base+p*s] = x
+				}
 			}
 		}
 		out, tmp = tmp, out

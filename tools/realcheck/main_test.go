@@ -1,0 +1,25 @@
+package main
+
+import (
+	"context"
+	"io"
+	"strings"
+	"testing"
+)
+
+func TestRunErrors(t *testing.T) {
+	tests := []struct {
+		name, model, data, want string
+	}{
+		{"no model", "", "", "-model is required"},
+		{"no data", "x.json", t.TempDir(), "expected exactly one *-t1c.nii.gz"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := run(context.Background(), tc.model, "", "", tc.data, t.TempDir(), io.Discard)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("got %v, want an error containing %q", err, tc.want)
+			}
+		})
+	}
+}
