@@ -88,6 +88,9 @@ type Result struct {
 	Reference      Region    `json:"reference_region"`
 	WholeTumour    Region    `json:"whole_tumour_flair_region"`
 	TumourEnvelope Region    `json:"tumour_envelope_region"`
+	// ReferenceLocation is firmware/detect's location in words of the
+	// reference region's centre.
+	ReferenceLocation string `json:"reference_location"`
 	// BrightBrainFraction is the share of brain voxels at z(t1c) ≥ BrightZ.
 	BrightBrainFraction float64 `json:"bright_brain_fraction"`
 
@@ -180,7 +183,10 @@ func Check(ctx context.Context, s *Study, o Options) (*Result, error) {
 	}
 	dref, ok := detect.ReferenceFromImage(s.T1c.Data, s.Grid())
 	if !ok {
-		dref = detect.Reference{}
+		dref = detect.GridReference(s.Grid())
+	}
+	if res.Reference.Voxels > 0 {
+		res.ReferenceLocation = detect.Locate(res.Reference.CentreLPS, dref).String()
 	}
 	lesions, err := detect.Find(res.Prob, mi.Grid, detect.ParamsFromManifest(m.Output), dref)
 	if err != nil {

@@ -105,6 +105,9 @@ func TestCheckSynthetic(t *testing.T) {
 	if res.ProbReference.Max != 1 || res.ProbReference.AboveOperating < 0.99 {
 		t.Errorf("probability in the reference %+v, want 1 throughout", res.ProbReference)
 	}
+	if !strings.HasPrefix(res.ReferenceLocation, "left") {
+		t.Errorf("reference location %q; the tumour lies at greater LPS x than the midline, the patient's left", res.ReferenceLocation)
+	}
 	if res.Reference.Voxels != count(s.ring) || res.Model.Threshold != 0.5 || res.Model.Manifest != "standin.json" {
 		t.Errorf("reference %d voxels, model %+v", res.Reference.Voxels, res.Model)
 	}

@@ -121,7 +121,7 @@ func (r *Result) Markdown() string {
 	}{{"enhancing reference", r.Reference}, {"whole tumour (FLAIR)", r.WholeTumour}, {"tumour envelope", r.TumourEnvelope}} {
 		w("| %s | %d | %.2f | %s | %s → %s |\n", x.name, x.reg.Voxels, x.reg.VolumeMM3/1000, vec(x.reg.CentreLPS), vec(x.reg.MinLPS), vec(x.reg.MaxLPS))
 	}
-	w("\n")
+	w("\nThe enhancing reference region's centre lies in the %s (firmware/detect's location in words).\n\n", r.ReferenceLocation)
 
 	w("## Lesions at the operating point\n\n")
 	if len(r.Findings) == 0 {
@@ -138,14 +138,19 @@ func (r *Result) Markdown() string {
 		}
 		w("\n")
 		counts := map[string]int{}
+		vols := map[string]float64{}
 		for _, f := range r.Findings {
 			counts[f.Class]++
+			vols[f.Class] += f.VolumeMM3
 		}
 		w("By class:")
-		for _, c := range []string{ClassTumour, ClassTumourRegion, ClassBright, ClassEdge, ClassOther} {
-			w(" %s %d;", c, counts[c])
+		for i, c := range []string{ClassTumour, ClassTumourRegion, ClassBright, ClassEdge, ClassOther} {
+			if i > 0 {
+				w(";")
+			}
+			w(" %s %d (%.0f mm³)", c, counts[c], vols[c])
 		}
-		w("\n\n")
+		w(".\n\n")
 	}
 	w("Images in this folder: prob.nii.gz and lesions.nii.gz (model grid), reference.nii.gz (study grid: 1 envelope, 2 enhancing reference).\n")
 	return b.String()
