@@ -3,7 +3,8 @@
 #   deps    install what builds and tests need (Debian packages, staticcheck,
 #           ONNX Runtime 1.24.1 for linux x64 and arm64 from npm, sha256-checked)
 #   test    deps, then gofmt, go vet, staticcheck, cgo isolation, go mod tidy,
-#           go test -race ./...   (the README's test command; CI runs only this)
+#           go test -race ./..., then without -race the packages holding
+#           //go:build !race tests (the README's test command; CI runs only this)
 #   build   host binaries into bin/
 #   cross   linux/arm64 binaries (cgo, aarch64-linux-gnu-gcc) into bin/linux-arm64/
 #   demo    the main job on the simulator board
@@ -123,6 +124,10 @@ cmd_test() {
   say "cgo only in runtime/"; cgo_check
   say "go mod tidy";   go mod tidy -diff || die "go mod tidy would change go.mod/go.sum (run go mod tidy and commit)"
   say "go test -race"; go test -race -timeout 25m ./...
+  # Tests too slow under the race detector carry //go:build !race; their
+  # packages run once more without it so those tests run in CI too.
+  local norace; norace=$(git ls-files -co --exclude-standard '*_test.go' | xargs grep -l '^//go:build !race' | xargs -r -n1 dirname | sort -u | sed 's|^|./|')
+  if [ -n "$norace" ]; then say "go test (without -race): $(echo $norace)"; go test -timeout 10m $norace; fi
 }
 
 mains() { go list -f '{{if eq .Name "main"}}{{.ImportPath}}{{end}}' ./...; }
