@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"metsentry/tools/evaluate/runner"
+	"metsentry/tools/evaluate/score"
 )
 
 func main() {
@@ -38,6 +39,8 @@ func main() {
 	flag.StringVar(&c.E2EResultsAE, "results-aet", "EVALRESULTS", "with -e2e: the results receiver's AE title")
 	flag.DurationVar(&c.E2ETimeout, "timeout", 5*time.Minute, "with -e2e: longest wait for one study's results")
 	flag.BoolVar(&c.Quiet, "q", false, "no progress line")
+	flag.Float64Var(&c.VesselRule.MinFraction, "vessel-fraction", score.DefaultVesselRule.MinFraction, "a voxel is a vessel voxel when the phantom drew at least this fraction of it as blood vessel")
+	flag.Float64Var(&c.VesselRule.ReachMM, "vessel-reach-mm", score.DefaultVesselRule.ReachMM, "a false positive is on a vessel when one of its voxels lies within this distance (mm, centre to centre) of a vessel voxel (0: the component must overlap one)")
 	flag.BoolVar(&c.BrightOnly, "bright-only", false, "in process: withhold the black-blood series, so the detector sees a bright-only post-contrast 3D T1 (the ablation against VISIBLE); the model must allow bright-only studies")
 	modelPath := flag.String("model", "", "model manifest (.json) to evaluate; default: the baseline black-blood threshold (not a model)")
 	trustDir := flag.String("trust", "", "with -model: folder of trusted *.pub keys the manifest must be signed with")

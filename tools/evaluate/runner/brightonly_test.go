@@ -170,3 +170,25 @@ func (z *zeroBlack) Run(ctx context.Context, in []float32, shape [5]int64) ([]fl
 	}
 	return z.echoBright.Run(ctx, in, shape)
 }
+
+func TestCLIVesselRule(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		in   score.VesselRule
+		want score.VesselRule
+		err  bool
+	}{
+		{"zero is the default", score.VesselRule{}, score.DefaultVesselRule, false},
+		{"half, overlap only", score.VesselRule{MinFraction: 0.5}, score.VesselRule{MinFraction: 0.5}, false},
+		{"no fraction", score.VesselRule{ReachMM: 1}, score.VesselRule{}, true},
+		{"fraction above one", score.VesselRule{MinFraction: 2, ReachMM: 1}, score.VesselRule{}, true},
+		{"negative reach", score.VesselRule{MinFraction: 0.5, ReachMM: -1}, score.VesselRule{}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := CLI{VesselRule: tc.in}.vesselRule()
+			if (err != nil) != tc.err || !tc.err && got != tc.want {
+				t.Errorf("got %+v, %v; want %+v, error %v", got, err, tc.want, tc.err)
+			}
+		})
+	}
+}

@@ -46,6 +46,9 @@ type CLI struct {
 	// BrightOnly withholds the black-blood series from the detector (in
 	// process only): the ablation against VISIBLE.
 	BrightOnly bool
+	// VesselRule overrides score.DefaultVesselRule; the zero value means
+	// the default.
+	VesselRule score.VesselRule
 	// Detector runs the in-process pipeline's model step; nil means
 	// BaselineDetector.
 	Detector Detector
@@ -106,6 +109,10 @@ func Main(ctx context.Context, c CLI, progress io.Writer) error {
 		for i := range seeds {
 			seeds[i] = c.FirstSeed + uint64(i)
 		}
+		rule, rerr := c.vesselRule()
+		if rerr != nil {
+			return rerr
+		}
 		det := c.Detector
 		if det == nil {
 			det = BaselineDetector{}
@@ -118,6 +125,7 @@ func Main(ctx context.Context, c CLI, progress io.Writer) error {
 			AnatomyDir: c.AnatomyDir, Split: split, Seeds: seeds,
 			Detector:       det,
 			BrightOnly:     c.BrightOnly,
+			VesselRule:     rule,
 			Params:         detect.Params{Threshold: thr, MinComponentMM3: c.MinComponentMM3},
 			FROCThresholds: DefaultFROC,
 			Progress:       progress,
@@ -127,6 +135,18 @@ func Main(ctx context.Context, c CLI, progress io.Writer) error {
 		return err
 	}
 	return WriteReport(c.OutDir, rep)
+}
+
+// vesselRule is c.VesselRule, or the default for the zero value, checked.
+func (c CLI) vesselRule() (score.VesselRule, error) {
+	r := c.VesselRule
+	if r == (score.VesselRule{}) {
+		r = score.DefaultVesselRule
+	}
+	if !(r.MinFraction > 0 && r.MinFraction <= 1) || !(r.ReachMM >= 0 && r.ReachMM <= 10) {
+		return r, fmt.Errorf("evaluate: vessel rule: -vessel-fraction %g and -vessel-reach-mm %g (want a fraction in (0, 1] and a reach of 0 to 10 mm)", r.MinFraction, r.ReachMM)
+	}
+	return r, nil
 }
 
 // WriteReport writes report.md, report.json and (with FROC points) froc.png
