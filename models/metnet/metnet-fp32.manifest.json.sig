@@ -1,11 +1,11 @@
 {
  "format": "metsentry-model-sig-v1",
  "key_id": "d915bbad2ed31585",
- "manifest_sha256": "ecff4842c9ca6a1324726a53bbd8b4eb563e46602e6488aa8e5bf066d0426083",
- "model_sha256": "78a5542ff27bbe2f110e8568c9e60b1ffb313f10b53c22c4ff3b7f50aec47ce2",
+ "manifest_sha256": "3fd5d1bc2e5707c7b21b82e5300ebb54f903152e5b25925d089f7b13a3891c57",
+ "model_sha256": "e1790ee20fcc1af9293c007223de1a6ead452a2c7f7aa88b74a7fc6c68118a82",
  "files": {
-  "ref-fp32.f32": "a76451eb1c349b316670605e9d21689ecd50ee97e11dca6695aaff782454908c",
-  "ref-input.f32": "c2bc817e373b51b99a4b1f616e717def6aa7a8473dd8456e66f891d80b2e4e83"
+  "ref-fp32.f32": "b1f15d00b3448bec07d8d6db96fa8b62edda1889ef5a3eed555f847dbb1afe42",
+  "ref-input.f32": "b1681fb9cae505c261ce42c1d1484ac678c3d070b84c004df2846b83a30147eb"
  },
- "signature": "zl+5LRfLBKbtqFYAJDx18CD6f2F4Rx4ofNLHrwQFW4uFTlMWsG/ZF9veLl+cdpYIn6n5KGFBwVMi3LgDzqPcDg=="
+ "signature": "u+UeS3OsO+uBbD8qFNsutmKzAftDBKkYR/6nL4HmweWsfw7VpROgvo4+WAq31h7fSvQRQnQ3B4mzn4+MWFGQAg=="
 }

@@ -1,11 +1,11 @@
 {
  "format": "metsentry-model-sig-v1",
  "key_id": "d915bbad2ed31585",
- "manifest_sha256": "f1d002e4f3ca96423fac6370f6ab27992327f69d009bf0c2ee0353ce2f1576d7",
- "model_sha256": "154fb4fcd93b5fc91ea10e86a21b3e81c390413d0cb64ef8fd5340a6456512fc",
+ "manifest_sha256": "c5c30d7bd705defb0adde8b922c339368d39b0b12ba14368ac281fea8f756b2b",
+ "model_sha256": "d9d8f0e71d9035e064b73c5fed2a3e4776fd4d49e8a3368e70da2e92b4eec35e",
  "files": {
-  "ref-input.f32": "c2bc817e373b51b99a4b1f616e717def6aa7a8473dd8456e66f891d80b2e4e83",
-  "ref-int8.f32": "c4836e4aafacb0a35552ac009680a894bc60cb1ca7583f47e13c7f7570d66ade"
+  "ref-input.f32": "b1681fb9cae505c261ce42c1d1484ac678c3d070b84c004df2846b83a30147eb",
+  "ref-int8.f32": "b10474c05206d82abae137eb1f21cf9d245416e53ab8ca4470ebcaf8e9c3fb85"
  },
- "signature": "8WyYbKmp0gtTYIFO9GXtbje2+NxcceqhwmwwtNTdVi0vXw6dCTxc9GCzr3yBOXaTWV6GHTvtacpql22nzPl7DA=="
+ "signature": "41o1mPvV3GgeSxZlTSIsgKU8MCDRFioHSrtckDg5CozjPQ1CjDfidJ3xAXVW9+skVjwmSG0ffnUBPrzayWZADA=="
 }

@@ -249,16 +249,18 @@ func (md *Model) Details() string {
 
 // BytesPerVoxel returns the peak working memory per voxel of one pass that
 // the planner assumes for a model of this precision on ONNX Runtime's CPU
-// provider, measured with runtime/cmd/ortbench on the bench U-Net
-// (8-16-32-64, 2×160×192×160): fp32 peaked at 1342 MB, INT8 at 5002 MB,
-// about 40 MB of which is the process itself. INT8 needs four times as much
-// because ONNX Runtime runs 3D QLinearConv through a full im2col buffer.
-// A model with wider layers needs its own figure.
+// provider, measured with runtime/cmd/ortbench on MetNet 0.2.0 (8-16-32-64)
+// over a phantom head grid (2×192×232×200, 8.9 M voxels): fp32 peaked at
+// 3210 MB, INT8 at 9230 MB, about 40 MB of which is the process itself (on a
+// 4.9 M-voxel grid fp32 needed only 270 per voxel: the allocator's chunks
+// grow with the volume, so the larger figure is the safe one). INT8 needs
+// three times as much because ONNX Runtime runs 3D QLinearConv through a full
+// im2col buffer. A model with wider layers needs its own figure.
 func BytesPerVoxel(precision string) float64 {
 	if precision == "int8" {
 		return 1060
 	}
-	return 280
+	return 360
 }
 
 // Plan returns the tiling plan the manifest asks for, with the board's
