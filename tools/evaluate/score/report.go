@@ -76,6 +76,14 @@ func SeedRange(seeds []uint64) string {
 
 func pct(x float64) string { return fmt.Sprintf("%.1f%%", 100*x) }
 
+// pctOf is pct for a share of n things; with none there is no share to give.
+func pctOf(x float64, n int) string {
+	if n == 0 {
+		return "n/a"
+	}
+	return pct(x)
+}
+
 // WriteMarkdown writes the report as a Markdown table for people.
 func (r *Report) WriteMarkdown(w io.Writer) error {
 	s := r.Summary
@@ -94,14 +102,14 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	fmt.Fprintf(&b, "| lesion-wise sensitivity | %s (%d/%d) |\n", pct(s.Sensitivity), s.Hits, s.Lesions)
 	fmt.Fprintf(&b, "| false positives per case | %.2f (%d in %d cases) |\n", s.FPPerCase, s.FP, s.Cases)
 	if s.VesselsKnown {
-		fmt.Fprintf(&b, "| false positives on vessels per case | %.2f (%d, %s of false positives) |\n", s.FPOnVesselPerCase, s.FPOnVessel, pct(ratio(s.FPOnVessel, s.FP)))
-		fmt.Fprintf(&b, "| false positives on choroid plexus / pituitary per case | %.2f (%d, %s of false positives) |\n", s.FPOnGlandPerCase, s.FPOnGland, pct(ratio(s.FPOnGland, s.FP)))
+		fmt.Fprintf(&b, "| false positives on vessels per case | %.2f (%d, %s of false positives) |\n", s.FPOnVesselPerCase, s.FPOnVessel, pctOf(ratio(s.FPOnVessel, s.FP), s.FP))
+		fmt.Fprintf(&b, "| false positives on choroid plexus / pituitary per case | %.2f (%d, %s of false positives) |\n", s.FPOnGlandPerCase, s.FPOnGland, pctOf(ratio(s.FPOnGland, s.FP), s.FP))
 	}
 	for _, bs := range s.Bins {
-		fmt.Fprintf(&b, "| sensitivity %s | %s (%d/%d) |\n", bs.Bin, pct(bs.Sensitivity), bs.Hits, bs.Lesions)
+		fmt.Fprintf(&b, "| sensitivity %s | %s (%d/%d) |\n", bs.Bin, pctOf(bs.Sensitivity, bs.Lesions), bs.Hits, bs.Lesions)
 	}
-	fmt.Fprintf(&b, "| study flag sensitivity | %s (%d cases with lesions) |\n", pct(s.StudySensitivity), s.PositiveCases)
-	fmt.Fprintf(&b, "| study flag specificity | %s (%d lesion-free cases) |\n", pct(s.StudySpecificity), s.NegativeCases)
+	fmt.Fprintf(&b, "| study flag sensitivity | %s (%d cases with lesions) |\n", pctOf(s.StudySensitivity, s.PositiveCases), s.PositiveCases)
+	fmt.Fprintf(&b, "| study flag specificity | %s (%d lesion-free cases) |\n", pctOf(s.StudySpecificity, s.NegativeCases), s.NegativeCases)
 	fmt.Fprintf(&b, "| lesion-wise Dice | %.3f |\n", s.LesionDice)
 	fmt.Fprintf(&b, "| seconds per study | %.2f (max %.2f) |\n\n", s.SecondsPerStudy, s.MaxSecondsPerCase)
 	if len(r.FROC) > 0 {

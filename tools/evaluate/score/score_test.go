@@ -250,7 +250,9 @@ func TestReport(t *testing.T) {
 	if err := r.WriteMarkdown(&md); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"split: **test**", "generator **phantom/x**", "seeds 0-2,5 (4 cases)", "| lesion-wise sensitivity | 50.0% (1/2) |", "| false positives per case | 1.00 (1 in 1 cases) |", "| sensitivity <3 mm | 0.0% (0/1) |"} {
+	for _, want := range []string{"split: **test**", "generator **phantom/x**", "seeds 0-2,5 (4 cases)", "| lesion-wise sensitivity | 50.0% (1/2) |", "| false positives per case | 1.00 (1 in 1 cases) |", "| sensitivity <3 mm | 0.0% (0/1) |",
+		// One case, with lesions: no lesion-free case, so no specificity to give.
+		"| study flag specificity | n/a (0 lesion-free cases) |", "| sensitivity >=10 mm | n/a (0/0) |"} {
 		if !strings.Contains(md.String(), want) {
 			t.Errorf("markdown lacks %q:\n%s", want, md.String())
 		}
