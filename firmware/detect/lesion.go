@@ -75,7 +75,7 @@ func Find(prob []float32, g geom.Grid, p Params, ref Reference) ([]Lesion, error
 		ref = GridReference(g)
 	}
 	thr := float32(p.Threshold)
-	comps := components(prob, g, thr)
+	comps := Components(g.Dims, func(i int) bool { return prob[i] >= thr })
 	vv := g.VoxelVolume()
 	var out []Lesion
 	for _, c := range comps {
@@ -98,55 +98,6 @@ func Find(prob []float32, g geom.Grid, p Params, ref Reference) ([]Lesion, error
 		out[i].Number = i + 1
 	}
 	return out, nil
-}
-
-// components returns the 26-connected components of {prob >= thr}, each as
-// ascending flat indices, in order of their first voxel.
-func components(prob []float32, g geom.Grid, thr float32) [][]int {
-	nx, ny, nz := g.Dims[0], g.Dims[1], g.Dims[2]
-	seen := make([]bool, len(prob))
-	var comps [][]int
-	var stack []int
-	for start, v := range prob {
-		if seen[start] || !(v >= thr) {
-			continue
-		}
-		seen[start] = true
-		stack = append(stack[:0], start)
-		var comp []int
-		for len(stack) > 0 {
-			idx := stack[len(stack)-1]
-			stack = stack[:len(stack)-1]
-			comp = append(comp, idx)
-			i, j, k := idx%nx, (idx/nx)%ny, idx/(nx*ny)
-			for dk := -1; dk <= 1; dk++ {
-				kk := k + dk
-				if kk < 0 || kk >= nz {
-					continue
-				}
-				for dj := -1; dj <= 1; dj++ {
-					jj := j + dj
-					if jj < 0 || jj >= ny {
-						continue
-					}
-					for di := -1; di <= 1; di++ {
-						ii := i + di
-						if ii < 0 || ii >= nx {
-							continue
-						}
-						n := (kk*ny+jj)*nx + ii
-						if !seen[n] && prob[n] >= thr {
-							seen[n] = true
-							stack = append(stack, n)
-						}
-					}
-				}
-			}
-		}
-		slices.Sort(comp)
-		comps = append(comps, comp)
-	}
-	return comps
 }
 
 func measure(c []int, prob []float32, g geom.Grid, ref Reference) Lesion {

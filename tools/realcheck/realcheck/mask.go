@@ -2,6 +2,8 @@ package realcheck
 
 import (
 	"slices"
+
+	"metsentry/firmware/detect"
 )
 
 // Mask helpers on a grid of dims (x fastest). Masks are one byte per voxel,
@@ -94,44 +96,11 @@ func boxFilter(mask []uint8, dims [3]int, r int, dilate bool) []uint8 {
 	return out
 }
 
-// components labels the 26-connected components of mask and returns them as
-// ascending flat indices, largest first (ties: first voxel first).
+// components labels the 26-connected components of mask (detect.Components)
+// and returns them as ascending flat indices, largest first (ties: first
+// voxel first).
 func components(mask []uint8, dims [3]int) [][]int {
-	nx, ny, nz := dims[0], dims[1], dims[2]
-	seen := make([]bool, len(mask))
-	var comps [][]int
-	var stack []int
-	for start, m := range mask {
-		if m == 0 || seen[start] {
-			continue
-		}
-		seen[start] = true
-		stack = append(stack[:0], start)
-		var c []int
-		for len(stack) > 0 {
-			v := stack[len(stack)-1]
-			stack = stack[:len(stack)-1]
-			c = append(c, v)
-			i, j, k := v%nx, (v/nx)%ny, v/(nx*ny)
-			for dk := -1; dk <= 1; dk++ {
-				for dj := -1; dj <= 1; dj++ {
-					for di := -1; di <= 1; di++ {
-						x, y, z := i+di, j+dj, k+dk
-						if x < 0 || y < 0 || z < 0 || x >= nx || y >= ny || z >= nz {
-							continue
-						}
-						w := (z*ny+y)*nx + x
-						if mask[w] != 0 && !seen[w] {
-							seen[w] = true
-							stack = append(stack, w)
-						}
-					}
-				}
-			}
-		}
-		slices.Sort(c)
-		comps = append(comps, c)
-	}
+	comps := detect.Components(dims, func(i int) bool { return mask[i] != 0 })
 	slices.SortStableFunc(comps, func(a, b []int) int { return len(b) - len(a) })
 	return comps
 }
