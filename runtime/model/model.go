@@ -312,3 +312,30 @@ func (md *Model) Close() error {
 	md.sess = nil
 	return err
 }
+
+// OpenTool is Open for the tools that score a model outside the daemon
+// (tools/evaluate, tools/realcheck): it loads ONNX Runtime from lib (its
+// default path when empty) and the public keys in trustDir, opens the one
+// manifest as the daemon would (signature, SHA-256, self-test), and returns
+// the plan for a pass under budgetBytes with this precision's measured
+// BytesPerVoxel. The caller closes the model.
+func OpenTool(ctx context.Context, manifestPath, trustDir, lib string, budgetBytes int64) (*Model, infer.Plan, error) {
+	if trustDir == "" {
+		return nil, infer.Plan{}, fmt.Errorf("model: %s needs a folder of trusted public keys (-trust) to verify its signature", manifestPath)
+	}
+	if lib == "" {
+		lib = ort.DefaultLibraryPath()
+	}
+	if err := ort.Init(lib); err != nil {
+		return nil, infer.Plan{}, fmt.Errorf("model: %w", err)
+	}
+	store, err := trust.LoadStore(trustDir)
+	if err != nil {
+		return nil, infer.Plan{}, fmt.Errorf("model: %w", err)
+	}
+	md, err := Open(ctx, Options{Candidates: []string{manifestPath}, Store: store})
+	if err != nil {
+		return nil, infer.Plan{}, err
+	}
+	return md, md.Plan(budgetBytes, BytesPerVoxel(md.Manifest().Precision)), nil
+}

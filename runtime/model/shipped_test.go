@@ -40,3 +40,22 @@ func TestShippedModelsOpen(t *testing.T) {
 		})
 	}
 }
+
+// OpenTool opens a shipped model as the scoring tools do, refuses to run
+// without a trust store, and plans with its precision's bytes per voxel.
+func TestOpenTool(t *testing.T) {
+	initORT(t)
+	root := filepath.Join("..", "..", "models")
+	path := filepath.Join(root, "metnet", "metnet-int8.manifest.json")
+	if _, _, err := OpenTool(context.Background(), path, "", "", 1<<30); err == nil {
+		t.Fatal("OpenTool without a trust store opened the model")
+	}
+	md, plan, err := OpenTool(context.Background(), path, filepath.Join(root, "trust"), "", 1<<30)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer md.Close()
+	if md.Manifest().Precision != "int8" || plan.BudgetBytes != 1<<30 || plan.BytesPerVoxel != BytesPerVoxel("int8") {
+		t.Fatalf("precision %s, plan budget %d bytes/voxel %g", md.Manifest().Precision, plan.BudgetBytes, plan.BytesPerVoxel)
+	}
+}
