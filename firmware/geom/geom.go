@@ -154,3 +154,20 @@ func (g Grid) Spacing() Vec3 { return g.Affine.Spacing() }
 
 // VoxelVolume returns the volume of one voxel in mm³.
 func (g Grid) VoxelVolume() float64 { return math.Abs(g.Affine.Det()) }
+
+// Near reports whether g and h have the same sizes and their affines agree
+// within tol mm in every entry (DICOM decimal strings and NIfTI float32
+// headers round positions, so exact equality is too strict).
+func (g Grid) Near(h Grid, tol float64) bool {
+	if g.Dims != h.Dims {
+		return false
+	}
+	for r := range 3 {
+		for c := range 4 {
+			if math.Abs(g.Affine[r][c]-h.Affine[r][c]) > tol {
+				return false
+			}
+		}
+	}
+	return true
+}

@@ -64,3 +64,29 @@ func TestGridIndex(t *testing.T) {
 		t.Fatal("Contains is wrong at the edges")
 	}
 }
+
+func TestGridNear(t *testing.T) {
+	g := Grid{Dims: [3]int{4, 5, 6}, Affine: Affine{{1, 0, 0, -10}, {0, 1, 0, 20}, {0, 0, 2, 3}}}
+	moved := g
+	moved.Affine[1][3] += 5e-4
+	far := g
+	far.Affine[2][2] += 2e-3
+	other := g
+	other.Dims[2]++
+	for _, tc := range []struct {
+		name string
+		h    Grid
+		want bool
+	}{
+		{"itself", g, true},
+		{"origin off by less than tol", moved, true},
+		{"spacing off by more than tol", far, false},
+		{"other size", other, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := g.Near(tc.h, 1e-3); got != tc.want {
+				t.Fatalf("Near = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}

@@ -277,7 +277,8 @@ func Prepare(black, bright *Volume, m *manifest.Manifest) (*ModelInput, error) {
 		if bf, kf := forOf(bright), forOf(black); bf != kf {
 			return nil, refuse(ReasonFrameOfReference, "the black-blood and bright-blood series have different frames of reference, so one cannot be placed on the other; both must come from one acquisition")
 		}
-		mi.BlackResampled = !sameGrid(black.Grid, bright.Grid)
+		// 1e-3 mm: DICOM decimal strings round positions.
+		mi.BlackResampled = !black.Grid.Near(bright.Grid, 1e-3)
 	}
 
 	// Head threshold and bounding box on the bright source grid.

@@ -1,10 +1,6 @@
 package volume
 
-import (
-	"math"
-
-	"metsentry/firmware/geom"
-)
+import "metsentry/firmware/geom"
 
 // sampler reads a volume at continuous voxel coordinates with trilinear
 // interpolation. Points up to half a voxel outside the grid take the edge
@@ -139,20 +135,4 @@ func resample(out []float32, dst geom.Grid, srcGrid geom.Grid, srcData []float32
 		total += c
 	}
 	return total, nil
-}
-
-// sameGrid reports whether two grids have the same sizes and affines within
-// 1e-3 mm (DICOM decimal strings round positions).
-func sameGrid(a, b geom.Grid) bool {
-	if a.Dims != b.Dims {
-		return false
-	}
-	for r := 0; r < 3; r++ {
-		for c := 0; c < 4; c++ {
-			if math.Abs(a.Affine[r][c]-b.Affine[r][c]) > 1e-3 {
-				return false
-			}
-		}
-	}
-	return true
 }

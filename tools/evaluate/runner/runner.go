@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -185,12 +184,8 @@ func sameGrid(c *phantom.Case, v *volume.Volume) error {
 	if v.Grid.Dims != c.Grid.Dims {
 		return fmt.Errorf("evaluate: case %s: assembled volume is %v, the phantom grid %v", c.ID, v.Grid.Dims, c.Grid.Dims)
 	}
-	for r := 0; r < 3; r++ {
-		for col := 0; col < 4; col++ {
-			if math.Abs(v.Grid.Affine[r][col]-c.Grid.Affine[r][col]) > 1e-3 {
-				return fmt.Errorf("evaluate: case %s: assembled affine %v differs from the phantom's %v", c.ID, v.Grid.Affine, c.Grid.Affine)
-			}
-		}
+	if !v.Grid.Near(c.Grid, 1e-3) {
+		return fmt.Errorf("evaluate: case %s: assembled affine %v differs from the phantom's %v", c.ID, v.Grid.Affine, c.Grid.Affine)
 	}
 	return nil
 }

@@ -2,7 +2,6 @@ package realcheck
 
 import (
 	"fmt"
-	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -55,7 +54,7 @@ func LoadStudy(dir string) (*Study, error) {
 		name string
 		v    *volume.Volume
 	}{{"t1n", s.T1n}, {"t2f", s.T2f}} {
-		if !SameGrid(s.T1c.Grid, o.v.Grid, 1e-3) {
+		if !s.T1c.Grid.Near(o.v.Grid, 1e-3) {
 			return nil, fmt.Errorf("realcheck: %s: the %s grid %v %v differs from the t1c grid %v %v; the images must be co-registered on one grid", name, o.name, o.v.Grid.Dims, o.v.Grid.Affine, s.T1c.Grid.Dims, s.T1c.Grid.Affine)
 		}
 	}
@@ -77,19 +76,4 @@ func LoadVolume(path string) (*volume.Volume, error) {
 		return nil, fmt.Errorf("realcheck: %s: grid %v with affine %v is empty or singular", filepath.Base(path), v.Grid.Dims, v.Grid.Affine)
 	}
 	return v, nil
-}
-
-// SameGrid reports whether a and b have the same sizes and affines within tol mm.
-func SameGrid(a, b geom.Grid, tol float64) bool {
-	if a.Dims != b.Dims {
-		return false
-	}
-	for r := range 3 {
-		for c := range 4 {
-			if math.Abs(a.Affine[r][c]-b.Affine[r][c]) > tol {
-				return false
-			}
-		}
-	}
-	return true
 }
