@@ -79,6 +79,17 @@
 // listing a black channel gets a zero black channel when the manifest says
 // bright_only, else ReasonMissingChannel.
 //
+// The network then runs over the brain only: after normalising on the whole
+// head (ModelInput.HeadGrid), Prepare cuts the grid, voxel for voxel, to the
+// box of the brain plus BrainMarginMM (brainbox.go: the highest brain-sized
+// piece of tissue once the scalp is peeled and thin bridges are eroded,
+// grown back through tissue). Metastases grow in the brain; the scalp, face
+// and neck only cost time. On real heads the cut keeps 52% of the head grid
+// (Philips sagittal MPRAGE reaching the neck) and 75% (Colin27), every brain
+// voxel of Colin27's brain mask well inside; on the phantom's test studies
+// 62 to 74%. A head it cannot read as a brain (no brain-sized core, or a
+// skull-stripped image where the head is the brain) keeps the head grid.
+//
 // ModelInput.Data is channel-major [C, D, H, W] float32 in manifest channel
 // order, D = Grid.Dims[2], H = Grid.Dims[1], W = Grid.Dims[0]. Mapping back:
 // ToSource samples a model-grid mask at 8 points inside every source voxel

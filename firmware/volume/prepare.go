@@ -35,6 +35,10 @@ type ModelInput struct {
 	// padded so each size is a multiple of the manifest's layout.multiple.
 	// Grid.Affine maps a model voxel to patient LPS mm exactly.
 	Grid geom.Grid
+	// HeadGrid is the grid over the whole head that normalisation saw;
+	// Grid is the part of it around the brain the network runs over (see
+	// brainbox.go), or HeadGrid itself when no brain was found to cut to.
+	HeadGrid geom.Grid
 	// Channels names the channels in Data's order (the manifest's order).
 	Channels []string
 	// Data holds the channels one after another, each Grid.Len() values
@@ -334,7 +338,9 @@ func Prepare(black, bright *Volume, m *manifest.Manifest) (*ModelInput, error) {
 			return nil, fmt.Errorf("volume: normalisation %q is not supported (zscore-mask or percentile)", m.Normalisation.Method)
 		}
 	}
-	inv, err := grid.Affine.Inverse()
+	mi.HeadGrid = mi.Grid
+	cropToBrain(mi, brightOut, m.Layout.Multiple)
+	inv, err := mi.Grid.Affine.Inverse()
 	if err != nil {
 		return nil, fmt.Errorf("volume: model grid: %w", err)
 	}

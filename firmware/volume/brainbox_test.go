@@ -1,0 +1,150 @@
+package volume
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"metsentry/firmware/geom"
+	"metsentry/runtime/manifest"
+)
+
+// headWithNeck is a 1 mm 200×240×240 image of a layered head on a neck:
+// a brain ellipsoid (semi-axes 65×80×60 mm, tissue near 1000 with a texture
+// of sd 80, ventricles of CSF at 300 in the middle), a dark CSF
+// and skull layer 4 to 11 mm outside it, a bright scalp 11 to 17 mm out, and
+// below the skull a neck: a column of muscle and fat 140 mm across,
+// bigger than the brain once the head grid's 200 mm cut leaves it, running to
+// the bottom of the field of view. The brain's centre sits 130 mm above the
+// bottom edge.
+func headWithNeck() (*Volume, geom.Vec3, [3]float64) {
+	g := geom.Grid{Dims: [3]int{200, 240, 240}, Affine: geom.Affine{{1, 0, 0, 0}, {0, 1, 0, 0}, {0, 0, 1, 0}}}
+	centre := geom.Vec3{100, 120, 130}
+	semi := [3]float64{65, 80, 60}
+	data := make([]float32, g.Len())
+	rng := rand.New(rand.NewPCG(3, 4))
+	for k := 0; k < g.Dims[2]; k++ {
+		for j := 0; j < g.Dims[1]; j++ {
+			for i := 0; i < g.Dims[0]; i++ {
+				x, y, z := float64(i)-centre[0], float64(j)-centre[1], float64(k)-centre[2]
+				// Distance outside the brain's surface, roughly in mm.
+				r := math.Sqrt(x*x/(semi[0]*semi[0]) + y*y/(semi[1]*semi[1]) + z*z/(semi[2]*semi[2]))
+				out := (r - 1) * 65
+				var v float32
+				switch {
+				case x*x/(15*15)+y*y/(30*30)+z*z/(15*15) <= 1:
+					v = 300 // ventricles
+				case out <= 0:
+					v = float32(1000 + 80*rng.NormFloat64()) // grey and white matter
+				case out <= 11:
+					v = 60 // CSF and skull
+				case out <= 17:
+					v = 1400 // scalp
+				case z < -30 && x*x+(y+10)*(y+10) < 70*70:
+					v = 900 // neck
+				}
+				data[g.Index(i, j, k)] = v
+			}
+		}
+	}
+	return &Volume{Grid: g, Data: data, Source: &Source{FrameOfReferenceUID: "1.2.3"}}, centre, semi
+}
+
+// The network runs over the brain, not the head: the scalp and skull over
+// the vault and at the sides are cut away, and every brain voxel stays in.
+// The neck is a bigger piece of tissue than the brain in this field of view
+// and must not be taken for it.
+func TestPrepareCutsToTheBrain(t *testing.T) {
+	v, centre, semi := headWithNeck()
+	// 1 mm, as the shipped model: the brain is found on 2 mm cells, means
+	// of 8 voxels.
+	m := testManifestAt([]string{manifest.ChannelBright}, manifest.Normalisation{Method: manifest.NormZScoreMask}, 1)
+	mi, err := Prepare(nil, v, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mi.Grid.Len() >= mi.HeadGrid.Len()*3/4 {
+		t.Fatalf("model grid %v, head grid %v: the scalp and skull were not cut away", mi.Grid.Dims, mi.HeadGrid.Dims)
+	}
+	// The brain's box plus the margin, in patient mm, must lie inside the
+	// model grid.
+	lo := mi.Grid.Affine.Apply(geom.Vec3{-0.5, -0.5, -0.5})
+	hi := mi.Grid.Affine.Apply(geom.Vec3{float64(mi.Grid.Dims[0]) - 0.5, float64(mi.Grid.Dims[1]) - 0.5, float64(mi.Grid.Dims[2]) - 0.5})
+	for a := range 3 {
+		if b0, b1 := centre[a]-semi[a]-BrainMarginMM, centre[a]+semi[a]+BrainMarginMM; lo[a] > b0 || hi[a] < b1 {
+			t.Errorf("axis %d: model grid spans %.0f to %.0f mm, the brain plus margin %.0f to %.0f mm", a, lo[a], hi[a], b0, b1)
+		}
+	}
+	// The lower face stays the head grid's (see cropToBrain).
+	if head := mi.HeadGrid.Affine.Apply(geom.Vec3{-0.5, -0.5, -0.5}); lo[2] != head[2] {
+		t.Errorf("model grid's lower face at %.1f mm, the head grid's at %.1f", lo[2], head[2])
+	}
+	// The cut grid is the head grid's voxels, not a resampling: the same
+	// lattice, and the same values at the same patient positions.
+	head := mi.HeadGrid
+	off := [3]float64{}
+	for a := range 3 {
+		off[a] = (mi.Grid.Affine[a][3] - head.Affine[a][3]) / head.Affine[a][a]
+		if off[a] != math.Round(off[a]) || mi.Grid.Affine[a][a] != head.Affine[a][a] {
+			t.Fatalf("model grid %v is not a whole-voxel cut of the head grid %v", mi.Grid.Affine, head.Affine)
+		}
+	}
+	if len(mi.HeadMask) != mi.Grid.Len() || len(mi.Data) != mi.Grid.Len() {
+		t.Fatalf("head mask %d and data %d values for a %v grid", len(mi.HeadMask), len(mi.Data), mi.Grid.Dims)
+	}
+}
+
+// The cut is exact: the same values at the same patient positions as the
+// whole-head grid holds.
+func TestCropKeepsVoxels(t *testing.T) {
+	g := geom.Grid{Dims: [3]int{6, 5, 4}, Affine: geom.Affine{{2, 0, 0, -10}, {0, 2, 0, 20}, {0, 0, 2, 30}}}
+	mi := &ModelInput{Grid: g, HeadGrid: g, Channels: []string{"a", "b"}}
+	n := g.Len()
+	mi.Data = make([]float32, 2*n)
+	mi.HeadMask = make([]uint8, n)
+	f := func(ch int, p geom.Vec3) float32 { return float32(ch*10000) + float32(p[0]+100*p[1]+1000*p[2]) }
+	for k := range 4 {
+		for j := range 5 {
+			for i := range 6 {
+				p := g.Affine.Apply(geom.Vec3{float64(i), float64(j), float64(k)})
+				mi.Data[g.Index(i, j, k)] = f(0, p)
+				mi.Data[n+g.Index(i, j, k)] = f(1, p)
+				mi.HeadMask[g.Index(i, j, k)] = uint8(i + j + k)
+			}
+		}
+	}
+	org, size := [3]int{1, 2, 0}, [3]int{4, 2, 3}
+	crop(mi, org, size)
+	if mi.Grid.Dims != size || mi.HeadGrid != g {
+		t.Fatalf("grid %v head grid %v", mi.Grid.Dims, mi.HeadGrid.Dims)
+	}
+	m := mi.Grid.Len()
+	for k := range size[2] {
+		for j := range size[1] {
+			for i := range size[0] {
+				p := mi.Grid.Affine.Apply(geom.Vec3{float64(i), float64(j), float64(k)})
+				for ch := range 2 {
+					if got, want := mi.Data[ch*m+mi.Grid.Index(i, j, k)], f(ch, p); got != want {
+						t.Fatalf("channel %d voxel (%d,%d,%d) at %v: %g, want %g", ch, i, j, k, p, got, want)
+					}
+				}
+				if got, want := mi.HeadMask[mi.Grid.Index(i, j, k)], uint8(i+org[0]+j+org[1]+k+org[2]); got != want {
+					t.Fatalf("head mask at (%d,%d,%d): %d, want %d", i, j, k, got, want)
+				}
+			}
+		}
+	}
+}
+
+// A head that is all brain-like tissue (one flat value, as a skull-stripped
+// image nearly is) keeps its whole grid: the box never grows past the head.
+func TestPrepareKeepsAHeadThatIsAllBrain(t *testing.T) {
+	m := testManifestAt([]string{manifest.ChannelBright}, manifest.Normalisation{Method: manifest.NormZScoreMask}, 2)
+	mi, err := Prepare(nil, noisyHead(1000/32.0), m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mi.Grid != mi.HeadGrid {
+		t.Errorf("model grid %v cut from the head grid %v", mi.Grid.Dims, mi.HeadGrid.Dims)
+	}
+}
