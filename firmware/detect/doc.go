@@ -13,6 +13,14 @@
 // the production one, and NearestResampler (nearest neighbour through the two
 // affines) is the default.
 //
+// A manifest may carry a second stage for VISIBLE studies (rescore.go):
+// Rescore cuts the probability map at a low candidate threshold, measures
+// each candidate (size, probabilities, both channels' values, elongation)
+// and writes a logistic score over the candidate's core; Find on that score
+// map at the stage's accept level gives the lesions. A bright-only study
+// has no black-blood channel to measure and uses the probability map at the
+// manifest's threshold.
+//
 // The location in words (location.go) is a coarse description from position
 // alone, not an atlas look-up: see Locate for how it is derived and what it
 // assumes.

@@ -3,6 +3,7 @@
 // export.json and train.json from models/recipe):
 //
 //	go run ./models/mkmanifest -dir models/metnet -threshold 0.5 -min-mm3 4 \
+//	    -rescore models/metnet/rescore.json -accept 0.5 \
 //	    -metrics models/metnet/metrics.json -key ~/keys/metsentry-models.key
 //
 // The preprocessing fields come from models.Preprocessing, the same function
@@ -31,14 +32,16 @@ func main() {
 	minMM3 := flag.Float64("min-mm3", 4, "smallest lesion kept, mm³, chosen on the val split")
 	metrics := flag.String("metrics", "", "JSON file with the measured metrics to record (optional)")
 	key := flag.String("key", "", "private key file to sign with (optional)")
+	rescore := flag.String("rescore", "", "the fitted rescore stage (models/rescore's output) to put in output.rescore (optional)")
+	accept := flag.Float64("accept", 0, "with -rescore: the stage's accept level, chosen on the val split (default: the file's)")
 	flag.Parse()
-	if err := run(*dir, *version, *threshold, *minMM3, *metrics, *key); err != nil {
+	if err := run(*dir, *version, *threshold, *minMM3, *metrics, *key, *rescore, *accept); err != nil {
 		fmt.Fprintln(os.Stderr, "mkmanifest:", err)
 		os.Exit(1)
 	}
 }
 
-func run(dir, version string, threshold, minMM3 float64, metricsPath, key string) error {
+func run(dir, version string, threshold, minMM3 float64, metricsPath, key, rescorePath string, accept float64) error {
 	training, err := os.ReadFile(filepath.Join(dir, "train.json"))
 	if err != nil {
 		return err
@@ -62,6 +65,20 @@ func run(dir, version string, threshold, minMM3 float64, metricsPath, key string
 			return fmt.Errorf("%s is not JSON", metricsPath)
 		}
 	}
+	var stage *manifest.Rescore
+	if rescorePath != "" {
+		b, err := os.ReadFile(rescorePath)
+		if err != nil {
+			return err
+		}
+		stage = new(manifest.Rescore)
+		if err := json.Unmarshal(b, stage); err != nil {
+			return fmt.Errorf("%s: %w", rescorePath, err)
+		}
+		if accept != 0 {
+			stage.Accept = accept
+		}
+	}
 	for _, prec := range []string{"int8", "fp32"} {
 		m := models.Preprocessing()
 		m.Name, m.Version, m.Opset, m.Precision = "metnet", version, 13, prec
@@ -72,6 +89,7 @@ func run(dir, version string, threshold, minMM3 float64, metricsPath, key string
 		}
 		m.SHA256 = sum
 		m.Output.Threshold, m.Output.MinComponentMM3 = threshold, minMM3
+		m.Output.Rescore = stage
 		tol := 1e-4
 		if prec == "int8" {
 			// The reference is PyTorch simulating the Q/DQ graph; integer

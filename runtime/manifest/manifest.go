@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"regexp"
 	"slices"
@@ -80,6 +81,27 @@ type Output struct {
 	Channel         int     `json:"channel"` // index of the lesion channel
 	Threshold       float64 `json:"threshold"`
 	MinComponentMM3 float64 `json:"min_component_mm3"`
+	// Rescore, when present, is a second stage for VISIBLE studies: the
+	// components of the probability map at Rescore.Candidate are scored by a
+	// logistic model over measurements of each (firmware/detect.Rescore),
+	// and a component is a lesion when its score is at least Rescore.Accept.
+	// Threshold stays the operating point of the probability map itself,
+	// used when the stage does not apply (a bright-only study).
+	Rescore *Rescore `json:"rescore,omitempty"`
+}
+
+// Rescore is a logistic model over component features: score =
+// σ(bias + Σ weights[i]·(feature[i] − mean[i])/scale[i]).
+type Rescore struct {
+	Candidate float64   `json:"candidate"` // probability threshold of candidate components
+	Accept    float64   `json:"accept"`    // smallest score kept as a lesion
+	Features  []string  `json:"features"`  // names (firmware/detect.RescoreFeatures)
+	Mean      []float64 `json:"mean"`
+	Scale     []float64 `json:"scale"`
+	Weights   []float64 `json:"weights"`
+	Bias      float64   `json:"bias"`
+	// Fit says what the model was fitted on (generator, split, seeds).
+	Fit string `json:"fit"`
 }
 
 // Reference is the start-up self-test: a small input and the output the model
@@ -209,6 +231,23 @@ func (m *Manifest) Validate() error {
 	}
 	if o.MinComponentMM3 < 0 {
 		bad("output.min_component_mm3 %g must not be negative", o.MinComponentMM3)
+	}
+	if r := o.Rescore; r != nil {
+		if !(r.Candidate > 0 && r.Candidate < 1) || !(r.Accept > 0 && r.Accept < 1) {
+			bad("output.rescore.candidate %g and accept %g must be between 0 and 1", r.Candidate, r.Accept)
+		}
+		n := len(r.Features)
+		if n == 0 || len(r.Mean) != n || len(r.Scale) != n || len(r.Weights) != n {
+			bad("output.rescore has %d features, %d means, %d scales and %d weights; want the same number, at least 1", n, len(r.Mean), len(r.Scale), len(r.Weights))
+		}
+		finite := func(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+		ok := finite(r.Bias)
+		for i := range min(n, len(r.Mean), len(r.Scale), len(r.Weights)) {
+			ok = ok && finite(r.Mean[i]) && finite(r.Weights[i]) && finite(r.Scale[i]) && r.Scale[i] > 0
+		}
+		if !ok {
+			bad("output.rescore holds a number that is not finite, or a scale that is not positive")
+		}
 	}
 	if r := m.Reference; r != nil {
 		if len(r.Shape) != 5 || r.Shape[0] != 1 || r.Shape[1] != int64(len(m.Channels)) {

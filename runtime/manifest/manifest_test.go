@@ -31,6 +31,10 @@ func TestParse(t *testing.T) {
 		{"tiles without patch", func(s string) string { return strings.Replace(s, `"mode": "whole"`, `"mode": "tiles"`, 1) }, "layout.patch"},
 		{"reference shape", func(s string) string { return strings.Replace(s, `[1, 2, 16, 16, 16]`, `[1, 3, 16, 16, 16]`, 1) }, "reference.shape"},
 		{"trailing data", func(s string) string { return s + "{}" }, "trailing"},
+		{"rescore", withRescore(`"candidate": 0.1, "accept": 0.5, "features": ["a", "b"], "mean": [0, 1], "scale": [1, 2], "weights": [0.5, -1], "bias": 0.1`), ""},
+		{"rescore lengths", withRescore(`"candidate": 0.1, "accept": 0.5, "features": ["a", "b"], "mean": [0], "scale": [1, 2], "weights": [0.5, -1]`), "2 features, 1 means"},
+		{"rescore scale", withRescore(`"candidate": 0.1, "accept": 0.5, "features": ["a"], "mean": [0], "scale": [0], "weights": [0.5]`), "scale that is not positive"},
+		{"rescore accept", withRescore(`"candidate": 0.1, "accept": 1, "features": ["a"], "mean": [0], "scale": [1], "weights": [0.5]`), "accept 1"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m, err := Parse([]byte(tc.edit(good)))
@@ -47,6 +51,13 @@ func TestParse(t *testing.T) {
 				t.Fatalf("err = %v, want ErrInvalid mentioning %q", err, tc.wantErr)
 			}
 		})
+	}
+}
+
+// withRescore adds an output.rescore object with the given fields.
+func withRescore(fields string) func(string) string {
+	return func(s string) string {
+		return strings.Replace(s, `"min_component_mm3": 3}`, `"min_component_mm3": 3, "rescore": {`+fields+`}}`, 1)
 	}
 }
 

@@ -45,6 +45,7 @@ func main() {
 	modelPath := flag.String("model", "", "model manifest (.json) to evaluate; default: the baseline black-blood threshold (not a model)")
 	trustDir := flag.String("trust", "", "with -model: folder of trusted *.pub keys the manifest must be signed with")
 	ortLib := flag.String("ort", "", "with -model: ONNX Runtime shared library (default: runtime/ort's default path)")
+	noRescore := flag.Bool("no-rescore", false, "with -model: score the network's probabilities, without the manifest's rescore stage")
 	budgetMB := flag.Int("budget-mb", 4096, "with -model: memory one inference pass may use, MB (a board's inference.memory_budget_mb); larger volumes run in tiles")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -56,9 +57,15 @@ func main() {
 			os.Exit(1)
 		}
 		defer closeModel()
+		d.NoRescore = *noRescore
 		c.Detector = d
 		if c.Threshold == 0 {
+			// The stage's accept level when its score map is what the
+			// detector returns (VISIBLE studies), else the network's.
 			c.Threshold = d.Manifest.Output.Threshold
+			if d.Rescores() && !c.BrightOnly {
+				c.Threshold = d.Manifest.Output.Rescore.Accept
+			}
 		}
 	}
 	if err := runner.Main(ctx, c, os.Stderr); err != nil {

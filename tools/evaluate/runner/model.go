@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 
+	"metsentry/firmware/detect"
 	"metsentry/firmware/geom"
 	"metsentry/firmware/volume"
 	"metsentry/runtime/infer"
@@ -19,11 +20,17 @@ import (
 //
 // Engine is a runtime/model.Model in the evaluate command (built with cgo);
 // tests use a stand-in.
+//
+// When the manifest has a rescore stage (output.rescore) and the study has
+// its black-blood channel, Prob returns the stage's score map
+// (detect.Rescore), which the appliance thresholds at the stage's accept
+// level; NoRescore returns the network's probabilities instead.
 type ModelDetector struct {
-	Label    string
-	Manifest *manifest.Manifest
-	Engine   infer.Engine
-	Plan     infer.Plan
+	Label     string
+	Manifest  *manifest.Manifest
+	Engine    infer.Engine
+	Plan      infer.Plan
+	NoRescore bool
 }
 
 // Name implements Detector.
@@ -31,8 +38,18 @@ func (d *ModelDetector) Name() string {
 	if d.Label != "" {
 		return d.Label
 	}
-	return fmt.Sprintf("model %s %s (%s)", d.Manifest.Name, d.Manifest.Version, d.Manifest.Precision)
+	name := fmt.Sprintf("model %s %s (%s)", d.Manifest.Name, d.Manifest.Version, d.Manifest.Precision)
+	if d.Rescores() {
+		name += " with its rescore stage on VISIBLE studies"
+	} else if d.Manifest.Output.Rescore != nil {
+		name += ", network probabilities (rescore stage off)"
+	}
+	return name
 }
+
+// Rescores reports whether Prob applies the manifest's rescore stage to a
+// VISIBLE study.
+func (d *ModelDetector) Rescores() bool { return d.Manifest.Output.Rescore != nil && !d.NoRescore }
 
 // Prob implements Detector.
 func (d *ModelDetector) Prob(ctx context.Context, black, bright *volume.Volume) ([]float32, error) {
@@ -51,7 +68,13 @@ func (d *ModelDetector) Prob(ctx context.Context, black, bright *volume.Volume) 
 	if int(oshape[1]) <= ch || len(out) < (ch+1)*n {
 		return nil, fmt.Errorf("evaluate: model output %v has no channel %d", oshape, ch)
 	}
-	return toSource(out[ch*n:(ch+1)*n], mi.Grid, bright.Grid)
+	prob := out[ch*n : (ch+1)*n]
+	if d.Rescores() && !mi.BlackZeroed {
+		if prob, err = detect.Rescore(prob, mi.Channel(manifest.ChannelBlack), mi.Channel(manifest.ChannelBright), mi.Grid.Dims, d.Manifest.Output.Rescore); err != nil {
+			return nil, fmt.Errorf("evaluate: %w", err)
+		}
+	}
+	return toSource(prob, mi.Grid, bright.Grid)
 }
 
 // toSource samples prob (on model) at every voxel centre of src, trilinear,

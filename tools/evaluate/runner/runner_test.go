@@ -230,6 +230,47 @@ func TestModelDetector(t *testing.T) {
 	}
 }
 
+// The manifest's rescore stage runs on VISIBLE studies: a stage that keeps
+// candidates bright on black-blood drops the vessels the bright-channel echo
+// marks and keeps its lesion hits; NoRescore scores the echo itself.
+func TestModelDetectorRescore(t *testing.T) {
+	g := generator(t)
+	n := len(detect.RescoreFeatures)
+	stage := &manifest.Rescore{Candidate: 0.5, Accept: 0.5, Features: detect.RescoreFeatures,
+		Mean: make([]float64, n), Scale: make([]float64, n), Weights: make([]float64, n), Bias: -2}
+	for i := range n {
+		stage.Scale[i] = 1
+	}
+	stage.Weights[4] = 3 // mean_black: lesions enhance there, blood is dark
+	m := &manifest.Manifest{
+		Schema: 1, Name: "echo", Version: "0", Precision: "fp32",
+		Channels: []string{"black", "bright"}, SpacingMM: [3]float64{1, 1, 1},
+		Normalisation: manifest.Normalisation{Method: "zscore-mask"},
+		Layout:        manifest.Layout{Mode: manifest.LayoutWhole, Multiple: 8},
+		Output:        manifest.Output{Meaning: "lesion-probability", Threshold: 0.5, Rescore: stage},
+	}
+	var sums [2]score.Summary
+	for i, off := range []bool{true, false} {
+		d := &ModelDetector{Manifest: m, Engine: echoBright{}, NoRescore: off, Plan: infer.Plan{Multiple: 8, BudgetBytes: 1 << 40, BytesPerVoxel: 64, OutChannels: 1}}
+		rep, err := Run(context.Background(), Options{
+			Generator: g, Split: phantom.Val, Seeds: []uint64{4},
+			Detector: d, Params: detect.Params{Threshold: 0.5}, ScratchDir: t.TempDir(),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sums[i] = rep.Summary
+		if want := map[bool]string{true: "rescore stage off", false: "with its rescore stage"}[off]; !strings.Contains(rep.Detector, want) {
+			t.Errorf("detector %q does not say %q", rep.Detector, want)
+		}
+	}
+	off, on := sums[0], sums[1]
+	t.Logf("echo alone: %d/%d lesions, %d FP; with the stage: %d/%d, %d FP", off.Hits, off.Lesions, off.FP, on.Hits, on.Lesions, on.FP)
+	if on.FP >= off.FP || on.Hits == 0 || on.Hits < off.Hits-1 {
+		t.Errorf("echo alone: %d/%d lesions, %d FP; with the stage: %d/%d, %d FP; want the vessels dropped and the hits kept", off.Hits, off.Lesions, off.FP, on.Hits, on.Lesions, on.FP)
+	}
+}
+
 func TestToSourceIdentity(t *testing.T) {
 	grid := geom.Grid{Dims: [3]int{4, 3, 2}, Affine: geom.Identity}
 	prob := make([]float32, grid.Len())

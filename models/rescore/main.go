@@ -1,0 +1,150 @@
+// Command rescore fits the second stage of a MetNet manifest (output.rescore,
+// see firmware/detect.Rescore) on phantom train studies:
+//
+//	go run ./models/rescore -model models/metnet/metnet-fp32.manifest.json \
+//	    -trust models/trust -n 60 -out models/metnet/rescore.json
+//
+// Each train study goes through the appliance's path (firmware/volume.Prepare,
+// runtime/model, whole pass); the probability map is cut at -candidate into
+// components, each is measured (detect.Candidates) and labelled a lesion when
+// one of its voxels falls on a phantom lesion. An L2-regularised logistic
+// regression of label on measurements is written as a manifest Rescore; its
+// accept level is chosen afterwards on the val split (tools/evaluate's FROC)
+// and set by models/mkmanifest.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"log/slog"
+	"math"
+	"os"
+
+	"metsentry/firmware/detect"
+	"metsentry/firmware/geom"
+	"metsentry/firmware/volume"
+	"metsentry/runtime/infer"
+	"metsentry/runtime/manifest"
+	"metsentry/runtime/model"
+	"metsentry/tools/phantom/phantom"
+)
+
+func main() {
+	modelPath := flag.String("model", "models/metnet/metnet-fp32.manifest.json", "signed model manifest")
+	trust := flag.String("trust", "models/trust", "trusted keys")
+	anatomy := flag.String("anatomy", "../shared/data/anatomy/colin27", "Colin27 folder for tools/phantom")
+	n := flag.Int("n", 60, "train studies (seeds 0..n-1)")
+	candidate := flag.Float64("candidate", 0.1, "probability threshold of candidate components")
+	l2 := flag.Float64("l2", 1, "L2 penalty on the standardised weights")
+	out := flag.String("out", "models/metnet/rescore.json", "where to write the fitted stage")
+	flag.Parse()
+	if err := run(*modelPath, *trust, *anatomy, *n, *candidate, *l2, *out); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}
+
+func run(modelPath, trust, anatomy string, n int, candidate, l2 float64, out string) error {
+	ctx := context.Background()
+	md, plan, err := model.OpenTool(ctx, modelPath, trust, "", 0)
+	if err != nil {
+		return err
+	}
+	defer md.Close()
+	gen, err := phantom.NewGenerator(anatomy, phantom.Config{})
+	if err != nil {
+		return err
+	}
+	var x [][]float64
+	var y []bool
+	for seed := range n {
+		c, err := gen.Generate(uint64(seed), phantom.Train)
+		if err != nil {
+			return err
+		}
+		cx, cy, err := candidates(ctx, md, plan, c, candidate)
+		if err != nil {
+			return fmt.Errorf("rescore: %s: %w", c.ID, err)
+		}
+		x, y = append(x, cx...), append(y, cy...)
+		slog.Info("rescore: study measured", "case", c.ID, "candidates", len(cx))
+	}
+	fitted, err := fit(x, y, l2)
+	if err != nil {
+		return err
+	}
+	pos, right := 0, 0
+	for i, r := range x {
+		if y[i] {
+			pos++
+		}
+		if (sigmoid(fitted.Bias+dotStd(fitted, r)) >= 0.5) == y[i] {
+			right++
+		}
+	}
+	r := manifest.Rescore{
+		Candidate: candidate, Accept: 0.5,
+		Features: detect.RescoreFeatures,
+		Mean:     fitted.Mean, Scale: fitted.Scale, Weights: fitted.Weights, Bias: fitted.Bias,
+		Fit: fmt.Sprintf("%s train split seeds 0-%d: %d candidates at probability %g (%d on lesions), L2 %g; %.1f%% classified right at 0.5",
+			phantom.Version, n-1, len(x), candidate, pos, l2, 100*float64(right)/float64(len(x))),
+	}
+	b, err := json.MarshalIndent(r, "", " ")
+	if err != nil {
+		return err
+	}
+	fmt.Println(r.Fit)
+	return os.WriteFile(out, append(b, '\n'), 0o644)
+}
+
+func dotStd(m logistic, f []float64) float64 {
+	s := 0.0
+	for i, w := range m.Weights {
+		s += w * (f[i] - m.Mean[i]) / m.Scale[i]
+	}
+	return s
+}
+
+// candidates runs the model on one phantom study and returns its candidates'
+// measurements and whether each touches a lesion.
+func candidates(ctx context.Context, md *model.Model, plan infer.Plan, c *phantom.Case, thr float64) ([][]float64, []bool, error) {
+	mi, err := volume.Prepare(&volume.Volume{Grid: c.Grid, Data: c.Black}, &volume.Volume{Grid: c.Grid, Data: c.Bright}, md.Manifest())
+	if err != nil {
+		return nil, nil, err
+	}
+	d := mi.Grid.Dims
+	shape := [5]int64{1, int64(len(mi.Channels)), int64(d[2]), int64(d[1]), int64(d[0])}
+	out, _, _, err := infer.Predict(ctx, md, mi.Data, shape, plan)
+	if err != nil {
+		return nil, nil, err
+	}
+	ch := md.Manifest().Output.Channel
+	prob := out[ch*mi.Grid.Len() : (ch+1)*mi.Grid.Len()]
+	cands, err := detect.Candidates(prob, mi.Channel(manifest.ChannelBlack), mi.Channel(manifest.ChannelBright), d, thr)
+	if err != nil {
+		return nil, nil, err
+	}
+	inv, err := c.Grid.Affine.Inverse()
+	if err != nil {
+		return nil, nil, err
+	}
+	toCase := inv.Mul(mi.Grid.Affine)
+	var x [][]float64
+	var y []bool
+	for _, cand := range cands {
+		onLesion := false
+		for _, i := range cand.Voxels {
+			p := toCase.Apply(geom.Vec3{float64(i % d[0]), float64(i / d[0] % d[1]), float64(i / (d[0] * d[1]))})
+			X, Y, Z := int(math.Round(p[0])), int(math.Round(p[1])), int(math.Round(p[2]))
+			if c.Grid.Contains(X, Y, Z) && c.Labels[c.Grid.Index(X, Y, Z)] != 0 {
+				onLesion = true
+				break
+			}
+		}
+		x = append(x, cand.Features)
+		y = append(y, onLesion)
+	}
+	return x, y, nil
+}
