@@ -148,7 +148,9 @@ func checkFeatures(r *manifest.Rescore) error {
 // Rescore returns the score map of a VISIBLE study: every candidate of prob
 // at r.Candidate scored by r, the score written over the candidate's core
 // (its voxels at or above half its highest probability), 0 elsewhere. Find
-// on it at r.Accept gives the lesions.
+// on it at r.Accept gives the lesions. It is for VISIBLE studies only: with
+// a zeroed black channel (a bright-only study) every candidate would read as
+// blood, so the caller uses prob at the manifest's threshold instead.
 func Rescore(prob, black, bright []float32, dims [3]int, r *manifest.Rescore) ([]float32, error) {
 	if r == nil {
 		return nil, fmt.Errorf("detect: no rescore stage")

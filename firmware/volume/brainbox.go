@@ -262,17 +262,10 @@ func brainBox(mi *ModelInput, bright []float32) (lo, hi [3]int, ok bool) {
 	return lo, hi, true
 }
 
-// cutToBrain lets the package's tests of the head grid itself (its
-// normalisation, its crop) see it whole.
-var cutToBrain = true
-
 // cropToBrain cuts mi (grid, channels, head mask) down to the brain box,
 // each size a multiple of mult; it leaves mi alone when no box is found or
 // the box would keep nearly all of the grid.
 func cropToBrain(mi *ModelInput, bright []float32, mult int) {
-	if !cutToBrain {
-		return
-	}
 	lo, hi, ok := brainBox(mi, bright)
 	if !ok {
 		return

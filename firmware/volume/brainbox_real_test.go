@@ -87,9 +87,7 @@ func TestBrainBoxOnRealHeads(t *testing.T) {
 			}
 			// The cut holds the head grid's own values: normalised over the
 			// whole head, then cut, voxel for voxel.
-			cutToBrain = false
-			whole, err := Prepare(nil, tc.head, m)
-			cutToBrain = true
+			whole, err := PrepareHead(nil, tc.head, m)
 			if err != nil {
 				t.Fatal(err)
 			}

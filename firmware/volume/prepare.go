@@ -257,6 +257,17 @@ func (mi *ModelInput) sourceBox(set func(i int) bool) (lo, hi [3]int, any bool) 
 // the same as resampling it onto the bright grid first but without a second
 // blur).
 func Prepare(black, bright *Volume, m *manifest.Manifest) (*ModelInput, error) {
+	return prepare(black, bright, m, true)
+}
+
+// PrepareHead is Prepare without the cut to the brain: the network runs over
+// the whole head grid, as it did for models before MetNet 0.3.0. It is for
+// comparisons (speed, detection near the cut), not for the appliance.
+func PrepareHead(black, bright *Volume, m *manifest.Manifest) (*ModelInput, error) {
+	return prepare(black, bright, m, false)
+}
+
+func prepare(black, bright *Volume, m *manifest.Manifest, cut bool) (*ModelInput, error) {
 	if bright == nil || m == nil {
 		return nil, fmt.Errorf("volume: Prepare needs a bright volume and a manifest")
 	}
@@ -339,7 +350,9 @@ func Prepare(black, bright *Volume, m *manifest.Manifest) (*ModelInput, error) {
 		}
 	}
 	mi.HeadGrid = mi.Grid
-	cropToBrain(mi, brightOut, m.Layout.Multiple)
+	if cut {
+		cropToBrain(mi, brightOut, m.Layout.Multiple)
+	}
 	inv, err := mi.Grid.Affine.Inverse()
 	if err != nil {
 		return nil, fmt.Errorf("volume: model grid: %w", err)

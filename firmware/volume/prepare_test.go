@@ -84,11 +84,9 @@ func maskedMoments(data []float32, mask []uint8) (mean, sd float64, n int) {
 // TestPrepareZScore checks the head grid: its normalisation and its crop
 // of the head, before the cut to the brain (brainbox_test.go).
 func TestPrepareZScore(t *testing.T) {
-	cutToBrain = false
-	defer func() { cutToBrain = true }()
 	bright := philips(t)
 	black := copyWithSource(bright, "black")
-	mi, err := Prepare(black, bright, testManifestAt(pair, manifest.Normalisation{Method: manifest.NormZScoreMask}, 2))
+	mi, err := PrepareHead(black, bright, testManifestAt(pair, manifest.Normalisation{Method: manifest.NormZScoreMask}, 2))
 	if err != nil {
 		t.Fatal(err)
 	}
