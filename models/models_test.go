@@ -6,6 +6,7 @@ import (
 	"slices"
 	"testing"
 
+	"metsentry/firmware/detect"
 	"metsentry/runtime/manifest"
 	"metsentry/runtime/trust"
 )
@@ -39,6 +40,11 @@ func TestShippedManifests(t *testing.T) {
 			}
 			if len(m.Metrics) == 0 {
 				t.Fatal("shipped manifest records no metrics")
+			}
+			// The second stage must measure what this firmware measures, in
+			// its order, or its weights apply to the wrong numbers.
+			if r := m.Output.Rescore; r == nil || !slices.Equal(r.Features, detect.RescoreFeatures) {
+				t.Fatalf("shipped rescore stage %+v does not list detect.RescoreFeatures %v", r, detect.RescoreFeatures)
 			}
 		})
 	}
