@@ -22,20 +22,20 @@ import (
 //     still joining it to the face and neck;
 //  3. the 6-connected piece left that reaches highest (of those over
 //     brainCoreMinCM3; the neck and face lie below the brain) is the brain's
-//     core; it is grown
-//     back by brainGrowMM through tissue cells only (a geodesic dilation: it
-//     refills the cortex the peel and the erosion took, and does not jump
-//     the dark skull back to the scalp);
-//  4. the box of what was grown, plus BrainMarginMM, snapped to the layout
-//     multiple, is the new model grid, except that its lower face stays
-//     the head grid's (see cropToBrain).
+//     core; it is grown back by brainGrowMM through tissue cells only (a
+//     geodesic dilation: it refills the cortex the peel and the erosion
+//     took, and does not jump the dark skull back to the scalp);
+//  4. the box of what was grown, plus one cell (the brain's outermost cells
+//     share their volume with CSF and bone) and BrainMarginMM, snapped to
+//     the layout multiple, is the new model grid, except that its lower face
+//     stays the head grid's (see cropToBrain).
 //
 // The grown distance exceeds peel plus erosion, so a brain whose surface lies
 // close to the head's surface (a thin scalp, a skull-stripped image) is still
-// covered. When the core is not brain-sized (brainMinCM3 to brainMaxCM3, as
-// with a phantom or a scan of something else) or the box would save little,
-// the head grid is kept: a wrong cut would hide a lesion from the network,
-// a missed cut only costs time.
+// covered. When the grown brain is not brain-sized (brainMinCM3 to
+// brainMaxCM3, as with a test object or a scan of something else) or the box
+// would save little, the head grid is kept: a wrong cut would hide a lesion
+// from the network, a missed cut only costs time.
 const (
 	brainCellMM   = 2.0
 	brainTissueSD = 0.5
