@@ -5,7 +5,7 @@
 //	    -trust models/trust -n 60 -out models/metnet/rescore.json
 //
 // Each train study goes through the appliance's path (firmware/volume.Prepare,
-// runtime/model, whole pass); the probability map is cut at -candidate into
+// runtime/model, whole pass, as tools/evaluate runs it); the probability map is cut at -candidate into
 // components, each is measured (detect.Candidates) and labelled a lesion when
 // one of its voxels falls on a phantom lesion. An L2-regularised logistic
 // regression of label on measurements is written as a manifest Rescore; its
@@ -25,9 +25,9 @@ import (
 	"metsentry/firmware/detect"
 	"metsentry/firmware/geom"
 	"metsentry/firmware/volume"
-	"metsentry/runtime/infer"
 	"metsentry/runtime/manifest"
 	"metsentry/runtime/model"
+	"metsentry/tools/evaluate/runner"
 	"metsentry/tools/phantom/phantom"
 )
 
@@ -53,6 +53,7 @@ func run(modelPath, trust, anatomy string, n int, candidate, l2 float64, out str
 		return err
 	}
 	defer md.Close()
+	det := &runner.ModelDetector{Manifest: md.Manifest(), Engine: md, Plan: plan}
 	gen, err := phantom.NewGenerator(anatomy, phantom.Config{})
 	if err != nil {
 		return err
@@ -64,7 +65,7 @@ func run(modelPath, trust, anatomy string, n int, candidate, l2 float64, out str
 		if err != nil {
 			return err
 		}
-		cx, cy, err := candidates(ctx, md, plan, c, candidate)
+		cx, cy, err := candidates(ctx, det, c, candidate)
 		if err != nil {
 			return fmt.Errorf("rescore: %s: %w", c.ID, err)
 		}
@@ -109,20 +110,13 @@ func dotStd(m logistic, f []float64) float64 {
 
 // candidates runs the model on one phantom study and returns its candidates'
 // measurements and whether each touches a lesion.
-func candidates(ctx context.Context, md *model.Model, plan infer.Plan, c *phantom.Case, thr float64) ([][]float64, []bool, error) {
-	mi, err := volume.Prepare(&volume.Volume{Grid: c.Grid, Data: c.Black}, &volume.Volume{Grid: c.Grid, Data: c.Bright}, md.Manifest())
+func candidates(ctx context.Context, d *runner.ModelDetector, c *phantom.Case, thr float64) ([][]float64, []bool, error) {
+	mi, prob, err := d.ModelProb(ctx, &volume.Volume{Grid: c.Grid, Data: c.Black}, &volume.Volume{Grid: c.Grid, Data: c.Bright})
 	if err != nil {
 		return nil, nil, err
 	}
-	d := mi.Grid.Dims
-	shape := [5]int64{1, int64(len(mi.Channels)), int64(d[2]), int64(d[1]), int64(d[0])}
-	out, _, _, err := infer.Predict(ctx, md, mi.Data, shape, plan)
-	if err != nil {
-		return nil, nil, err
-	}
-	ch := md.Manifest().Output.Channel
-	prob := out[ch*mi.Grid.Len() : (ch+1)*mi.Grid.Len()]
-	cands, err := detect.Candidates(prob, mi.Channel(manifest.ChannelBlack), mi.Channel(manifest.ChannelBright), d, thr)
+	dims := mi.Grid.Dims
+	cands, err := detect.Candidates(prob, mi.Channel(manifest.ChannelBlack), mi.Channel(manifest.ChannelBright), dims, thr)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -136,7 +130,7 @@ func candidates(ctx context.Context, md *model.Model, plan infer.Plan, c *phanto
 	for _, cand := range cands {
 		onLesion := false
 		for _, i := range cand.Voxels {
-			p := toCase.Apply(geom.Vec3{float64(i % d[0]), float64(i / d[0] % d[1]), float64(i / (d[0] * d[1]))})
+			p := toCase.Apply(geom.Vec3{float64(i % dims[0]), float64(i / dims[0] % dims[1]), float64(i / (dims[0] * dims[1]))})
 			X, Y, Z := int(math.Round(p[0])), int(math.Round(p[1])), int(math.Round(p[2]))
 			if c.Grid.Contains(X, Y, Z) && c.Labels[c.Grid.Index(X, Y, Z)] != 0 {
 				onLesion = true

@@ -53,28 +53,37 @@ func (d *ModelDetector) Rescores() bool { return d.Manifest.Output.Rescore != ni
 
 // Prob implements Detector.
 func (d *ModelDetector) Prob(ctx context.Context, black, bright *volume.Volume) ([]float32, error) {
-	mi, err := volume.Prepare(black, bright, d.Manifest)
+	mi, prob, err := d.ModelProb(ctx, black, bright)
 	if err != nil {
 		return nil, err
 	}
-	g := mi.Grid.Dims
-	shape := [5]int64{1, int64(len(mi.Channels)), int64(g[2]), int64(g[1]), int64(g[0])}
-	out, oshape, _, err := infer.Predict(ctx, d.Engine, mi.Data, shape, d.Plan)
-	if err != nil {
-		return nil, err
-	}
-	ch := d.Manifest.Output.Channel
-	n := mi.Grid.Len()
-	if int(oshape[1]) <= ch || len(out) < (ch+1)*n {
-		return nil, fmt.Errorf("evaluate: model output %v has no channel %d", oshape, ch)
-	}
-	prob := out[ch*n : (ch+1)*n]
 	if d.Rescores() && !mi.BlackZeroed {
 		if prob, err = detect.Rescore(prob, mi.Channel(manifest.ChannelBlack), mi.Channel(manifest.ChannelBright), mi.Grid.Dims, d.Manifest.Output.Rescore); err != nil {
 			return nil, fmt.Errorf("evaluate: %w", err)
 		}
 	}
 	return toSource(prob, mi.Grid, bright.Grid)
+}
+
+// ModelProb puts the pair on the model grid (volume.Prepare) and returns it
+// with the network's lesion probability there, before any rescore stage.
+func (d *ModelDetector) ModelProb(ctx context.Context, black, bright *volume.Volume) (*volume.ModelInput, []float32, error) {
+	mi, err := volume.Prepare(black, bright, d.Manifest)
+	if err != nil {
+		return nil, nil, err
+	}
+	g := mi.Grid.Dims
+	shape := [5]int64{1, int64(len(mi.Channels)), int64(g[2]), int64(g[1]), int64(g[0])}
+	out, oshape, _, err := infer.Predict(ctx, d.Engine, mi.Data, shape, d.Plan)
+	if err != nil {
+		return nil, nil, err
+	}
+	ch := d.Manifest.Output.Channel
+	n := mi.Grid.Len()
+	if int(oshape[1]) <= ch || len(out) < (ch+1)*n {
+		return nil, nil, fmt.Errorf("evaluate: model output %v has no channel %d", oshape, ch)
+	}
+	return mi, out[ch*n : (ch+1)*n], nil
 }
 
 // toSource samples prob (on model) at every voxel centre of src, trilinear,
