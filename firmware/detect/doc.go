@@ -15,8 +15,9 @@
 //
 // A manifest may carry a second stage for VISIBLE studies (rescore.go):
 // Rescore cuts the probability map at a low candidate threshold, measures
-// each candidate (size, probabilities, both channels' values, elongation)
-// and writes a logistic score over the candidate's core; Find on that score
+// each candidate (size, probabilities, elongation, both channels' values and
+// their contrast against the tissue just around it, over that tissue's
+// texture) and writes a logistic score over the candidate's core; Find on that score
 // map at the stage's accept level gives the lesions. A bright-only study
 // has no black-blood channel to measure and uses the probability map at the
 // manifest's threshold.

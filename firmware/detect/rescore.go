@@ -3,6 +3,7 @@ package detect
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"metsentry/runtime/manifest"
 )
@@ -19,8 +20,14 @@ import (
 // (models/rescore) scores it. Rescore writes that score over the candidate's
 // core, and Find, at the manifest's accept level, takes it from there.
 
-// RescoreFeatures names the measurements of a candidate, in the order
-// Measure returns them. Channel values are the model input's, normalised.
+// RescoreFeatures names every measurement of a candidate this firmware
+// makes, in the order Candidate.Features holds them. A manifest's stage
+// lists the ones its weights apply to, by name, in its own order (so a
+// stage fitted on fewer keeps working when the firmware measures more).
+// Channel values are the model input's, normalised. The core is the
+// candidate's voxels at or above half its highest probability (and the
+// candidate threshold); the shell is the voxels two steps outside the
+// candidate (Chebyshev distance 2 on the grid): the tissue it sits in.
 var RescoreFeatures = []string{
 	"log_voxels",            // ln(1 + voxels in the component)
 	"max_prob",              // highest probability
@@ -31,6 +38,15 @@ var RescoreFeatures = []string{
 	"black_at_max",          // black-blood value there
 	"elongation",            // largest share of the voxel positions' variance along one axis (1/3 a ball, 1 a line)
 	"log_voxels_x_max_prob", // log_voxels × max_prob
+	"core_black",            // mean black-blood value over the core
+	"core_bright",           // mean bright-blood value over the core
+	"black_contrast",        // core_black − the shell's mean black-blood value
+	"bright_contrast",       // core_bright − the shell's mean bright-blood value
+	"black_contrast_z",      // black_contrast / (the shell's black-blood sd + 0.1): contrast over the local texture and noise
+	"bright_contrast_z",     // the same on bright-blood
+	"bright_minus_black",    // core_bright − core_black: flowing blood is bright on one and dark on the other
+	"logit_max",             // ln(max_prob / (1 − max_prob)), max_prob held within [1e-6, 1 − 1e-6]: the network's confidence unsquashed
+	"log_core_voxels",       // ln(1 + voxels in the core)
 }
 
 // Candidate is one component of the probability map at the candidate
@@ -51,12 +67,28 @@ func Candidates(prob, black, bright []float32, dims [3]int, thr float64) ([]Cand
 	comps := Components(dims, func(i int) bool { return float64(prob[i]) >= thr })
 	out := make([]Candidate, 0, len(comps))
 	for _, c := range comps {
-		out = append(out, measureCandidate(c, prob, black, bright, dims))
+		out = append(out, measureCandidate(c, prob, black, bright, dims, thr))
 	}
 	return out, nil
 }
 
-func measureCandidate(c []int, prob, black, bright []float32, dims [3]int) Candidate {
+// channelStats sums one channel's values over a set of voxels.
+type channelStats struct{ n, sum, sumSq float64 }
+
+func (s *channelStats) add(v float32) {
+	s.n++
+	s.sum += float64(v)
+	s.sumSq += float64(v) * float64(v)
+}
+
+func (s channelStats) mean() float64 { return s.sum / s.n }
+
+func (s channelStats) sd() float64 {
+	m := s.mean()
+	return math.Sqrt(max(0, s.sumSq/s.n-m*m))
+}
+
+func measureCandidate(c []int, prob, black, bright []float32, dims [3]int, thr float64) Candidate {
 	var sumP, sumB, sumK, pmax, bAt, kAt float64
 	var s [3]float64
 	var ss [3][3]float64
@@ -83,6 +115,21 @@ func measureCandidate(c []int, prob, black, bright []float32, dims [3]int) Candi
 			cov[a][b] = ss[a][b]/nv - s[a]/nv*s[b]/nv
 		}
 	}
+	coreAt := float32(max(thr, pmax/2))
+	var coreK, coreB channelStats
+	for _, i := range c {
+		if prob[i] >= coreAt {
+			coreK.add(black[i])
+			coreB.add(bright[i])
+		}
+	}
+	shellK, shellB := shell(c, black, bright, dims)
+	if shellK.n == 0 { // the component fills the grid: no tissue around it
+		shellK, shellB = coreK, coreB
+	}
+	kCon, bCon := coreK.mean()-shellK.mean(), coreB.mean()-shellB.mean()
+	// ONNX Runtime's sigmoid can return a hair over 1 in float32.
+	q := min(max(pmax, 1e-6), 1-1e-6)
 	logN := math.Log1p(nv)
 	return Candidate{
 		Voxels:  c,
@@ -90,8 +137,82 @@ func measureCandidate(c []int, prob, black, bright []float32, dims [3]int) Candi
 		Features: []float64{
 			logN, pmax, sumP / nv, sumB / nv, sumK / nv, bAt, kAt,
 			elongation(cov), logN * pmax,
+			coreK.mean(), coreB.mean(), kCon, bCon,
+			kCon / (shellK.sd() + 0.1), bCon / (shellB.sd() + 0.1),
+			coreB.mean() - coreK.mean(),
+			math.Log(q / (1 - q)),
+			math.Log1p(coreK.n),
 		},
 	}
+}
+
+// shell sums both channels over the voxels at Chebyshev distance exactly 2
+// from the component c (within the grid).
+func shell(c []int, black, bright []float32, dims [3]int) (k, b channelStats) {
+	lo := [3]int{dims[0], dims[1], dims[2]}
+	hi := [3]int{-1, -1, -1}
+	xyz := func(i int) [3]int { return [3]int{i % dims[0], i / dims[0] % dims[1], i / (dims[0] * dims[1])} }
+	for _, i := range c {
+		v := xyz(i)
+		for a := range 3 {
+			lo[a], hi[a] = min(lo[a], v[a]), max(hi[a], v[a])
+		}
+	}
+	var size [3]int
+	for a := range 3 {
+		lo[a], hi[a] = max(0, lo[a]-2), min(dims[a]-1, hi[a]+2)
+		size[a] = hi[a] - lo[a] + 1
+	}
+	// dist holds each box voxel's Chebyshev distance to the component,
+	// capped at 3.
+	dist := make([]uint8, size[0]*size[1]*size[2])
+	for i := range dist {
+		dist[i] = 3
+	}
+	for _, i := range c {
+		v := xyz(i)
+		for dz := -2; dz <= 2; dz++ {
+			z := v[2] + dz - lo[2]
+			if z < 0 || z >= size[2] {
+				continue
+			}
+			for dy := -2; dy <= 2; dy++ {
+				y := v[1] + dy - lo[1]
+				if y < 0 || y >= size[1] {
+					continue
+				}
+				for dx := -2; dx <= 2; dx++ {
+					x := v[0] + dx - lo[0]
+					if x < 0 || x >= size[0] {
+						continue
+					}
+					d := uint8(max(abs(dx), abs(dy), abs(dz)))
+					if j := x + size[0]*(y+size[1]*z); d < dist[j] {
+						dist[j] = d
+					}
+				}
+			}
+		}
+	}
+	for z := range size[2] {
+		for y := range size[1] {
+			for x := range size[0] {
+				if dist[x+size[0]*(y+size[1]*z)] == 2 {
+					i := (x + lo[0]) + dims[0]*((y+lo[1])+dims[1]*(z+lo[2]))
+					k.add(black[i])
+					b.add(bright[i])
+				}
+			}
+		}
+	}
+	return k, b
+}
+
+func abs(v int) int {
+	if v < 0 {
+		return -v
+	}
+	return v
 }
 
 // elongation is the largest eigenvalue of the 3×3 covariance cov over its
@@ -123,26 +244,49 @@ func elongation(cov [3][3]float64) float64 {
 	return lam / tr
 }
 
-// Score is the logistic model's score of a candidate's features.
-func Score(r *manifest.Rescore, features []float64) float64 {
-	z := r.Bias
-	for i, w := range r.Weights {
-		z += w * (features[i] - r.Mean[i]) / r.Scale[i]
+// stage is a manifest's rescore model bound to this firmware's
+// measurements: at[i] is where the stage's feature i sits in
+// Candidate.Features.
+type stage struct {
+	r  *manifest.Rescore
+	at []int
+}
+
+// bind resolves the stage's feature names against RescoreFeatures; a name
+// this firmware does not measure is refused, not scored with the wrong
+// numbers.
+func bind(r *manifest.Rescore) (stage, error) {
+	if len(r.Weights) != len(r.Features) || len(r.Mean) != len(r.Features) || len(r.Scale) != len(r.Features) {
+		return stage{}, fmt.Errorf("detect: the manifest's rescore stage has %d features, %d means, %d scales and %d weights", len(r.Features), len(r.Mean), len(r.Scale), len(r.Weights))
+	}
+	at := make([]int, len(r.Features))
+	for i, f := range r.Features {
+		at[i] = slices.Index(RescoreFeatures, f)
+		if at[i] < 0 {
+			return stage{}, fmt.Errorf("detect: the manifest's rescore stage uses feature %q, which this firmware does not measure (it measures %v)", f, RescoreFeatures)
+		}
+	}
+	return stage{r: r, at: at}, nil
+}
+
+// score is the logistic model's score of a candidate's features (in
+// RescoreFeatures order).
+func (s stage) score(features []float64) float64 {
+	z := s.r.Bias
+	for i, w := range s.r.Weights {
+		z += w * (features[s.at[i]] - s.r.Mean[i]) / s.r.Scale[i]
 	}
 	return 1 / (1 + math.Exp(-z))
 }
 
-// checkFeatures reports whether r names exactly RescoreFeatures.
-func checkFeatures(r *manifest.Rescore) error {
-	if len(r.Features) != len(RescoreFeatures) {
-		return fmt.Errorf("detect: the manifest's rescore stage lists %d features; this firmware measures %d (%v)", len(r.Features), len(RescoreFeatures), RescoreFeatures)
+// Score is the stage r's score of a candidate's features (in
+// RescoreFeatures order).
+func Score(r *manifest.Rescore, features []float64) (float64, error) {
+	s, err := bind(r)
+	if err != nil {
+		return 0, err
 	}
-	for i, f := range r.Features {
-		if f != RescoreFeatures[i] {
-			return fmt.Errorf("detect: the manifest's rescore feature %d is %q; this firmware measures %q there", i, f, RescoreFeatures[i])
-		}
-	}
-	return nil
+	return s.score(features), nil
 }
 
 // Rescore returns the score map of a VISIBLE study: every candidate of prob
@@ -155,7 +299,8 @@ func Rescore(prob, black, bright []float32, dims [3]int, r *manifest.Rescore) ([
 	if r == nil {
 		return nil, fmt.Errorf("detect: no rescore stage")
 	}
-	if err := checkFeatures(r); err != nil {
+	st, err := bind(r)
+	if err != nil {
 		return nil, err
 	}
 	cands, err := Candidates(prob, black, bright, dims, r.Candidate)
@@ -164,7 +309,7 @@ func Rescore(prob, black, bright []float32, dims [3]int, r *manifest.Rescore) ([
 	}
 	out := make([]float32, len(prob))
 	for _, c := range cands {
-		sc := float32(Score(r, c.Features))
+		sc := float32(st.score(c.Features))
 		core := float32(max(r.Candidate, c.MaxProb/2))
 		for _, i := range c.Voxels {
 			if prob[i] >= core {

@@ -2,6 +2,7 @@ package detect
 
 import (
 	"math"
+	"slices"
 	"strings"
 	"testing"
 
@@ -81,6 +82,15 @@ func TestCandidateFeatures(t *testing.T) {
 	set(black, g, 1, box(2, 2, 2, 2)...)
 	set(black, g, 3, [3]int{3, 3, 3})
 	set(bright, g, 2, box(2, 2, 2, 2)...)
+	// The shell is the 6³ box around the 2³ cube less its 4³ middle: 152
+	// voxels, 36 of them (the face x = 0) at 1 on black-blood. Voxels one
+	// step out (x = 1) and three steps out (x = 6) are not in it.
+	for k := range 6 {
+		for j := range 6 {
+			set(black, g, 1, [3]int{0, j, k})
+		}
+	}
+	set(black, g, 9, [3]int{1, 3, 3}, [3]int{6, 3, 3})
 	cands, err := Candidates(prob, black, bright, g.Dims, 0.1)
 	if err != nil {
 		t.Fatal(err)
@@ -89,10 +99,28 @@ func TestCandidateFeatures(t *testing.T) {
 		t.Fatalf("%d candidates, want 1", len(cands))
 	}
 	f := cands[0].Features
-	want := []float64{math.Log(9), 0.8, (7*0.4 + 0.8) / 8, 2, (7 + 3) / 8.0, 2, 3, 1.0 / 3, math.Log(9) * 0.8}
-	for i, w := range want {
-		if math.Abs(f[i]-w) > 1e-6 {
-			t.Errorf("%s = %g, want %g", RescoreFeatures[i], f[i], w)
+	if len(f) != len(RescoreFeatures) {
+		t.Fatalf("%d features measured, %d named", len(f), len(RescoreFeatures))
+	}
+	shellMean := 36.0 / 152
+	shellSD := math.Sqrt(shellMean * (1 - shellMean))
+	coreBlack := (7 + 3) / 8.0 // the core is the whole cube: 0.4 is half of 0.8
+	want := map[string]float64{
+		"log_voxels": math.Log(9), "max_prob": 0.8, "mean_prob": (7*0.4 + 0.8) / 8,
+		"mean_bright": 2, "mean_black": coreBlack, "bright_at_max": 2, "black_at_max": 3,
+		"elongation": 1.0 / 3, "log_voxels_x_max_prob": math.Log(9) * 0.8,
+		"core_black": coreBlack, "core_bright": 2,
+		"black_contrast": coreBlack - shellMean, "bright_contrast": 2,
+		"black_contrast_z": (coreBlack - shellMean) / (shellSD + 0.1), "bright_contrast_z": 2 / 0.1,
+		"bright_minus_black": 2 - coreBlack,
+		"logit_max":          math.Log(0.8 / (0.2 + 1e-7)), "log_core_voxels": math.Log(9),
+	}
+	if len(want) != len(RescoreFeatures) {
+		t.Fatalf("the test checks %d features of %d", len(want), len(RescoreFeatures))
+	}
+	for i, name := range RescoreFeatures {
+		if w, ok := want[name]; !ok || math.Abs(f[i]-w) > 1e-5 {
+			t.Errorf("%s = %g, want %g", name, f[i], w)
 		}
 	}
 	if e := elongation([3][3]float64{{4, 0, 0}, {0, 0.01, 0}, {0, 0, 0.01}}); e < 0.99 {
@@ -103,11 +131,31 @@ func TestCandidateFeatures(t *testing.T) {
 	}
 }
 
+// A stage names the features it weighs, in its own order: one weighing
+// mean_black alone scores as the full-length stage with that one weight.
+func TestScoreByName(t *testing.T) {
+	full := blackOnly()
+	one := &manifest.Rescore{Candidate: 0.1, Accept: 0.5, Features: []string{"mean_black"}, Mean: []float64{0}, Scale: []float64{1}, Weights: []float64{4}}
+	f := make([]float64, len(RescoreFeatures))
+	f[4], f[0], f[9] = 0.7, 5, -3
+	a, err := Score(full, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Score(one, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := 1 / (1 + math.Exp(-4*0.7)); math.Abs(a-want) > 1e-12 || math.Abs(b-want) > 1e-12 {
+		t.Fatalf("scores %g and %g, want %g", a, b, want)
+	}
+}
+
 // A manifest whose stage measures something else than this firmware is
 // refused, not scored with the wrong numbers.
 func TestRescoreRefusesOtherFeatures(t *testing.T) {
 	r := blackOnly()
-	r.Features = append([]string(nil), RescoreFeatures...)
+	r.Features = slices.Clone(RescoreFeatures)
 	r.Features[4] = "mean_flair"
 	g := grid(4, 4, 4, geom.Vec3{1, 1, 1}, geom.Vec3{})
 	z := make([]float32, g.Len())

@@ -5,9 +5,13 @@
 //	    -trust models/trust -n 60 -out models/metnet/rescore.json
 //
 // Each train study goes through the appliance's path (firmware/volume.Prepare,
-// runtime/model, whole pass, as tools/evaluate runs it); the probability map is cut at -candidate into
-// components, each is measured (detect.Candidates) and labelled a lesion when
-// one of its voxels falls on a phantom lesion. An L2-regularised logistic
+// runtime/model, whole pass, as tools/evaluate runs it); the probability map
+// is cut at -candidate into components, each is measured (detect.Candidates)
+// and labelled a lesion when one of its voxels falls on a phantom lesion. The
+// default candidate level, 0.0005, is far below the network's own operating
+// point: low enough that nearly every lesion the network responds to at all
+// is a candidate (about 95 candidates a study), and the measurements, not
+// the network's confidence, tell the lesions from the rest. An L2-regularised logistic
 // regression of label on measurements is written as a manifest Rescore; its
 // accept level is chosen afterwards on the val split (tools/evaluate's FROC)
 // and set by models/mkmanifest.
@@ -21,6 +25,8 @@ import (
 	"log/slog"
 	"math"
 	"os"
+	"slices"
+	"strings"
 
 	"metsentry/firmware/detect"
 	"metsentry/firmware/geom"
@@ -36,17 +42,24 @@ func main() {
 	trust := flag.String("trust", "models/trust", "trusted keys")
 	anatomy := flag.String("anatomy", "../shared/data/anatomy/colin27", "Colin27 folder for tools/phantom")
 	n := flag.Int("n", 60, "train studies (seeds 0..n-1)")
-	candidate := flag.Float64("candidate", 0.1, "probability threshold of candidate components")
-	l2 := flag.Float64("l2", 1, "L2 penalty on the standardised weights")
+	candidate := flag.Float64("candidate", 0.0005, "probability threshold of candidate components")
+	l2 := flag.Float64("l2", 0.3, "L2 penalty on the standardised weights")
+	features := flag.String("features", strings.Join(detect.RescoreFeatures, ","), "the measurements the stage weighs (firmware/detect.RescoreFeatures names)")
 	out := flag.String("out", "models/metnet/rescore.json", "where to write the fitted stage")
 	flag.Parse()
-	if err := run(*modelPath, *trust, *anatomy, *n, *candidate, *l2, *out); err != nil {
+	if err := run(*modelPath, *trust, *anatomy, *n, *candidate, *l2, strings.Split(*features, ","), *out); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 }
 
-func run(modelPath, trust, anatomy string, n int, candidate, l2 float64, out string) error {
+func run(modelPath, trust, anatomy string, n int, candidate, l2 float64, features []string, out string) error {
+	at := make([]int, len(features))
+	for i, f := range features {
+		if at[i] = slices.Index(detect.RescoreFeatures, f); at[i] < 0 {
+			return fmt.Errorf("rescore: no feature %q; firmware/detect measures %v", f, detect.RescoreFeatures)
+		}
+	}
 	ctx := context.Background()
 	md, plan, err := model.OpenTool(ctx, modelPath, trust, "", 0)
 	if err != nil {
@@ -69,6 +82,12 @@ func run(modelPath, trust, anatomy string, n int, candidate, l2 float64, out str
 		if err != nil {
 			return fmt.Errorf("rescore: %s: %w", c.ID, err)
 		}
+		for i, all := range cx {
+			cx[i] = make([]float64, len(at))
+			for j, k := range at {
+				cx[i][j] = all[k]
+			}
+		}
 		x, y = append(x, cx...), append(y, cy...)
 		slog.Info("rescore: study measured", "case", c.ID, "candidates", len(cx))
 	}
@@ -87,7 +106,7 @@ func run(modelPath, trust, anatomy string, n int, candidate, l2 float64, out str
 	}
 	r := manifest.Rescore{
 		Candidate: candidate, Accept: 0.5,
-		Features: detect.RescoreFeatures,
+		Features: features,
 		Mean:     fitted.Mean, Scale: fitted.Scale, Weights: fitted.Weights, Bias: fitted.Bias,
 		Fit: fmt.Sprintf("%s train split seeds 0-%d: %d candidates at probability %g (%d on lesions), L2 %g; %.1f%% classified right at 0.5",
 			phantom.Version, n-1, len(x), candidate, pos, l2, 100*float64(right)/float64(len(x))),
