@@ -319,3 +319,32 @@ func Rescore(prob, black, bright []float32, dims [3]int, r *manifest.Rescore) ([
 	}
 	return out, nil
 }
+
+// OperatingPoint is the manifest's operating point for a study: with a
+// rescore stage and the black-blood channel measured (visible), the stage's
+// accept level on its score map; otherwise the network's threshold on its
+// probability map. Both keep the manifest's smallest component.
+func OperatingPoint(o manifest.Output, visible bool) Params {
+	p := ParamsFromManifest(o)
+	if o.Rescore != nil && visible {
+		p.Threshold = o.Rescore.Accept
+	}
+	return p
+}
+
+// OperatingMap returns the map OperatingPoint applies to, with it: the
+// stage's score map (Rescore) for a visible study when the manifest has a
+// stage, else prob itself. Find on the map at the returned Params gives the
+// study's lesions; this is the one place the choice is made, for the
+// appliance and the tools alike.
+func OperatingMap(prob, black, bright []float32, dims [3]int, o manifest.Output, visible bool) ([]float32, Params, error) {
+	p := OperatingPoint(o, visible)
+	if o.Rescore == nil || !visible {
+		return prob, p, nil
+	}
+	score, err := Rescore(prob, black, bright, dims, o.Rescore)
+	if err != nil {
+		return nil, Params{}, err
+	}
+	return score, p, nil
+}

@@ -163,3 +163,43 @@ func TestRescoreRefusesOtherFeatures(t *testing.T) {
 		t.Fatalf("err = %v, want a refusal naming mean_flair", err)
 	}
 }
+
+// The operating point follows the study: a VISIBLE study with a stage gets
+// the stage's score map at its accept level; a bright-only study, or a
+// manifest without a stage, the probabilities at the network's threshold.
+func TestOperatingMap(t *testing.T) {
+	g := grid(12, 12, 12, geom.Vec3{1, 1, 1}, geom.Vec3{})
+	n := g.Len()
+	prob, black, bright := make([]float32, n), make([]float32, n), make([]float32, n)
+	set(prob, g, 0.3, box(4, 4, 4, 2)...)
+	set(black, g, 1.5, box(4, 4, 4, 2)...)
+	r := blackOnly()
+	r.Accept = 0.7
+	o := manifest.Output{Threshold: 0.6, MinComponentMM3: 2, Rescore: r}
+	for _, c := range []struct {
+		name    string
+		o       manifest.Output
+		visible bool
+		thr     float64
+		scored  bool
+	}{
+		{"visible with a stage", o, true, 0.7, true},
+		{"bright-only", o, false, 0.6, false},
+		{"no stage", manifest.Output{Threshold: 0.6, MinComponentMM3: 2}, true, 0.6, false},
+	} {
+		m, p, err := OperatingMap(prob, black, bright, g.Dims, c.o, c.visible)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if p != (Params{Threshold: c.thr, MinComponentMM3: 2}) || OperatingPoint(c.o, c.visible) != p {
+			t.Errorf("%s: operating point %+v, want threshold %g", c.name, p, c.thr)
+		}
+		at := m[g.Index(4, 4, 4)]
+		if want := float32(1 / (1 + math.Exp(-4*1.5))); c.scored && math.Abs(float64(at-want)) > 1e-6 {
+			t.Errorf("%s: map %g at the candidate, want its score %g", c.name, at, want)
+		}
+		if !c.scored && at != 0.3 {
+			t.Errorf("%s: map %g at the candidate, want the probability 0.3", c.name, at)
+		}
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"os/signal"
 	"time"
 
+	"metsentry/firmware/detect"
 	"metsentry/tools/evaluate/runner"
 	"metsentry/tools/evaluate/score"
 )
@@ -62,10 +63,7 @@ func main() {
 		if c.Threshold == 0 {
 			// The stage's accept level when its score map is what the
 			// detector returns (VISIBLE studies), else the network's.
-			c.Threshold = d.Manifest.Output.Threshold
-			if d.Rescores() && !c.BrightOnly {
-				c.Threshold = d.Manifest.Output.Rescore.Accept
-			}
+			c.Threshold = detect.OperatingPoint(d.Output(), !c.BrightOnly).Threshold
 		}
 	}
 	if err := runner.Main(ctx, c, os.Stderr); err != nil {

@@ -49,7 +49,17 @@ func (d *ModelDetector) Name() string {
 
 // Rescores reports whether Prob applies the manifest's rescore stage to a
 // VISIBLE study.
-func (d *ModelDetector) Rescores() bool { return d.Manifest.Output.Rescore != nil && !d.NoRescore }
+func (d *ModelDetector) Rescores() bool { return d.Output().Rescore != nil }
+
+// Output is the manifest's output as this detector applies it: without the
+// rescore stage when NoRescore is set.
+func (d *ModelDetector) Output() manifest.Output {
+	o := d.Manifest.Output
+	if d.NoRescore {
+		o.Rescore = nil
+	}
+	return o
+}
 
 // Prob implements Detector.
 func (d *ModelDetector) Prob(ctx context.Context, black, bright *volume.Volume) ([]float32, error) {
@@ -57,10 +67,10 @@ func (d *ModelDetector) Prob(ctx context.Context, black, bright *volume.Volume) 
 	if err != nil {
 		return nil, err
 	}
-	if d.Rescores() && !mi.BlackZeroed {
-		if prob, err = detect.Rescore(prob, mi.Channel(manifest.ChannelBlack), mi.Channel(manifest.ChannelBright), mi.Grid.Dims, d.Manifest.Output.Rescore); err != nil {
-			return nil, fmt.Errorf("evaluate: %w", err)
-		}
+	k := mi.Channel(manifest.ChannelBlack)
+	prob, _, err = detect.OperatingMap(prob, k, mi.Channel(manifest.ChannelBright), mi.Grid.Dims, d.Output(), k != nil && !mi.BlackZeroed)
+	if err != nil {
+		return nil, fmt.Errorf("evaluate: %w", err)
 	}
 	return toSource(prob, mi.Grid, bright.Grid)
 }

@@ -188,7 +188,8 @@ func Check(ctx context.Context, s *Study, o Options) (*Result, error) {
 	if res.Reference.Voxels > 0 {
 		res.ReferenceLocation = detect.Locate(res.Reference.CentreLPS, dref).String()
 	}
-	lesions, err := detect.Find(res.Prob, mi.Grid, detect.ParamsFromManifest(m.Output), dref)
+	// A bright-only study: the network at its own threshold, no rescore stage.
+	lesions, err := detect.Find(res.Prob, mi.Grid, detect.OperatingPoint(m.Output, false), dref)
 	if err != nil {
 		return nil, fmt.Errorf("realcheck: %w", err)
 	}
