@@ -100,11 +100,11 @@ func measureCandidate(c []int, prob, black, bright []float32, dims [3]int, thr f
 		if p > pmax {
 			pmax, bAt, kAt = p, float64(bright[i]), float64(black[i])
 		}
-		v := [3]float64{float64(i % dims[0]), float64(i / dims[0] % dims[1]), float64(i / (dims[0] * dims[1]))}
+		v := voxelAt(i, dims)
 		for a := range 3 {
-			s[a] += v[a]
+			s[a] += float64(v[a])
 			for b := range 3 {
-				ss[a][b] += v[a] * v[b]
+				ss[a][b] += float64(v[a] * v[b])
 			}
 		}
 	}
@@ -151,9 +151,8 @@ func measureCandidate(c []int, prob, black, bright []float32, dims [3]int, thr f
 func shell(c []int, black, bright []float32, dims [3]int) (k, b channelStats) {
 	lo := [3]int{dims[0], dims[1], dims[2]}
 	hi := [3]int{-1, -1, -1}
-	xyz := func(i int) [3]int { return [3]int{i % dims[0], i / dims[0] % dims[1], i / (dims[0] * dims[1])} }
 	for _, i := range c {
-		v := xyz(i)
+		v := voxelAt(i, dims)
 		for a := range 3 {
 			lo[a], hi[a] = min(lo[a], v[a]), max(hi[a], v[a])
 		}
@@ -170,7 +169,7 @@ func shell(c []int, black, bright []float32, dims [3]int) (k, b channelStats) {
 		dist[i] = 3
 	}
 	for _, i := range c {
-		v := xyz(i)
+		v := voxelAt(i, dims)
 		for dz := -2; dz <= 2; dz++ {
 			z := v[2] + dz - lo[2]
 			if z < 0 || z >= size[2] {
@@ -206,6 +205,11 @@ func shell(c []int, black, bright []float32, dims [3]int) (k, b channelStats) {
 		}
 	}
 	return k, b
+}
+
+// voxelAt is the (i, j, k) position of flat grid index i, x fastest.
+func voxelAt(i int, dims [3]int) [3]int {
+	return [3]int{i % dims[0], i / dims[0] % dims[1], i / (dims[0] * dims[1])}
 }
 
 func abs(v int) int {

@@ -71,7 +71,7 @@ func run(modelPath, trust, anatomy string, n int, candidate, l2 float64, feature
 	if err != nil {
 		return err
 	}
-	var x [][]float64
+	var all [][]float64 // every candidate's measurements, in detect.RescoreFeatures order
 	var y []bool
 	for seed := range n {
 		c, err := gen.Generate(uint64(seed), phantom.Train)
@@ -82,49 +82,49 @@ func run(modelPath, trust, anatomy string, n int, candidate, l2 float64, feature
 		if err != nil {
 			return fmt.Errorf("rescore: %s: %w", c.ID, err)
 		}
-		for i, all := range cx {
-			cx[i] = make([]float64, len(at))
-			for j, k := range at {
-				cx[i][j] = all[k]
-			}
-		}
-		x, y = append(x, cx...), append(y, cy...)
+		all, y = append(all, cx...), append(y, cy...)
 		slog.Info("rescore: study measured", "case", c.ID, "candidates", len(cx))
+	}
+	// The fit sees the chosen measurements; the check below scores every
+	// candidate's full measurements through the firmware, as the appliance
+	// will.
+	x := make([][]float64, len(all))
+	for i, row := range all {
+		x[i] = make([]float64, len(at))
+		for j, k := range at {
+			x[i][j] = row[k]
+		}
 	}
 	fitted, err := fit(x, y, l2)
 	if err != nil {
 		return err
 	}
-	pos, right := 0, 0
-	for i, r := range x {
-		if y[i] {
-			pos++
-		}
-		if (sigmoid(fitted.Bias+dotStd(fitted, r)) >= 0.5) == y[i] {
-			right++
-		}
-	}
 	r := manifest.Rescore{
 		Candidate: candidate, Accept: 0.5,
 		Features: features,
 		Mean:     fitted.Mean, Scale: fitted.Scale, Weights: fitted.Weights, Bias: fitted.Bias,
-		Fit: fmt.Sprintf("%s train split seeds 0-%d: %d candidates at probability %g (%d on lesions), L2 %g; %.1f%% classified right at 0.5",
-			phantom.Version, n-1, len(x), candidate, pos, l2, 100*float64(right)/float64(len(x))),
 	}
+	pos, right := 0, 0
+	for i, row := range all {
+		sc, err := detect.Score(&r, row)
+		if err != nil {
+			return err
+		}
+		if y[i] {
+			pos++
+		}
+		if (sc >= 0.5) == y[i] {
+			right++
+		}
+	}
+	r.Fit = fmt.Sprintf("%s train split seeds 0-%d: %d candidates at probability %g (%d on lesions), L2 %g; %.1f%% classified right at 0.5",
+		phantom.Version, n-1, len(all), candidate, pos, l2, 100*float64(right)/float64(len(all)))
 	b, err := json.MarshalIndent(r, "", " ")
 	if err != nil {
 		return err
 	}
 	fmt.Println(r.Fit)
 	return os.WriteFile(out, append(b, '\n'), 0o644)
-}
-
-func dotStd(m logistic, f []float64) float64 {
-	s := 0.0
-	for i, w := range m.Weights {
-		s += w * (f[i] - m.Mean[i]) / m.Scale[i]
-	}
-	return s
 }
 
 // candidates runs the model on one phantom study and returns its candidates'
