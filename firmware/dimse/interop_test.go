@@ -284,16 +284,6 @@ func sopInstanceUID(t *testing.T, path string) string {
 	return m.SOPInstanceUID
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 // startProgram starts a long-running peer and stops it at cleanup.
 func startProgram(t *testing.T, dir, name string, args ...string) {
 	t.Helper()
@@ -334,7 +324,7 @@ func dialRetry(t *testing.T, addr, calledAE string, contexts ...dimse.Context) *
 func TestUsToStorescp(t *testing.T) {
 	st := testStudy(t)
 	dir := t.TempDir()
-	port := freePort(t)
+	port := testenv.FreePort(t)
 	startProgram(t, dir, "storescp", "-aet", "STORESCP", "-od", dir, "+xa", strconv.Itoa(port))
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -380,7 +370,7 @@ func TestUsToStorescp(t *testing.T) {
 func TestUsToOrthanc(t *testing.T) {
 	st := testStudy(t)
 	dir := t.TempDir()
-	dport, hport := freePort(t), freePort(t)
+	dport, hport := testenv.FreePort(t), testenv.FreePort(t)
 	cfg := map[string]any{
 		"Name": "metsentry-test", "StorageDirectory": filepath.Join(dir, "storage"), "IndexDirectory": filepath.Join(dir, "index"),
 		"DicomAet": "ORTHANC", "DicomPort": dport, "HttpPort": hport, "RemoteAccessAllowed": false, "AuthenticationEnabled": false,

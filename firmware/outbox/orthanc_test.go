@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -50,21 +49,11 @@ func (b *lockedBuffer) String() string {
 	return b.buf.String()
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 func startOrthanc(t *testing.T, dicomPort int) *orthanc {
 	t.Helper()
 	prog := testenv.Program(t, "Orthanc")
 	dir := t.TempDir()
-	o := &orthanc{http: freePort(t), dicom: dicomPort}
+	o := &orthanc{http: testenv.FreePort(t), dicom: dicomPort}
 	cfg := map[string]any{
 		"Name": "metsentry-test", "StorageDirectory": filepath.Join(dir, "db"), "IndexDirectory": filepath.Join(dir, "db"),
 		"HttpPort": o.http, "DicomPort": o.dicom, "RemoteAccessAllowed": false, "AuthenticationEnabled": false,
@@ -202,8 +191,8 @@ func TestOrthancDelivery(t *testing.T) {
 		t.Skip("starts two Orthanc servers")
 	}
 	files, sources, src := makeResults(t)
-	pacsPort := freePort(t) // nothing listens here yet: the PACS is down
-	console := startOrthanc(t, freePort(t))
+	pacsPort := testenv.FreePort(t) // nothing listens here yet: the PACS is down
+	console := startOrthanc(t, testenv.FreePort(t))
 	dests := []config.Destination{
 		{Name: "pacs", AETitle: "ORTHANC", Host: "127.0.0.1", Port: pacsPort, Send: []string{"seg", "sr", "sc"}},
 		{Name: "console", AETitle: "ORTHANC", Host: "127.0.0.1", Port: console.dicom, Send: []string{"sr", "sc"}},

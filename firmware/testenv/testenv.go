@@ -1,15 +1,18 @@
 // Package testenv finds what tests need outside the package folder: the
 // repository root, the real scanner data in ../shared/data, and the external
-// programs (dcmtk, Orthanc, dicom3tools) that `./build.sh deps` installs.
+// programs (dcmtk, Orthanc, dicom3tools) that `./build.sh deps` installs,
+// and free TCP ports for the peers a test starts.
 //
 // A test that needs one of them and cannot find it fails with a message naming
 // the path or program, never skips silently: a green run must mean the check ran.
 package testenv
 
 import (
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"testing"
 )
 
@@ -63,4 +66,40 @@ func Program(t testing.TB, name string) string {
 		t.Fatalf("testenv: program %s is not installed (run ./build.sh deps): %v", name, err)
 	}
 	return p
+}
+
+var ports struct {
+	sync.Mutex
+	given map[int]bool
+}
+
+// FreePort returns a TCP port on 127.0.0.1 that nothing listened on when it
+// was asked for and that no earlier call in this test binary returned.
+//
+// The port is released before it is returned, so the kernel may hand it out
+// again to the next caller asking for an ephemeral port. That matters when a
+// test keeps a port unbound on purpose (a PACS that is down) while it starts
+// other peers: without the memory of ports already given, Orthanc's HTTP
+// port once landed on the "down" PACS port and our SCU met an HTTP answer.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	ports.Lock()
+	defer ports.Unlock()
+	if ports.given == nil {
+		ports.given = map[int]bool{}
+	}
+	for range 100 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatalf("testenv: free port: %v", err)
+		}
+		port := ln.Addr().(*net.TCPAddr).Port
+		ln.Close()
+		if !ports.given[port] {
+			ports.given[port] = true
+			return port
+		}
+	}
+	t.Fatalf("testenv: no port that was not already given in 100 tries")
+	return 0
 }

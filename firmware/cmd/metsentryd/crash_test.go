@@ -68,7 +68,7 @@ func TestCrashRecovery(t *testing.T) {
 	}
 	boardFile := filepath.Join(tmp, "board.yaml")
 	os.WriteFile(boardFile, []byte(b), 0o600)
-	port := freePort(t)
+	port := testenv.FreePort(t)
 	siteFile := filepath.Join(tmp, "site.yaml")
 	os.WriteFile(siteFile, []byte(fmt.Sprintf(`ae_title: METSENTRY
 port: %d
@@ -390,15 +390,6 @@ func listFiles(t *testing.T, dir string) []string {
 	}
 	sort.Strings(out)
 	return out
-}
-
-func freePort(t *testing.T) int {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 func tail(b []byte) string {

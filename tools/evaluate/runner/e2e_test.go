@@ -110,15 +110,6 @@ func (d *fakeDaemon) answer() error {
 	return a.Release(ctx)
 }
 
-func freePort(t *testing.T) int {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 func TestRunE2EWithStandInDaemon(t *testing.T) {
 	testenv.Program(t, "storescp")
 	g := generator(t)
@@ -126,7 +117,7 @@ func TestRunE2EWithStandInDaemon(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resultsPort := freePort(t)
+	resultsPort := testenv.FreePort(t)
 	d := &fakeDaemon{DirStorage: dimse.DirStorage{Dir: t.TempDir()}, c: c,
 		results: netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(resultsPort)).String(), done: make(chan error, 1)}
 	srv := &dimse.Server{Policy: dimse.Policy{AETitle: "METSENTRY", AllowedPeers: []dimse.Peer{{AETitle: "EVALUATE", Prefix: netip.MustParsePrefix("127.0.0.1/32")}}}, Storage: d, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
