@@ -6,7 +6,7 @@ One folder per case:
                 appliance does it (firmware/volume.Prepare), x fastest
     label.u8    uint8, [D, H, W]: the lesion's ID inside a lesion, else 0
     case.json   {"dims": [W, H, D], "lesions": [{"id", "centre_vox": [i, j, k],
-                "diameter_mm", "kind"}], "head_bbox": ...}
+                "diameter_mm", "kind", "enhancement_x_wm"}], ...}
 
 The whole split is held in memory (on the GPU when there is one): a 2-channel
 case is about 20 MB in float16.
@@ -37,6 +37,17 @@ def load_split(root):
     return [Case(os.path.join(root, n)) for n in names]
 
 
+def faint_weight(lesion, faint):
+    """How much more a faint lesion counts: faint/(enhancement - 1), between 1
+    and 3. A lesion enhancing 1.3x white matter weighs 2.3x at faint 0.7, one
+    at 1.7x and above weighs 1. faint 0 (or a case.json from before the field
+    existed) weighs every lesion 1."""
+    e = lesion.get("enhancement_x_wm")
+    if not faint or not e:
+        return 1.0
+    return min(3.0, max(1.0, faint / max(e - 1.0, 1e-3)))
+
+
 class Sampler:
     """Draws training patches.
 
@@ -47,10 +58,13 @@ class Sampler:
     the black-blood channel is there to suppress); otherwise anywhere in the head.
     """
 
-    def __init__(self, cases, patch, device, p_lesion=0.5, p_hard=0.25, p_drop_black=0.25, seed=0):
+    def __init__(self, cases, patch, device, p_lesion=0.5, p_hard=0.25, p_drop_black=0.25, seed=0, faint=0.0):
         """Patches also come with a voxel weight: voxels of a lesion under
         6 mm weigh 6/diameter (up to 4x for the smallest), so a 2 mm lesion's
-        handful of voxels counts in the loss as much as a large one's edge."""
+        handful of voxels counts in the loss as much as a large one's edge.
+        With faint > 0 a faint lesion's draw weight and voxel weight are both
+        multiplied by faint_weight: the network barely answers lesions
+        enhancing under 1.5x white matter."""
         self.patch = patch
         self.device = device
         self.p_lesion, self.p_hard, self.p_drop = p_lesion, p_hard, p_drop_black
@@ -62,14 +76,15 @@ class Sampler:
         for c in cases:
             t = torch.ones(256, dtype=torch.float32)
             for l in c.lesions:
-                t[int(l["id"])] = min(4.0, max(1.0, 6.0 / max(l["diameter_mm"], 1e-3)))
+                t[int(l["id"])] = min(4.0, max(1.0, 6.0 / max(l["diameter_mm"], 1e-3))) * faint_weight(l, faint)
             self.wtab.append(t.to(device))
         self.dims = [c.dims for c in cases]
         self.lesions = []  # (case, k, j, i, weight)
         for ci, c in enumerate(cases):
             for l in c.lesions:
                 i, j, k = l["centre_vox"]
-                self.lesions.append((ci, int(round(k)), int(round(j)), int(round(i)), 1.0 / max(l["diameter_mm"], 1.5)))
+                wl = faint_weight(l, faint) / max(l["diameter_mm"], 1.5)
+                self.lesions.append((ci, int(round(k)), int(round(j)), int(round(i)), wl))
         w = np.array([l[4] for l in self.lesions]) if self.lesions else np.zeros(0)
         self.lesion_p = w / w.sum() if len(w) else None
         # Hard negatives and head voxels: a few thousand candidate centres per case.

@@ -11,12 +11,18 @@
 #    models/metnet/, where the manifests are then written by
 #    `go run ./models/mkmanifest` after evaluation on the val split.
 #
+#   INIT=<weights.pt> FAINT=0.7 LR=1e-3 SEED=4 TRAIN_MINUTES=62 models/recipe/train.sh
+#
+# fine-tunes given weights instead of starting from random ones: MetNet
+# 0.5.0's phase 3, from phase 2's weights, on this machine's CPU cores.
+#
 # On the 2-core development machine the defaults (60 train cases, 64³ patches,
 # batch 2, 95 minutes of training) finish in under 2 hours. On a CUDA GPU it
-# trains 160 cases, 96³ patches, batch 12, for 11 minutes: the shipped weights
-# (0.2.0) came from that recipe on one lent H200, run as two phases of 6 and
-# 5.2 minutes (the second starting from the first's best weights, the first
-# sharing the GPU with a wider variant); models/metnet/train.json records both.
+# trains 160 cases, 96³ patches, batch 12, for 11 minutes: phases 1 and 2 of
+# the shipped weights came from that recipe on one lent H200, run as two
+# phases of 6 and 5.2 minutes (the second starting from the first's best
+# weights, the first sharing the GPU with a wider variant), and phase 3 from
+# the fine-tuning line above; models/metnet/train.json records all three.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 out=${1:-$root/out/train}
@@ -33,8 +39,16 @@ else
 fi
 "$out/trainset" -anatomy "$anatomy" -split train -n "$ntrain" -out "$out/train"
 "$out/trainset" -anatomy "$anatomy" -split val -n "${NVAL:-16}" -out "$out/val"
+# A fine-tuning phase starts from INIT's weights, with BatchNorm statistics
+# kept as they were (small CPU batches would drag them around) and faint
+# lesions weighed up by FAINT (see data.faint_weight); LR sets its rate.
+extra=()
+if [ -n "${INIT:-}" ]; then
+  extra+=(--init "$INIT" --freeze-bn)
+fi
 $py models/recipe/train.py --train "$out/train" --val "$out/val" --out "$out/run" \
-  --minutes "$minutes" --steps 30000 --batch "$batch" --patch "$patch" --threads "$(nproc)"
+  --minutes "$minutes" --steps 30000 --batch "$batch" --patch "$patch" --threads "$(nproc)" \
+  --lr "${LR:-3e-3}" --faint "${FAINT:-0}" --seed "${SEED:-1}" "${extra[@]}"
 $py models/recipe/export.py --weights "$out/run/metnet.pt" --calib "$out/val" --out "$root/models/metnet" --calib-cases 4
 cp "$out/run/metnet.pt" "$out/run/train.json" "$root/models/metnet/"
 echo "train.sh: model files in models/metnet; next: go run ./models/mkmanifest (threshold on val, metrics on test)"

@@ -35,6 +35,9 @@ type Lesion struct {
 	CentreVox  [3]float64 `json:"centre_vox"` // model grid (i, j, k)
 	DiameterMM float64    `json:"diameter_mm"`
 	Kind       string     `json:"kind"`
+	// EnhancementXWM is the enhancing tissue's signal relative to white
+	// matter: the recipe draws the faint ones more often.
+	EnhancementXWM float64 `json:"enhancement_x_wm"`
 }
 
 // Meta is case.json.
@@ -122,7 +125,8 @@ func one(gen *phantom.Generator, o Options, seed uint64) (string, error) {
 	meta := Meta{Case: c.ID, Generator: c.Version, Dims: mi.Grid.Dims}
 	for _, l := range c.Lesions {
 		v := inv.Apply(geom.Vec3(l.CentreLPS))
-		meta.Lesions = append(meta.Lesions, Lesion{ID: l.ID, CentreVox: [3]float64(v), DiameterMM: l.LongestDiameterMM, Kind: l.Kind})
+		meta.Lesions = append(meta.Lesions, Lesion{ID: l.ID, CentreVox: [3]float64(v), DiameterMM: l.LongestDiameterMM, Kind: l.Kind,
+			EnhancementXWM: l.Enhancement})
 	}
 	dir := filepath.Join(o.Out, c.ID)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
