@@ -1,11 +1,11 @@
 {
  "format": "metsentry-model-sig-v1",
  "key_id": "d915bbad2ed31585",
- "manifest_sha256": "dbc055e972b55603015fa04d6302c1dd3fc6050cb0168acc33a6b7643b5e1b76",
- "model_sha256": "e1790ee20fcc1af9293c007223de1a6ead452a2c7f7aa88b74a7fc6c68118a82",
+ "manifest_sha256": "9da06c7d753dd834b6a280f8bbed466bbe8cfb7f40ac49e68cc5f3eee25eb21c",
+ "model_sha256": "a6634b33b8cff27f4c858619f0429f2d965a661c85313e93310bd9f89ea46b44",
  "files": {
-  "ref-fp32.f32": "b1f15d00b3448bec07d8d6db96fa8b62edda1889ef5a3eed555f847dbb1afe42",
-  "ref-input.f32": "b1681fb9cae505c261ce42c1d1484ac678c3d070b84c004df2846b83a30147eb"
+  "ref-fp32.f32": "e935a8a3e8979ef9103bbbb210d6261fd7d56a7f01995a56235edfe6729fa2bb",
+  "ref-input.f32": "dbad966648c989e75208dd9ecfc65b5a62849a4bfab53a37cc58ee9375cffd43"
  },
- "signature": "FnAKx8ywmWUI5sZBIlAS/2Yv3y/IiWo5b2pagQQESzDtpsHFOZQC99ZhQawMsU3op483i5+cqXAr8MannFETBA=="
+ "signature": "4f/gX7PvcG0nogJtCtXQnfSYpKv050akn3s8/Um951z+NMmR9SfEduvw+fL8pL5AAviHQOD0cbEz6LdCQjF7Dg=="
 }

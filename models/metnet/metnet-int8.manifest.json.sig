@@ -1,11 +1,11 @@
 {
  "format": "metsentry-model-sig-v1",
  "key_id": "d915bbad2ed31585",
- "manifest_sha256": "fd6273c6cae720abbd30cf10062cad3c10df49daebaf2110f84dd2de156b91ac",
- "model_sha256": "d9d8f0e71d9035e064b73c5fed2a3e4776fd4d49e8a3368e70da2e92b4eec35e",
+ "manifest_sha256": "085b76db833dc0c88cbae57bcc5783a0592e636eb86418e7efd3e67c65ed355e",
+ "model_sha256": "5b492e85797ab06315adcfb12417ed563c957ccacfc16a0187d6ddc4b00b2a53",
  "files": {
-  "ref-input.f32": "b1681fb9cae505c261ce42c1d1484ac678c3d070b84c004df2846b83a30147eb",
-  "ref-int8.f32": "b10474c05206d82abae137eb1f21cf9d245416e53ab8ca4470ebcaf8e9c3fb85"
+  "ref-input.f32": "dbad966648c989e75208dd9ecfc65b5a62849a4bfab53a37cc58ee9375cffd43",
+  "ref-int8.f32": "952d15081bbdba0638780c95259cdd9f8f47cd1281434de06ddacbf0704b873f"
  },
- "signature": "KkR2XcJFBMi8jMhqMPSfAag8wqMX+DwLNNfTENmP18+3y8Jhw9vu/2QnqCfbXNmBxS1ufg13SCmBrct3H7CODQ=="
+ "signature": "4jhIVn1U57d60Q0FEfvtegtDfEM/5rdHTnmXVA+LGdoyFsrauAQNbbnFKcL2UYbgS12RS8Ab1hOdSttM9XhhBg=="
 }
