@@ -55,6 +55,10 @@ type Candidate struct {
 	Voxels   []int     // flat model-grid indices
 	Features []float64 // in RescoreFeatures order
 	MaxProb  float64
+	// CoreAt is the probability at and above which a voxel belongs to the
+	// candidate's core: half its peak, and never under the candidate
+	// threshold. The core is measured, and Rescore writes the score over it.
+	CoreAt float32
 }
 
 // Candidates cuts prob at thr into 26-connected components and measures
@@ -115,7 +119,7 @@ func measureCandidate(c []int, prob, black, bright []float32, dims [3]int, thr f
 			cov[a][b] = ss[a][b]/nv - s[a]/nv*s[b]/nv
 		}
 	}
-	coreAt := float32(max(thr, pmax/2))
+	coreAt := float32(max(thr, pmax/2)) // Candidate.CoreAt
 	var coreK, coreB channelStats
 	for _, i := range c {
 		if prob[i] >= coreAt {
@@ -134,6 +138,7 @@ func measureCandidate(c []int, prob, black, bright []float32, dims [3]int, thr f
 	return Candidate{
 		Voxels:  c,
 		MaxProb: pmax,
+		CoreAt:  coreAt,
 		Features: []float64{
 			logN, pmax, sumP / nv, sumB / nv, sumK / nv, bAt, kAt,
 			elongation(cov), logN * pmax,
@@ -256,19 +261,27 @@ type stage struct {
 	at []int
 }
 
-// bind resolves the stage's feature names against RescoreFeatures; a name
-// this firmware does not measure is refused, not scored with the wrong
-// numbers.
+// FeatureColumns returns where each named measurement sits in
+// Candidate.Features (RescoreFeatures order); a name this firmware does not
+// measure is refused, not scored with the wrong numbers.
+func FeatureColumns(names []string) ([]int, error) {
+	at := make([]int, len(names))
+	for i, f := range names {
+		if at[i] = slices.Index(RescoreFeatures, f); at[i] < 0 {
+			return nil, fmt.Errorf("detect: no measurement %q; this firmware measures %v", f, RescoreFeatures)
+		}
+	}
+	return at, nil
+}
+
+// bind resolves the stage's feature names against RescoreFeatures.
 func bind(r *manifest.Rescore) (stage, error) {
 	if len(r.Weights) != len(r.Features) || len(r.Mean) != len(r.Features) || len(r.Scale) != len(r.Features) {
 		return stage{}, fmt.Errorf("detect: the manifest's rescore stage has %d features, %d means, %d scales and %d weights", len(r.Features), len(r.Mean), len(r.Scale), len(r.Weights))
 	}
-	at := make([]int, len(r.Features))
-	for i, f := range r.Features {
-		at[i] = slices.Index(RescoreFeatures, f)
-		if at[i] < 0 {
-			return stage{}, fmt.Errorf("detect: the manifest's rescore stage uses feature %q, which this firmware does not measure (it measures %v)", f, RescoreFeatures)
-		}
+	at, err := FeatureColumns(r.Features)
+	if err != nil {
+		return stage{}, fmt.Errorf("detect: the manifest's rescore stage: %w", err)
 	}
 	return stage{r: r, at: at}, nil
 }
@@ -314,9 +327,8 @@ func Rescore(prob, black, bright []float32, dims [3]int, r *manifest.Rescore) ([
 	out := make([]float32, len(prob))
 	for _, c := range cands {
 		sc := float32(st.score(c.Features))
-		core := float32(max(r.Candidate, c.MaxProb/2))
 		for _, i := range c.Voxels {
-			if prob[i] >= core {
+			if prob[i] >= c.CoreAt {
 				out[i] = sc
 			}
 		}

@@ -27,7 +27,6 @@ import (
 	"log/slog"
 	"math"
 	"os"
-	"slices"
 	"strings"
 
 	"metsentry/firmware/detect"
@@ -56,11 +55,9 @@ func main() {
 }
 
 func run(modelPath, trust, anatomy string, n int, candidate, l2 float64, features []string, out string) error {
-	at := make([]int, len(features))
-	for i, f := range features {
-		if at[i] = slices.Index(detect.RescoreFeatures, f); at[i] < 0 {
-			return fmt.Errorf("rescore: no feature %q; firmware/detect measures %v", f, detect.RescoreFeatures)
-		}
+	at, err := detect.FeatureColumns(features)
+	if err != nil {
+		return fmt.Errorf("rescore: -features: %w", err)
 	}
 	ctx := context.Background()
 	md, plan, err := model.OpenTool(ctx, modelPath, trust, "", 0)
