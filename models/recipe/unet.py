@@ -43,10 +43,11 @@ def up2(x):
 
 
 class MetNet(nn.Module):
-    def __init__(self, in_channels=2, base=8, levels=4):
+    def __init__(self, in_channels=2, base=8, levels=4, channels=None):
         super().__init__()
-        self.levels = levels
-        ch = [base * 2 ** i for i in range(levels)]
+        # channels, when given, sets each level's width (speed_variants.py).
+        ch = list(channels) if channels else [base * 2 ** i for i in range(levels)]
+        self.levels = levels = len(ch)
         self.enc = nn.ModuleList()
         cin = in_channels
         for c in ch:
