@@ -349,6 +349,15 @@ func print(w io.Writer, c Config, rows []Row) {
 	}
 }
 
+// ParseDims reads a -dims value, DxHxW, each at least 8.
+func ParseDims(s string) ([3]int, error) {
+	var d [3]int
+	if _, err := fmt.Sscanf(strings.ReplaceAll(s, "x", " "), "%d %d %d", &d[0], &d[1], &d[2]); err != nil || min(d[0], d[1], d[2]) < 8 {
+		return d, fmt.Errorf("bench: -dims %q: expected DxHxW of at least 8 each, e.g. 160x192x160", s)
+	}
+	return d, nil
+}
+
 // Flags registers the bench flags on fs; call the returned function after
 // parsing to get the config.
 func Flags(fs *flag.FlagSet) func() (Config, error) {
@@ -365,8 +374,9 @@ func Flags(fs *flag.FlagSet) func() (Config, error) {
 	fs.IntVar(&c.Patch, "patch", 0, "also run fp32 and INT8 in tiles of this cube (a multiple of 8, above 40)")
 	return func() (Config, error) {
 		c.Providers = strings.Split(*prov, ",")
-		if _, err := fmt.Sscanf(strings.ReplaceAll(*d, "x", " "), "%d %d %d", &c.Dims[0], &c.Dims[1], &c.Dims[2]); err != nil || min(c.Dims[0], c.Dims[1], c.Dims[2]) < 8 {
-			return c, fmt.Errorf("bench: -dims %q: expected DxHxW of at least 8 each, e.g. 160x192x160", *d)
+		var err error
+		if c.Dims, err = ParseDims(*d); err != nil {
+			return c, err
 		}
 		if c.Patch != 0 && (c.Patch%8 != 0 || c.Patch <= 40) {
 			return c, fmt.Errorf("bench: -patch %d must be a multiple of 8 above 40", c.Patch)

@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"strings"
 
 	"metsentry/runtime/bench"
 	"metsentry/runtime/ort"
@@ -30,9 +29,9 @@ func main() {
 		flag.PrintDefaults()
 	}
 	flag.Parse()
-	var dims [3]int
-	if _, err := fmt.Sscanf(strings.ReplaceAll(*d, "x", " "), "%d %d %d", &dims[0], &dims[1], &dims[2]); err != nil || min(dims[0], dims[1], dims[2]) < 8 {
-		fmt.Fprintf(os.Stderr, "ortcompare: -dims %q: expected DxHxW of at least 8 each\n", *d)
+	dims, err := bench.ParseDims(*d)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "ortcompare:", err)
 		os.Exit(2)
 	}
 	if flag.NArg() < 1 {
