@@ -4,6 +4,10 @@
 //	go run ./models/rescore -model models/metnet/metnet-fp32.manifest.json \
 //	    -trust models/trust -n 60 -out models/metnet/rescore.json
 //
+// -from picks the first train seed: a network fine-tuned on seeds 0–59 is
+// surer of those studies than of new ones, so its stage is better fitted on
+// seeds it never saw (-from 60 -n 100).
+//
 // Each train study goes through the appliance's path (firmware/volume.Prepare,
 // runtime/model, whole pass, as tools/evaluate runs it); the probability map
 // is cut at -candidate into components, each is measured (detect.Candidates)
@@ -42,19 +46,20 @@ func main() {
 	modelPath := flag.String("model", "models/metnet/metnet-fp32.manifest.json", "signed model manifest")
 	trust := flag.String("trust", "models/trust", "trusted keys")
 	anatomy := flag.String("anatomy", "../shared/data/anatomy/colin27", "Colin27 folder for tools/phantom")
-	n := flag.Int("n", 60, "train studies (seeds 0..n-1)")
+	from := flag.Int("from", 0, "first train seed")
+	n := flag.Int("n", 60, "train studies (seeds from..from+n-1)")
 	candidate := flag.Float64("candidate", 0.00005, "probability threshold of candidate components")
 	l2 := flag.Float64("l2", 0.3, "L2 penalty on the standardised weights")
 	features := flag.String("features", strings.Join(detect.RescoreFeatures, ","), "the measurements the stage weighs (firmware/detect.RescoreFeatures names)")
 	out := flag.String("out", "models/metnet/rescore.json", "where to write the fitted stage")
 	flag.Parse()
-	if err := run(*modelPath, *trust, *anatomy, *n, *candidate, *l2, strings.Split(*features, ","), *out); err != nil {
+	if err := run(*modelPath, *trust, *anatomy, *from, *n, *candidate, *l2, strings.Split(*features, ","), *out); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 }
 
-func run(modelPath, trust, anatomy string, n int, candidate, l2 float64, features []string, out string) error {
+func run(modelPath, trust, anatomy string, from, n int, candidate, l2 float64, features []string, out string) error {
 	at, err := detect.FeatureColumns(features)
 	if err != nil {
 		return fmt.Errorf("rescore: -features: %w", err)
@@ -72,7 +77,7 @@ func run(modelPath, trust, anatomy string, n int, candidate, l2 float64, feature
 	}
 	var all [][]float64 // every candidate's measurements, in detect.RescoreFeatures order
 	var y []bool
-	for seed := range n {
+	for seed := from; seed < from+n; seed++ {
 		c, err := gen.Generate(uint64(seed), phantom.Train)
 		if err != nil {
 			return err
@@ -116,8 +121,8 @@ func run(modelPath, trust, anatomy string, n int, candidate, l2 float64, feature
 			right++
 		}
 	}
-	r.Fit = fmt.Sprintf("%s train split seeds 0-%d: %d candidates at probability %g (%d on lesions), L2 %g; %.1f%% classified right at 0.5",
-		phantom.Version, n-1, len(all), candidate, pos, l2, 100*float64(right)/float64(len(all)))
+	r.Fit = fmt.Sprintf("%s train split seeds %d-%d: %d candidates at probability %g (%d on lesions), L2 %g; %.1f%% classified right at 0.5",
+		phantom.Version, from, from+n-1, len(all), candidate, pos, l2, 100*float64(right)/float64(len(all)))
 	b, err := json.MarshalIndent(r, "", " ")
 	if err != nil {
 		return err
