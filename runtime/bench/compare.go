@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"metsentry/runtime/ort"
@@ -82,12 +83,9 @@ func PrintCompared(w io.Writer, dims [3]int, threads int, rows []Compared) {
 }
 
 func formatTimes(v []float64) string {
-	s := ""
+	parts := make([]string, len(v))
 	for i, t := range v {
-		if i > 0 {
-			s += " "
-		}
-		s += fmt.Sprintf("%.2f", t)
+		parts[i] = fmt.Sprintf("%.2f", t)
 	}
-	return s
+	return strings.Join(parts, " ")
 }
