@@ -19,9 +19,11 @@
 // their contrast against the tissue just around it, over that tissue's
 // texture) and writes a logistic score over the candidate's core; Find on that score
 // map at the stage's accept level gives the lesions. A bright-only study
-// has no black-blood channel to measure and uses the probability map at the
-// manifest's threshold. OperatingMap makes that choice, in one place, for
-// the appliance and the tools.
+// has no black-blood channel to measure: it gets the manifest's bright-only
+// stage (the same kind of model over the measurements that need no
+// black-blood image, BrightOnlyFeatures), or without one the probability
+// map at the manifest's threshold. OperatingMap makes that choice, in one
+// place, for the appliance and the tools.
 //
 // The location in words (location.go) is a coarse description from position
 // alone, not an atlas look-up: see Locate for how it is derived and what it

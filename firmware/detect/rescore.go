@@ -8,7 +8,8 @@ import (
 	"metsentry/runtime/manifest"
 )
 
-// The second stage (manifest output.rescore), for VISIBLE studies.
+// The second stage (manifest output.rescore), for VISIBLE studies, and its
+// bright-only counterpart (output.rescore_bright_only).
 //
 // The network's probability is well calibrated where it is sure and mixed
 // where it is not: below its operating point sit both small lesions and
@@ -18,7 +19,9 @@ import (
 // map is cut at a low candidate threshold, each candidate is measured
 // (RescoreFeatures) and a logistic model fitted on the train split
 // (models/rescore) scores it. Rescore writes that score over the candidate's
-// core, and Find, at the manifest's accept level, takes it from there.
+// core, and Find, at the manifest's accept level, takes it from there. A
+// bright-only study has only the shape, the probabilities and the
+// bright-blood contrast to go on; its stage weighs those alone.
 
 // RescoreFeatures names every measurement of a candidate this firmware
 // makes, in the order Candidate.Features holds them. A manifest's stage
@@ -47,6 +50,17 @@ var RescoreFeatures = []string{
 	"bright_minus_black",    // core_bright − core_black: flowing blood is bright on one and dark on the other
 	"logit_max",             // ln(max_prob / (1 − max_prob)), max_prob held within [1e-6, 1 − 1e-6]: the network's confidence unsquashed
 	"log_core_voxels",       // ln(1 + voxels in the core)
+}
+
+// needsBlack are the RescoreFeatures measured on the black-blood channel. A
+// bright-only study has none (the channel is zeroed), so a stage for such
+// studies must not name them.
+var needsBlack = []string{"mean_black", "black_at_max", "core_black", "black_contrast", "black_contrast_z", "bright_minus_black"}
+
+// BrightOnlyFeatures returns the RescoreFeatures that need no black-blood
+// image: what a stage for bright-only studies may weigh.
+func BrightOnlyFeatures() []string {
+	return slices.DeleteFunc(slices.Clone(RescoreFeatures), func(f string) bool { return slices.Contains(needsBlack, f) })
 }
 
 // Candidate is one component of the probability map at the candidate
@@ -306,12 +320,13 @@ func Score(r *manifest.Rescore, features []float64) (float64, error) {
 	return s.score(features), nil
 }
 
-// Rescore returns the score map of a VISIBLE study: every candidate of prob
-// at r.Candidate scored by r, the score written over the candidate's core
-// (its voxels at or above half its highest probability), 0 elsewhere. Find
-// on it at r.Accept gives the lesions. It is for VISIBLE studies only: with
-// a zeroed black channel (a bright-only study) every candidate would read as
-// blood, so the caller uses prob at the manifest's threshold instead.
+// Rescore returns the score map of a study: every candidate of prob at
+// r.Candidate scored by r, the score written over the candidate's core (its
+// voxels at or above half its highest probability), 0 elsewhere. Find on it
+// at r.Accept gives the lesions. A stage fitted on VISIBLE studies reads
+// black-blood values: with a zeroed black channel (a bright-only study)
+// every candidate would read as blood, so OperatingMap gives a bright-only
+// study the manifest's bright-only stage, or none.
 func Rescore(prob, black, bright []float32, dims [3]int, r *manifest.Rescore) ([]float32, error) {
 	if r == nil {
 		return nil, fmt.Errorf("detect: no rescore stage")
@@ -336,29 +351,61 @@ func Rescore(prob, black, bright []float32, dims [3]int, r *manifest.Rescore) ([
 	return out, nil
 }
 
+// Stage returns the manifest's second stage for a study: output.rescore
+// for a VISIBLE one (visible: the black-blood channel was measured),
+// output.rescore_bright_only for a bright-only one; nil when the manifest
+// has none for it. A bright-only stage naming a black-blood measurement is
+// refused: it would score zeros.
+func Stage(o manifest.Output, visible bool) (*manifest.Rescore, error) {
+	r := stageOf(o, visible)
+	if r != nil && !visible {
+		for _, f := range r.Features {
+			if slices.Contains(needsBlack, f) {
+				return nil, fmt.Errorf("detect: the manifest's bright-only stage weighs %q, which needs the black-blood image", f)
+			}
+		}
+	}
+	return r, nil
+}
+
 // OperatingPoint is the manifest's operating point for a study: with a
-// rescore stage and the black-blood channel measured (visible), the stage's
-// accept level on its score map; otherwise the network's threshold on its
-// probability map. Both keep the manifest's smallest component.
+// stage for it (Stage), the stage's accept level on its score map;
+// otherwise the network's threshold on its probability map. Both keep the
+// manifest's smallest component.
 func OperatingPoint(o manifest.Output, visible bool) Params {
 	p := ParamsFromManifest(o)
-	if o.Rescore != nil && visible {
-		p.Threshold = o.Rescore.Accept
+	if r := stageOf(o, visible); r != nil {
+		p.Threshold = r.Accept
 	}
 	return p
 }
 
+// stageOf is Stage's choice, without its check (OperatingMap makes it).
+func stageOf(o manifest.Output, visible bool) *manifest.Rescore {
+	if visible {
+		return o.Rescore
+	}
+	return o.RescoreBrightOnly
+}
+
 // OperatingMap returns the map OperatingPoint applies to, with it: the
-// stage's score map (Rescore) for a visible study when the manifest has a
-// stage, else prob itself. Find on the map at the returned Params gives the
-// study's lesions; this is the one place the choice is made, for the
-// appliance and the tools alike.
+// stage's score map (Rescore) when the manifest has a stage for the study
+// (Stage), else prob itself. black may be nil for a bright-only study. Find
+// on the map at the returned Params gives the study's lesions; this is the
+// one place the choice is made, for the appliance and the tools alike.
 func OperatingMap(prob, black, bright []float32, dims [3]int, o manifest.Output, visible bool) ([]float32, Params, error) {
 	p := OperatingPoint(o, visible)
-	if o.Rescore == nil || !visible {
+	r, err := Stage(o, visible)
+	if err != nil {
+		return nil, Params{}, err
+	}
+	if r == nil {
 		return prob, p, nil
 	}
-	score, err := Rescore(prob, black, bright, dims, o.Rescore)
+	if black == nil && !visible {
+		black = make([]float32, len(prob))
+	}
+	score, err := Rescore(prob, black, bright, dims, r)
 	if err != nil {
 		return nil, Params{}, err
 	}

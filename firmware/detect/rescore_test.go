@@ -165,29 +165,37 @@ func TestRescoreRefusesOtherFeatures(t *testing.T) {
 }
 
 // The operating point follows the study: a VISIBLE study with a stage gets
-// the stage's score map at its accept level; a bright-only study, or a
-// manifest without a stage, the probabilities at the network's threshold.
+// the stage's score map at its accept level; a bright-only study gets the
+// bright-only stage's, or without one, like a manifest without a stage, the
+// probabilities at the network's threshold.
 func TestOperatingMap(t *testing.T) {
 	g := grid(12, 12, 12, geom.Vec3{1, 1, 1}, geom.Vec3{})
 	n := g.Len()
 	prob, black, bright := make([]float32, n), make([]float32, n), make([]float32, n)
 	set(prob, g, 0.3, box(4, 4, 4, 2)...)
 	set(black, g, 1.5, box(4, 4, 4, 2)...)
+	set(bright, g, 2, box(4, 4, 4, 2)...)
 	r := blackOnly()
 	r.Accept = 0.7
 	o := manifest.Output{Threshold: 0.6, MinComponentMM3: 2, Rescore: r}
+	// The bright-only stage weighs the core's bright-blood value.
+	withBright := o
+	withBright.RescoreBrightOnly = &manifest.Rescore{Candidate: 0.1, Accept: 0.8, Features: []string{"core_bright"}, Mean: []float64{0}, Scale: []float64{1}, Weights: []float64{3}}
 	for _, c := range []struct {
 		name    string
 		o       manifest.Output
 		visible bool
+		black   []float32
 		thr     float64
-		scored  bool
+		score   float64 // the map's value at the candidate; 0: the probability
 	}{
-		{"visible with a stage", o, true, 0.7, true},
-		{"bright-only", o, false, 0.6, false},
-		{"no stage", manifest.Output{Threshold: 0.6, MinComponentMM3: 2}, true, 0.6, false},
+		{"visible with a stage", o, true, black, 0.7, 1 / (1 + math.Exp(-4*1.5))},
+		{"bright-only without its stage", o, false, black, 0.6, 0},
+		{"bright-only with its stage", withBright, false, nil, 0.8, 1 / (1 + math.Exp(-3*2))},
+		{"visible beside a bright-only stage", withBright, true, black, 0.7, 1 / (1 + math.Exp(-4*1.5))},
+		{"no stage", manifest.Output{Threshold: 0.6, MinComponentMM3: 2}, true, black, 0.6, 0},
 	} {
-		m, p, err := OperatingMap(prob, black, bright, g.Dims, c.o, c.visible)
+		m, p, err := OperatingMap(prob, c.black, bright, g.Dims, c.o, c.visible)
 		if err != nil {
 			t.Fatalf("%s: %v", c.name, err)
 		}
@@ -195,11 +203,31 @@ func TestOperatingMap(t *testing.T) {
 			t.Errorf("%s: operating point %+v, want threshold %g", c.name, p, c.thr)
 		}
 		at := m[g.Index(4, 4, 4)]
-		if want := float32(1 / (1 + math.Exp(-4*1.5))); c.scored && math.Abs(float64(at-want)) > 1e-6 {
-			t.Errorf("%s: map %g at the candidate, want its score %g", c.name, at, want)
+		if c.score != 0 && math.Abs(float64(at)-c.score) > 1e-6 {
+			t.Errorf("%s: map %g at the candidate, want its score %g", c.name, at, c.score)
 		}
-		if !c.scored && at != 0.3 {
+		if c.score == 0 && at != 0.3 {
 			t.Errorf("%s: map %g at the candidate, want the probability 0.3", c.name, at)
 		}
+	}
+}
+
+// A bright-only stage that weighs a black-blood measurement is refused: on a
+// bright-only study it would score the zeroed channel. BrightOnlyFeatures
+// are the measurements it may weigh.
+func TestBrightOnlyStageRefusesBlack(t *testing.T) {
+	g := grid(4, 4, 4, geom.Vec3{1, 1, 1}, geom.Vec3{})
+	z := make([]float32, g.Len())
+	o := manifest.Output{Threshold: 0.6, RescoreBrightOnly: blackOnly()}
+	if _, _, err := OperatingMap(z, nil, z, g.Dims, o, false); err == nil || !strings.Contains(err.Error(), "mean_black") {
+		t.Fatalf("err = %v, want a refusal naming mean_black", err)
+	}
+	ok := BrightOnlyFeatures()
+	if len(ok) != len(RescoreFeatures)-len(needsBlack) || slices.ContainsFunc(ok, func(f string) bool { return strings.Contains(f, "black") }) {
+		t.Fatalf("BrightOnlyFeatures() = %v", ok)
+	}
+	o.RescoreBrightOnly = &manifest.Rescore{Candidate: 0.1, Accept: 0.5, Features: ok, Mean: make([]float64, len(ok)), Scale: slices.Repeat([]float64{1}, len(ok)), Weights: make([]float64, len(ok))}
+	if _, _, err := OperatingMap(z, nil, z, g.Dims, o, false); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -4,6 +4,7 @@
 //
 //	go run ./models/mkmanifest -dir models/metnet -threshold 0.5 -min-mm3 4 \
 //	    -rescore models/metnet/rescore.json -accept 0.5 \
+//	    -rescore-bright-only models/metnet/rescore-bright-only.json -accept-bright-only 0.5 \
 //	    -metrics models/metnet/metrics.json -key ~/keys/metsentry-models.key
 //
 // The preprocessing fields come from models.Preprocessing, the same function
@@ -20,6 +21,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"metsentry/firmware/detect"
 	"metsentry/models"
 	"metsentry/runtime/manifest"
 	"metsentry/runtime/trust"
@@ -34,14 +36,44 @@ func main() {
 	key := flag.String("key", "", "private key file to sign with (optional)")
 	rescore := flag.String("rescore", "", "the fitted rescore stage (models/rescore's output) to put in output.rescore (optional)")
 	accept := flag.Float64("accept", 0, "with -rescore: the stage's accept level, chosen on the val split (default: the file's)")
+	rescoreBright := flag.String("rescore-bright-only", "", "the fitted bright-only stage (models/rescore -bright-only) to put in output.rescore_bright_only (optional)")
+	acceptBright := flag.Float64("accept-bright-only", 0, "with -rescore-bright-only: its accept level, chosen on the val split (default: the file's)")
 	flag.Parse()
-	if err := run(*dir, *version, *threshold, *minMM3, *metrics, *key, *rescore, *accept); err != nil {
+	stages := []stageFile{{*rescore, *accept, false}, {*rescoreBright, *acceptBright, true}}
+	if err := run(*dir, *version, *threshold, *minMM3, *metrics, *key, stages); err != nil {
 		fmt.Fprintln(os.Stderr, "mkmanifest:", err)
 		os.Exit(1)
 	}
 }
 
-func run(dir, version string, threshold, minMM3 float64, metricsPath, key, rescorePath string, accept float64) error {
+// stageFile is a fitted second stage to put in the manifests: for VISIBLE
+// studies, or for bright-only ones.
+type stageFile struct {
+	path       string // models/rescore's output; "" for none
+	accept     float64
+	brightOnly bool
+}
+
+// load reads the stage, with its accept level when one is given.
+func (f stageFile) load() (*manifest.Rescore, error) {
+	if f.path == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(f.path)
+	if err != nil {
+		return nil, err
+	}
+	r := new(manifest.Rescore)
+	if err := json.Unmarshal(b, r); err != nil {
+		return nil, fmt.Errorf("%s: %w", f.path, err)
+	}
+	if f.accept != 0 {
+		r.Accept = f.accept
+	}
+	return r, nil
+}
+
+func run(dir, version string, threshold, minMM3 float64, metricsPath, key string, stages []stageFile) error {
 	training, err := os.ReadFile(filepath.Join(dir, "train.json"))
 	if err != nil {
 		return err
@@ -65,19 +97,22 @@ func run(dir, version string, threshold, minMM3 float64, metricsPath, key, resco
 			return fmt.Errorf("%s is not JSON", metricsPath)
 		}
 	}
-	var stage *manifest.Rescore
-	if rescorePath != "" {
-		b, err := os.ReadFile(rescorePath)
+	var visible, brightOnly *manifest.Rescore
+	for _, f := range stages {
+		r, err := f.load()
 		if err != nil {
 			return err
 		}
-		stage = new(manifest.Rescore)
-		if err := json.Unmarshal(b, stage); err != nil {
-			return fmt.Errorf("%s: %w", rescorePath, err)
+		if f.brightOnly {
+			brightOnly = r
+		} else {
+			visible = r
 		}
-		if accept != 0 {
-			stage.Accept = accept
-		}
+	}
+	// The firmware refuses a bright-only stage weighing a black-blood
+	// measurement; so does this, before anything is signed.
+	if _, err := detect.Stage(manifest.Output{RescoreBrightOnly: brightOnly}, false); err != nil {
+		return err
 	}
 	for _, prec := range []string{"int8", "fp32"} {
 		m := models.Preprocessing()
@@ -89,7 +124,7 @@ func run(dir, version string, threshold, minMM3 float64, metricsPath, key, resco
 		}
 		m.SHA256 = sum
 		m.Output.Threshold, m.Output.MinComponentMM3 = threshold, minMM3
-		m.Output.Rescore = stage
+		m.Output.Rescore, m.Output.RescoreBrightOnly = visible, brightOnly
 		tol := 1e-4
 		if prec == "int8" {
 			// The reference is PyTorch simulating the Q/DQ graph; integer

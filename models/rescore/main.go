@@ -8,15 +8,22 @@
 // surer of those studies than of new ones, so its stage is better fitted on
 // seeds it never saw (-from 60 -n 100).
 //
+// -bright-only fits the stage for bright-only studies
+// (output.rescore_bright_only): the black-blood series is withheld, as
+// firmware/volume does for a study without one, and the stage weighs only
+// the measurements that need no black-blood image
+// (detect.BrightOnlyFeatures).
+//
 // Each train study goes through the appliance's path (firmware/volume.Prepare,
 // runtime/model, whole pass, as tools/evaluate runs it); the probability map
 // is cut at -candidate into components, each is measured (detect.Candidates)
 // and labelled a lesion when one of its voxels falls on a phantom lesion. The
 // default candidate level, 0.00005, is far below the network's own operating
 // point: low enough that nearly every lesion the network responds to at all
-// is a candidate (MetNet 0.5.0: about 19 candidates a study on train, 189 of
-// them on lesions), and the measurements, not the network's confidence, tell
-// the lesions from the rest. 0.4.0's network, with a long tail of low
+// is a candidate (MetNet 0.6.0: about 119 candidates a study on train seeds
+// 60–159, which it never saw, 335 of them on lesions; 0.5.0 gave about 19 a
+// study on seeds 0–59, which it was fine-tuned on), and the measurements, not
+// the network's confidence, tell the lesions from the rest. 0.4.0's network, with a long tail of low
 // probabilities, needed 0.0005 and gave about 95 a study. An L2-regularised logistic
 // regression of label on measurements is written as a manifest Rescore; its
 // accept level is chosen afterwards on the val split (tools/evaluate's FROC)
@@ -50,19 +57,37 @@ func main() {
 	n := flag.Int("n", 60, "train studies (seeds from..from+n-1)")
 	candidate := flag.Float64("candidate", 0.00005, "probability threshold of candidate components")
 	l2 := flag.Float64("l2", 0.3, "L2 penalty on the standardised weights")
-	features := flag.String("features", strings.Join(detect.RescoreFeatures, ","), "the measurements the stage weighs (firmware/detect.RescoreFeatures names)")
-	out := flag.String("out", "models/metnet/rescore.json", "where to write the fitted stage")
+	features := flag.String("features", "", "the measurements the stage weighs (firmware/detect.RescoreFeatures names; default: all, or with -bright-only those that need no black-blood image)")
+	brightOnly := flag.Bool("bright-only", false, "fit the stage for bright-only studies: the black-blood series withheld")
+	out := flag.String("out", "", "where to write the fitted stage (default models/metnet/rescore.json, or rescore-bright-only.json with -bright-only)")
 	flag.Parse()
-	if err := run(*modelPath, *trust, *anatomy, *from, *n, *candidate, *l2, strings.Split(*features, ","), *out); err != nil {
+	names, file := detect.RescoreFeatures, "models/metnet/rescore.json"
+	if *brightOnly {
+		names, file = detect.BrightOnlyFeatures(), "models/metnet/rescore-bright-only.json"
+	}
+	if *features != "" {
+		names = strings.Split(*features, ",")
+	}
+	if *out != "" {
+		file = *out
+	}
+	if err := run(*modelPath, *trust, *anatomy, *from, *n, *candidate, *l2, names, *brightOnly, file); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 }
 
-func run(modelPath, trust, anatomy string, from, n int, candidate, l2 float64, features []string, out string) error {
+func run(modelPath, trust, anatomy string, from, n int, candidate, l2 float64, features []string, brightOnly bool, out string) error {
 	at, err := detect.FeatureColumns(features)
 	if err != nil {
 		return fmt.Errorf("rescore: -features: %w", err)
+	}
+	if brightOnly {
+		// The check the firmware makes before it scores a bright-only study.
+		o := manifest.Output{RescoreBrightOnly: &manifest.Rescore{Features: features}}
+		if _, err := detect.Stage(o, false); err != nil {
+			return fmt.Errorf("rescore: -features: %w", err)
+		}
 	}
 	ctx := context.Background()
 	md, plan, err := model.OpenTool(ctx, modelPath, trust, "", 0)
@@ -82,7 +107,7 @@ func run(modelPath, trust, anatomy string, from, n int, candidate, l2 float64, f
 		if err != nil {
 			return err
 		}
-		cx, cy, err := candidates(ctx, det, c, candidate)
+		cx, cy, err := candidates(ctx, det, c, candidate, brightOnly)
 		if err != nil {
 			return fmt.Errorf("rescore: %s: %w", c.ID, err)
 		}
@@ -121,8 +146,12 @@ func run(modelPath, trust, anatomy string, from, n int, candidate, l2 float64, f
 			right++
 		}
 	}
-	r.Fit = fmt.Sprintf("%s train split seeds %d-%d: %d candidates at probability %g (%d on lesions), L2 %g; %.1f%% classified right at 0.5",
-		phantom.Version, from, from+n-1, len(all), candidate, pos, l2, 100*float64(right)/float64(len(all)))
+	input := "VISIBLE studies"
+	if brightOnly {
+		input = "bright-only studies (black-blood series withheld)"
+	}
+	r.Fit = fmt.Sprintf("%s train split seeds %d-%d as %s: %d candidates at probability %g (%d on lesions), L2 %g; %.1f%% classified right at 0.5",
+		phantom.Version, from, from+n-1, input, len(all), candidate, pos, l2, 100*float64(right)/float64(len(all)))
 	b, err := json.MarshalIndent(r, "", " ")
 	if err != nil {
 		return err
@@ -131,10 +160,15 @@ func run(modelPath, trust, anatomy string, from, n int, candidate, l2 float64, f
 	return os.WriteFile(out, append(b, '\n'), 0o644)
 }
 
-// candidates runs the model on one phantom study and returns its candidates'
-// measurements and whether each touches a lesion.
-func candidates(ctx context.Context, d *runner.ModelDetector, c *phantom.Case, thr float64) ([][]float64, []bool, error) {
-	mi, prob, err := d.ModelProb(ctx, &volume.Volume{Grid: c.Grid, Data: c.Black}, &volume.Volume{Grid: c.Grid, Data: c.Bright})
+// candidates runs the model on one phantom study (without its black-blood
+// series when brightOnly) and returns its candidates' measurements and
+// whether each touches a lesion.
+func candidates(ctx context.Context, d *runner.ModelDetector, c *phantom.Case, thr float64, brightOnly bool) ([][]float64, []bool, error) {
+	black := &volume.Volume{Grid: c.Grid, Data: c.Black}
+	if brightOnly {
+		black = nil
+	}
+	mi, prob, err := d.ModelProb(ctx, black, &volume.Volume{Grid: c.Grid, Data: c.Bright})
 	if err != nil {
 		return nil, nil, err
 	}

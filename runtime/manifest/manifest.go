@@ -86,8 +86,14 @@ type Output struct {
 	// logistic model over measurements of each (firmware/detect.Rescore),
 	// and a component is a lesion when its score is at least Rescore.Accept.
 	// Threshold stays the operating point of the probability map itself,
-	// used when the stage does not apply (a bright-only study).
+	// used when no stage applies.
 	Rescore *Rescore `json:"rescore,omitempty"`
+	// RescoreBrightOnly, when present, is the same kind of stage for
+	// bright-only studies (no black-blood series): fitted on the network's
+	// candidates with the black channel withheld, over measurements that
+	// need no black-blood image. Without it a bright-only study uses
+	// Threshold.
+	RescoreBrightOnly *Rescore `json:"rescore_bright_only,omitempty"`
 }
 
 // Rescore is a logistic model over component features: score =
@@ -232,13 +238,13 @@ func (m *Manifest) Validate() error {
 	if o.MinComponentMM3 < 0 {
 		bad("output.min_component_mm3 %g must not be negative", o.MinComponentMM3)
 	}
-	if r := o.Rescore; r != nil {
+	checkRescore := func(name string, r *Rescore) {
 		if !(r.Candidate > 0 && r.Candidate < 1) || !(r.Accept > 0 && r.Accept < 1) {
-			bad("output.rescore.candidate %g and accept %g must be between 0 and 1", r.Candidate, r.Accept)
+			bad("output.%s.candidate %g and accept %g must be between 0 and 1", name, r.Candidate, r.Accept)
 		}
 		n := len(r.Features)
 		if n == 0 || len(r.Mean) != n || len(r.Scale) != n || len(r.Weights) != n {
-			bad("output.rescore has %d features, %d means, %d scales and %d weights; want the same number, at least 1", n, len(r.Mean), len(r.Scale), len(r.Weights))
+			bad("output.%s has %d features, %d means, %d scales and %d weights; want the same number, at least 1", name, n, len(r.Mean), len(r.Scale), len(r.Weights))
 		}
 		finite := func(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
 		ok := finite(r.Bias)
@@ -246,8 +252,14 @@ func (m *Manifest) Validate() error {
 			ok = ok && finite(r.Mean[i]) && finite(r.Weights[i]) && finite(r.Scale[i]) && r.Scale[i] > 0
 		}
 		if !ok {
-			bad("output.rescore holds a number that is not finite, or a scale that is not positive")
+			bad("output.%s holds a number that is not finite, or a scale that is not positive", name)
 		}
+	}
+	if o.Rescore != nil {
+		checkRescore("rescore", o.Rescore)
+	}
+	if o.RescoreBrightOnly != nil {
+		checkRescore("rescore_bright_only", o.RescoreBrightOnly)
 	}
 	if r := m.Reference; r != nil {
 		if len(r.Shape) != 5 || r.Shape[0] != 1 || r.Shape[1] != int64(len(m.Channels)) {

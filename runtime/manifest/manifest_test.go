@@ -35,6 +35,8 @@ func TestParse(t *testing.T) {
 		{"rescore lengths", withRescore(`"candidate": 0.1, "accept": 0.5, "features": ["a", "b"], "mean": [0], "scale": [1, 2], "weights": [0.5, -1]`), "2 features, 1 means"},
 		{"rescore scale", withRescore(`"candidate": 0.1, "accept": 0.5, "features": ["a"], "mean": [0], "scale": [0], "weights": [0.5]`), "scale that is not positive"},
 		{"rescore accept", withRescore(`"candidate": 0.1, "accept": 1, "features": ["a"], "mean": [0], "scale": [1], "weights": [0.5]`), "accept 1"},
+		{"bright-only stage", withStage("rescore_bright_only", `"candidate": 0.1, "accept": 0.5, "features": ["a"], "mean": [0], "scale": [1], "weights": [0.5]`), ""},
+		{"bright-only stage scale", withStage("rescore_bright_only", `"candidate": 0.1, "accept": 0.5, "features": ["a"], "mean": [0], "scale": [-1], "weights": [0.5]`), "output.rescore_bright_only holds"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m, err := Parse([]byte(tc.edit(good)))
@@ -55,9 +57,12 @@ func TestParse(t *testing.T) {
 }
 
 // withRescore adds an output.rescore object with the given fields.
-func withRescore(fields string) func(string) string {
+func withRescore(fields string) func(string) string { return withStage("rescore", fields) }
+
+// withStage adds an output object named key with the given fields.
+func withStage(key, fields string) func(string) string {
 	return func(s string) string {
-		return strings.Replace(s, `"min_component_mm3": 3}`, `"min_component_mm3": 3, "rescore": {`+fields+`}}`, 1)
+		return strings.Replace(s, `"min_component_mm3": 3}`, `"min_component_mm3": 3, "`+key+`": {`+fields+`}}`, 1)
 	}
 }
 

@@ -152,6 +152,47 @@ func TestModelBrightOnly(t *testing.T) {
 	}
 }
 
+// A manifest's bright-only stage (output.rescore_bright_only) scores a
+// bright-only study's candidates: one that accepts nothing leaves nothing
+// found, where the network alone found lesions and vessels
+// (TestModelBrightOnly); the VISIBLE run does not use it.
+func TestModelBrightOnlyStage(t *testing.T) {
+	g := generator(t)
+	none := &manifest.Rescore{Candidate: 0.5, Accept: 0.5, Features: []string{"log_voxels"},
+		Mean: []float64{0}, Scale: []float64{1}, Weights: []float64{0}, Bias: -10}
+	m := &manifest.Manifest{
+		Schema: 1, Name: "echo", Version: "0", Precision: "fp32",
+		Channels: []string{"black", "bright"}, BrightOnly: true, SpacingMM: [3]float64{1, 1, 1},
+		Normalisation: manifest.Normalisation{Method: "zscore-mask"},
+		Layout:        manifest.Layout{Mode: manifest.LayoutWhole, Multiple: 8},
+		Output:        manifest.Output{Meaning: "lesion-probability", Threshold: 0.5, RescoreBrightOnly: none},
+	}
+	for _, brightOnly := range []bool{true, false} {
+		d := &ModelDetector{Manifest: m, Engine: echoBright{}, Plan: infer.Plan{Multiple: 8, BudgetBytes: 1 << 40, BytesPerVoxel: 64, OutChannels: 1}}
+		rep, err := Run(context.Background(), Options{
+			Generator: g, Split: phantom.Val, Seeds: []uint64{4}, Detector: d, BrightOnly: brightOnly,
+			Params: detect.Params{Threshold: 0.5}, ScratchDir: t.TempDir(),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := rep.Summary
+		if found := s.Hits + s.FP; (found == 0) != brightOnly {
+			t.Errorf("bright-only %v: %d hits and %d false positives; want none only where the stage runs", brightOnly, s.Hits, s.FP)
+		}
+	}
+	// A bright-only stage weighing a black-blood measurement is refused.
+	black := *none
+	black.Features = []string{"mean_black"}
+	m.Output.RescoreBrightOnly = &black
+	d := &ModelDetector{Manifest: m, Engine: echoBright{}, Plan: infer.Plan{Multiple: 8, BudgetBytes: 1 << 40, BytesPerVoxel: 64, OutChannels: 1}}
+	_, err := Run(context.Background(), Options{Generator: g, Split: phantom.Val, Seeds: []uint64{4}, Detector: d, BrightOnly: true,
+		Params: detect.Params{Threshold: 0.5}, ScratchDir: t.TempDir()})
+	if err == nil || !strings.Contains(err.Error(), "mean_black") {
+		t.Errorf("err = %v, want a refusal naming mean_black", err)
+	}
+}
+
 // zeroBlack is echoBright that also records whether the black channel it
 // was given is all zero.
 type zeroBlack struct {

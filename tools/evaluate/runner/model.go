@@ -21,10 +21,11 @@ import (
 // Engine is a runtime/model.Model in the evaluate command (built with cgo);
 // tests use a stand-in.
 //
-// When the manifest has a rescore stage (output.rescore) and the study has
-// its black-blood channel, Prob returns the stage's score map
-// (detect.Rescore), which the appliance thresholds at the stage's accept
-// level; NoRescore returns the network's probabilities instead.
+// When the manifest has a second stage for the study (output.rescore for a
+// VISIBLE one, output.rescore_bright_only for a bright-only one:
+// detect.Stage), Prob returns the stage's score map (detect.Rescore), which
+// the appliance thresholds at the stage's accept level; NoRescore returns
+// the network's probabilities instead.
 type ModelDetector struct {
 	Label     string
 	Manifest  *manifest.Manifest
@@ -39,24 +40,24 @@ func (d *ModelDetector) Name() string {
 		return d.Label
 	}
 	name := fmt.Sprintf("model %s %s (%s)", d.Manifest.Name, d.Manifest.Version, d.Manifest.Precision)
-	if d.Rescores() {
+	o, m := d.Output(), d.Manifest.Output
+	switch {
+	case o.Rescore != nil && o.RescoreBrightOnly != nil:
+		name += " with its rescore stages (VISIBLE and bright-only)"
+	case o.Rescore != nil:
 		name += " with its rescore stage on VISIBLE studies"
-	} else if d.Manifest.Output.Rescore != nil {
-		name += ", network probabilities (rescore stage off)"
+	case m.Rescore != nil || m.RescoreBrightOnly != nil:
+		name += ", network probabilities (rescore stages off)"
 	}
 	return name
 }
 
-// Rescores reports whether Prob applies the manifest's rescore stage to a
-// VISIBLE study.
-func (d *ModelDetector) Rescores() bool { return d.Output().Rescore != nil }
-
 // Output is the manifest's output as this detector applies it: without the
-// rescore stage when NoRescore is set.
+// rescore stages when NoRescore is set.
 func (d *ModelDetector) Output() manifest.Output {
 	o := d.Manifest.Output
 	if d.NoRescore {
-		o.Rescore = nil
+		o.Rescore, o.RescoreBrightOnly = nil, nil
 	}
 	return o
 }

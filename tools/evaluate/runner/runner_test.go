@@ -260,7 +260,7 @@ func TestModelDetectorRescore(t *testing.T) {
 			t.Fatal(err)
 		}
 		sums[i] = rep.Summary
-		if want := map[bool]string{true: "rescore stage off", false: "with its rescore stage"}[off]; !strings.Contains(rep.Detector, want) {
+		if want := map[bool]string{true: "rescore stages off", false: "with its rescore stage"}[off]; !strings.Contains(rep.Detector, want) {
 			t.Errorf("detector %q does not say %q", rep.Detector, want)
 		}
 	}

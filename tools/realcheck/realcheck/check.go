@@ -121,6 +121,10 @@ type ModelInfo struct {
 	Precision       string  `json:"precision"`
 	Threshold       float64 `json:"threshold"`
 	MinComponentMM3 float64 `json:"min_component_mm3"`
+	// StageAccept is the accept level of the manifest's bright-only second
+	// stage (output.rescore_bright_only), which then finds the lesions on
+	// its score map instead of Threshold on the probabilities; 0 without one.
+	StageAccept float64 `json:"bright_only_stage_accept,omitempty"`
 }
 
 // Check runs the model on s.T1c as a bright-only study and measures the
@@ -188,8 +192,16 @@ func Check(ctx context.Context, s *Study, o Options) (*Result, error) {
 	if res.Reference.Voxels > 0 {
 		res.ReferenceLocation = detect.Locate(res.Reference.CentreLPS, dref).String()
 	}
-	// A bright-only study: the network at its own threshold, no rescore stage.
-	lesions, err := detect.Find(res.Prob, mi.Grid, detect.OperatingPoint(m.Output, false), dref)
+	// A bright-only study: the manifest's bright-only stage, or without one
+	// the network at its own threshold.
+	opMap, op, err := detect.OperatingMap(res.Prob, nil, mi.Channel(manifest.ChannelBright), g, m.Output, false)
+	if err != nil {
+		return nil, fmt.Errorf("realcheck: %w", err)
+	}
+	if m.Output.RescoreBrightOnly != nil {
+		res.Model.StageAccept = op.Threshold
+	}
+	lesions, err := detect.Find(opMap, mi.Grid, op, dref)
 	if err != nil {
 		return nil, fmt.Errorf("realcheck: %w", err)
 	}

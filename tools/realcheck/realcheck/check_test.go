@@ -179,3 +179,34 @@ func (zeroEngine) Run(_ context.Context, in []float32, shape [5]int64) ([]float3
 }
 func (zeroEngine) Provider() string { return "zero" }
 func (zeroEngine) Close() error     { return nil }
+
+// With a bright-only stage (output.rescore_bright_only) the lesions are the
+// candidates it accepts: one that counts elongation against drops the
+// vessel and keeps the tumour; the probabilities stay the network's.
+func TestCheckBrightOnlyStage(t *testing.T) {
+	s := newSynth(true)
+	m := testManifest()
+	m.Output.RescoreBrightOnly = &manifest.Rescore{Candidate: 0.5, Accept: 0.5, Features: []string{"elongation"},
+		Mean: []float64{0}, Scale: []float64{1}, Weights: []float64{-20}, Bias: 16}
+	res, err := Check(context.Background(), s.study, Options{Manifest: m, ManifestPath: "standin.json", Engine: &brightEngine{}, Plan: infer.Plan{Multiple: 8}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var classes []string
+	for _, f := range res.Findings {
+		classes = append(classes, f.Class)
+	}
+	if !res.TumourFound || slices.Contains(classes, ClassBright) || res.Model.StageAccept != 0.5 {
+		t.Errorf("tumour found %v, lesion classes %v, stage accept %g: want the vessel dropped by the stage and the tumour kept", res.TumourFound, classes, res.Model.StageAccept)
+	}
+	if res.ProbReference.Max != 1 {
+		t.Errorf("probability in the reference %+v: want the network's", res.ProbReference)
+	}
+	dir := t.TempDir()
+	if err := res.WriteReport(dir); err != nil {
+		t.Fatal(err)
+	}
+	if md, err := os.ReadFile(filepath.Join(dir, "report.md")); err != nil || !strings.Contains(string(md), "bright-only second stage") {
+		t.Errorf("report.md does not say the bright-only stage found the lesions (%v)", err)
+	}
+}

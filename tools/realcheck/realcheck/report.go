@@ -91,6 +91,9 @@ func (r *Result) Markdown() string {
 	m := r.Model
 	w("Model: %s %s (%s), manifest `%s`. Operating point from the manifest: threshold %.3g, smallest component %.3g mm³. ",
 		m.Name, m.Version, m.Precision, m.Manifest, m.Threshold, m.MinComponentMM3)
+	if m.StageAccept > 0 {
+		w("Lesions are the bright-only second stage's (output.rescore_bright_only) candidates scoring at least %.3g; the probabilities below are the network's, against its threshold. ", m.StageAccept)
+	}
 	w("Pipeline as in the appliance: firmware/volume.Prepare (black channel zeroed: %v) → runtime/infer.Predict (%s, %.1f s) → firmware/detect.Find on the model grid %v.\n\n",
 		r.BlackZeroed, r.Provider, r.Seconds, r.ModelDims)
 	w("Study grid %v, voxel → patient LPS mm affine %v.\n\n", r.StudyDims, r.StudyAffine)
@@ -129,7 +132,11 @@ func (r *Result) Markdown() string {
 	} else {
 		w("Bright = z(t1c) ≥ %.3g (%.1f%% of brain voxels are); enhancing = z(t1c) − z(t1n) ≥ %.3g; edge = within %.3g mm of the brain mask's edge. ", p.BrightZ, 100*r.BrightBrainFraction, p.EnhanceZ, p.EdgeMM)
 		w("A lesion that is not tumour lies on a bright non-tumour structure when at least a third of its voxels are bright.\n\n")
-		w("| # | class | volume (mm³) | diameter (mm) | max prob | centre (LPS mm) | location | in reference / envelope (voxels) | bright | enhancing | edge | outside brain |\n")
+		peak := "max prob"
+		if m.StageAccept > 0 {
+			peak = "stage score"
+		}
+		w("| # | class | volume (mm³) | diameter (mm) | %s | centre (LPS mm) | location | in reference / envelope (voxels) | bright | enhancing | edge | outside brain |\n", peak)
 		w("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
 		for _, f := range r.Findings {
 			w("| %d | %s | %.0f | %.1f | %.3f | %s | %s | %d / %d | %.0f%% | %.0f%% | %.0f%% | %.0f%% |\n",
