@@ -1,11 +1,11 @@
 {
  "format": "metsentry-model-sig-v1",
  "key_id": "d915bbad2ed31585",
- "manifest_sha256": "9da06c7d753dd834b6a280f8bbed466bbe8cfb7f40ac49e68cc5f3eee25eb21c",
- "model_sha256": "a6634b33b8cff27f4c858619f0429f2d965a661c85313e93310bd9f89ea46b44",
+ "manifest_sha256": "c8d01bf3406f00e7be58761e2f7a1a6106f0c05ec0a5f4e76a3bfb5bc9b29ea3",
+ "model_sha256": "6b2515f73ebc509b95ebb912a1b280ff01c037a69e6e34664c017a385245bcf9",
  "files": {
-  "ref-fp32.f32": "e935a8a3e8979ef9103bbbb210d6261fd7d56a7f01995a56235edfe6729fa2bb",
+  "ref-fp32.f32": "afc6e04be3e6b6163f475b127fdd182211f09bf8d8b1c512a8673eb84e62bda1",
   "ref-input.f32": "dbad966648c989e75208dd9ecfc65b5a62849a4bfab53a37cc58ee9375cffd43"
  },
- "signature": "4f/gX7PvcG0nogJtCtXQnfSYpKv050akn3s8/Um951z+NMmR9SfEduvw+fL8pL5AAviHQOD0cbEz6LdCQjF7Dg=="
+ "signature": "HEhYirbuAF/QaH4YDWBPdU3UgQuNnibwci+NtybMMJgAs2rnd5cAWunwiOGSEE0dshZ6PF2qKxvz/kBd4DKmBQ=="
 }

@@ -1,11 +1,11 @@
 {
  "format": "metsentry-model-sig-v1",
  "key_id": "d915bbad2ed31585",
- "manifest_sha256": "085b76db833dc0c88cbae57bcc5783a0592e636eb86418e7efd3e67c65ed355e",
- "model_sha256": "5b492e85797ab06315adcfb12417ed563c957ccacfc16a0187d6ddc4b00b2a53",
+ "manifest_sha256": "d9588f0c4737a0a24b08af0312a68325878d50500d2a3ce02ba00033e5753e77",
+ "model_sha256": "c397a8f7dbfc33082c5e17537b3878248a92c640b3d337bab530d81e8a4111ee",
  "files": {
   "ref-input.f32": "dbad966648c989e75208dd9ecfc65b5a62849a4bfab53a37cc58ee9375cffd43",
-  "ref-int8.f32": "952d15081bbdba0638780c95259cdd9f8f47cd1281434de06ddacbf0704b873f"
+  "ref-int8.f32": "3c613f0723fc1bfbdf582f1fa09999631db5e79cddd6c641ae337eed60d900aa"
  },
- "signature": "4jhIVn1U57d60Q0FEfvtegtDfEM/5rdHTnmXVA+LGdoyFsrauAQNbbnFKcL2UYbgS12RS8Ab1hOdSttM9XhhBg=="
+ "signature": "uW235+lGiyz2bxz+601Uv6V8D32mRpFP14mztgCLQG5XK774cYSUd+5eIDrLa8SE6N1XBVAYO969vfQJBqNIBw=="
 }

@@ -12,17 +12,19 @@
 #    `go run ./models/mkmanifest` after evaluation on the val split.
 #
 #   INIT=<weights.pt> FAINT=0.7 LR=1e-3 SEED=4 TRAIN_MINUTES=62 models/recipe/train.sh
+#   INIT=<weights.pt> FAINT=1.0 LR=5e-4 SEED=5 TRAIN_MINUTES=40 models/recipe/train.sh
 #
-# fine-tunes given weights instead of starting from random ones: MetNet
-# 0.5.0's phase 3, from phase 2's weights, on this machine's CPU cores.
+# fine-tune given weights instead of starting from random ones, on this
+# machine's CPU cores: MetNet 0.5.0's phase 3 from phase 2's weights, then
+# 0.6.0's phase 4 from phase 3's (0.5.0's metnet.pt).
 #
 # On the 2-core development machine the defaults (60 train cases, 64³ patches,
 # batch 2, 95 minutes of training) finish in under 2 hours. On a CUDA GPU it
 # trains 160 cases, 96³ patches, batch 12, for 11 minutes: phases 1 and 2 of
 # the shipped weights came from that recipe on one lent H200, run as two
 # phases of 6 and 5.2 minutes (the second starting from the first's best
-# weights, the first sharing the GPU with a wider variant), and phase 3 from
-# the fine-tuning line above; models/metnet/train.json records all three.
+# weights, the first sharing the GPU with a wider variant), and phases 3 and 4
+# from the fine-tuning lines above; models/metnet/train.json records all four.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 out=${1:-$root/out/train}
