@@ -63,6 +63,18 @@ func BrightOnlyFeatures() []string {
 	return slices.DeleteFunc(slices.Clone(RescoreFeatures), func(f string) bool { return slices.Contains(needsBlack, f) })
 }
 
+// CheckBrightOnly refuses measurements a bright-only stage must not weigh:
+// on a bright-only study a black-blood measurement would score the zeroed
+// channel.
+func CheckBrightOnly(features []string) error {
+	for _, f := range features {
+		if slices.Contains(needsBlack, f) {
+			return fmt.Errorf("detect: a bright-only stage weighs %q, which needs the black-blood image", f)
+		}
+	}
+	return nil
+}
+
 // Candidate is one component of the probability map at the candidate
 // threshold.
 type Candidate struct {
@@ -355,14 +367,12 @@ func Rescore(prob, black, bright []float32, dims [3]int, r *manifest.Rescore) ([
 // for a VISIBLE one (visible: the black-blood channel was measured),
 // output.rescore_bright_only for a bright-only one; nil when the manifest
 // has none for it. A bright-only stage naming a black-blood measurement is
-// refused: it would score zeros.
+// refused (CheckBrightOnly).
 func Stage(o manifest.Output, visible bool) (*manifest.Rescore, error) {
 	r := stageOf(o, visible)
 	if r != nil && !visible {
-		for _, f := range r.Features {
-			if slices.Contains(needsBlack, f) {
-				return nil, fmt.Errorf("detect: the manifest's bright-only stage weighs %q, which needs the black-blood image", f)
-			}
+		if err := CheckBrightOnly(r.Features); err != nil {
+			return nil, err
 		}
 	}
 	return r, nil
@@ -373,8 +383,14 @@ func Stage(o manifest.Output, visible bool) (*manifest.Rescore, error) {
 // otherwise the network's threshold on its probability map. Both keep the
 // manifest's smallest component.
 func OperatingPoint(o manifest.Output, visible bool) Params {
+	return operatingPoint(o, stageOf(o, visible))
+}
+
+// operatingPoint is the manifest's operating point with stage r (nil: the
+// network's threshold).
+func operatingPoint(o manifest.Output, r *manifest.Rescore) Params {
 	p := ParamsFromManifest(o)
-	if r := stageOf(o, visible); r != nil {
+	if r != nil {
 		p.Threshold = r.Accept
 	}
 	return p
@@ -394,11 +410,11 @@ func stageOf(o manifest.Output, visible bool) *manifest.Rescore {
 // on the map at the returned Params gives the study's lesions; this is the
 // one place the choice is made, for the appliance and the tools alike.
 func OperatingMap(prob, black, bright []float32, dims [3]int, o manifest.Output, visible bool) ([]float32, Params, error) {
-	p := OperatingPoint(o, visible)
 	r, err := Stage(o, visible)
 	if err != nil {
 		return nil, Params{}, err
 	}
+	p := operatingPoint(o, r)
 	if r == nil {
 		return prob, p, nil
 	}

@@ -111,8 +111,10 @@ func run(dir, version string, threshold, minMM3 float64, metricsPath, key string
 	}
 	// The firmware refuses a bright-only stage weighing a black-blood
 	// measurement; so does this, before anything is signed.
-	if _, err := detect.Stage(manifest.Output{RescoreBrightOnly: brightOnly}, false); err != nil {
-		return err
+	if brightOnly != nil {
+		if err := detect.CheckBrightOnly(brightOnly.Features); err != nil {
+			return err
+		}
 	}
 	for _, prec := range []string{"int8", "fp32"} {
 		m := models.Preprocessing()

@@ -84,8 +84,7 @@ func run(modelPath, trust, anatomy string, from, n int, candidate, l2 float64, f
 	}
 	if brightOnly {
 		// The check the firmware makes before it scores a bright-only study.
-		o := manifest.Output{RescoreBrightOnly: &manifest.Rescore{Features: features}}
-		if _, err := detect.Stage(o, false); err != nil {
+		if err := detect.CheckBrightOnly(features); err != nil {
 			return fmt.Errorf("rescore: -features: %w", err)
 		}
 	}
