@@ -176,6 +176,9 @@ func TestModelBrightOnlyStage(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if !strings.Contains(rep.Detector, "with its rescore stage on bright-only studies") {
+			t.Errorf("detector %q does not name its bright-only stage", rep.Detector)
+		}
 		s := rep.Summary
 		if found := s.Hits + s.FP; (found == 0) != brightOnly {
 			t.Errorf("bright-only %v: %d hits and %d false positives; want none only where the stage runs", brightOnly, s.Hits, s.FP)

@@ -46,6 +46,8 @@ func (d *ModelDetector) Name() string {
 		name += " with its rescore stages (VISIBLE and bright-only)"
 	case o.Rescore != nil:
 		name += " with its rescore stage on VISIBLE studies"
+	case o.RescoreBrightOnly != nil:
+		name += " with its rescore stage on bright-only studies"
 	case m.Rescore != nil || m.RescoreBrightOnly != nil:
 		name += ", network probabilities (rescore stages off)"
 	}
