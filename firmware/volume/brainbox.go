@@ -71,41 +71,108 @@ func (c *cellGrid) coords(i int) (x, y, z int) {
 // neighbours6 are the face neighbours of a cell.
 var neighbours6 = [6][3]int{{1, 0, 0}, {-1, 0, 0}, {0, 1, 0}, {0, -1, 0}, {0, 0, 1}, {0, 0, -1}}
 
-// step is one 6-neighbourhood erosion (outside the grid counts as unset) or
-// dilation of m; with within non-nil a dilation only sets cells of within.
-func (c *cellGrid) step(m []bool, erode bool, within []bool) []bool {
+// erode returns m eroded k times by the 6-neighbourhood (the grid's outside
+// counts as unset): the cells whose city-block distance to an unset cell or
+// to the outside exceeds k. That distance comes from two raster sweeps
+// (forward over the three lower neighbours, backward over the three upper),
+// exact for the city-block metric, so the cost does not grow with k. The
+// tests hold it to k single steps by the definition.
+func (c *cellGrid) erode(m []bool, k int) []bool {
+	nx, ny, nz := c.dims[0], c.dims[1], c.dims[2]
+	sy, sz := nx, nx*ny
+	limit := int32(k + 1) // distances are only needed up to k+1
+	dist := make([]int32, c.n)
+	for z := 0; z < nz; z++ {
+		for y := 0; y < ny; y++ {
+			row := z*sz + y*sy
+			for x := 0; x < nx; x++ {
+				i := row + x
+				if !m[i] {
+					continue // 0
+				}
+				// The outside is one step beyond the first and last cells.
+				d := min(limit, int32(x+1), int32(y+1), int32(z+1))
+				if x > 0 {
+					d = min(d, dist[i-1]+1)
+				}
+				if y > 0 {
+					d = min(d, dist[i-sy]+1)
+				}
+				if z > 0 {
+					d = min(d, dist[i-sz]+1)
+				}
+				dist[i] = d
+			}
+		}
+	}
 	out := make([]bool, c.n)
-	parallelFor(c.dims[2], func(z0, z1 int) {
-		for z := z0; z < z1; z++ {
-			for y := 0; y < c.dims[1]; y++ {
-				for x := 0; x < c.dims[0]; x++ {
-					i := c.index(x, y, z)
-					v := m[i]
-					for _, d := range neighbours6 {
-						X, Y, Z := x+d[0], y+d[1], z+d[2]
-						nb := X >= 0 && Y >= 0 && Z >= 0 && X < c.dims[0] && Y < c.dims[1] && Z < c.dims[2] && m[c.index(X, Y, Z)]
-						if erode {
-							v = v && nb
-						} else {
-							v = v || nb
-						}
-					}
-					if !erode && within != nil && !m[i] {
-						v = v && within[i]
-					}
-					out[i] = v
+	for z := nz - 1; z >= 0; z-- {
+		for y := ny - 1; y >= 0; y-- {
+			row := z*sz + y*sy
+			for x := nx - 1; x >= 0; x-- {
+				i := row + x
+				d := dist[i]
+				if d == 0 {
+					continue
+				}
+				d = min(d, int32(nx-x), int32(ny-y), int32(nz-z))
+				if x+1 < nx {
+					d = min(d, dist[i+1]+1)
+				}
+				if y+1 < ny {
+					d = min(d, dist[i+sy]+1)
+				}
+				if z+1 < nz {
+					d = min(d, dist[i+sz]+1)
+				}
+				dist[i] = d
+				out[i] = int(d) > k
+			}
+		}
+	}
+	return out
+}
+
+// grow returns m dilated k times by the 6-neighbourhood through cells of
+// within only (a geodesic dilation; cells of m outside within stay set): a
+// breadth-first search from m, k rings deep.
+func (c *cellGrid) grow(m []bool, k int, within []bool) []bool {
+	out := slices.Clone(m)
+	var ring []int
+	for i, set := range m {
+		if set {
+			ring = append(ring, i)
+		}
+	}
+	var next []int
+	for range k {
+		next = next[:0]
+		for _, i := range ring {
+			x, y, z := c.coords(i)
+			for _, d := range neighbours6 {
+				X, Y, Z := x+d[0], y+d[1], z+d[2]
+				if X < 0 || Y < 0 || Z < 0 || X >= c.dims[0] || Y >= c.dims[1] || Z >= c.dims[2] {
+					continue
+				}
+				if j := c.index(X, Y, Z); !out[j] && within[j] {
+					out[j] = true
+					next = append(next, j)
 				}
 			}
 		}
-	})
+		ring, next = next, ring
+	}
 	return out
 }
 
 // flood labels the 6-connected pieces of m; it returns each cell's piece
-// (0 for unset cells) and the size of each piece (sizes[p-1]).
+// (0 for unset cells) and the size of each piece (sizes[p-1]). The stack
+// holds coordinates, so a cell's neighbours are found without division.
 func (c *cellGrid) flood(m []bool) (label []int32, sizes []int) {
 	label = make([]int32, c.n)
-	var stack []int
+	nx, ny, nz := c.dims[0], c.dims[1], c.dims[2]
+	type cell struct{ x, y, z int32 }
+	var stack []cell
 	for s, set := range m {
 		if !set || label[s] != 0 {
 			continue
@@ -113,20 +180,20 @@ func (c *cellGrid) flood(m []bool) (label []int32, sizes []int) {
 		id := int32(len(sizes) + 1)
 		sizes = append(sizes, 0)
 		label[s] = id
-		stack = append(stack[:0], s)
+		x, y, z := c.coords(s)
+		stack = append(stack[:0], cell{int32(x), int32(y), int32(z)})
 		for len(stack) > 0 {
-			i := stack[len(stack)-1]
+			p := stack[len(stack)-1]
 			stack = stack[:len(stack)-1]
 			sizes[id-1]++
-			x, y, z := c.coords(i)
 			for _, d := range neighbours6 {
-				X, Y, Z := x+d[0], y+d[1], z+d[2]
-				if X < 0 || Y < 0 || Z < 0 || X >= c.dims[0] || Y >= c.dims[1] || Z >= c.dims[2] {
+				X, Y, Z := int(p.x)+d[0], int(p.y)+d[1], int(p.z)+d[2]
+				if X < 0 || Y < 0 || Z < 0 || X >= nx || Y >= ny || Z >= nz {
 					continue
 				}
-				if j := c.index(X, Y, Z); m[j] && label[j] == 0 {
+				if j := X + nx*(Y+ny*Z); m[j] && label[j] == 0 {
 					label[j] = id
-					stack = append(stack, j)
+					stack = append(stack, cell{int32(X), int32(Y), int32(Z)})
 				}
 			}
 		}
@@ -158,11 +225,17 @@ func brainBox(mi *ModelInput, bright []float32) (lo, hi [3]int, ok bool) {
 			for j := 0; j < d[1]; j++ {
 				row := (k*d[1] + j) * d[0]
 				base := c.index(0, j/c.cs[1], k/c.cs[2])
-				for i := 0; i < d[0]; i++ {
-					ci := base + i/c.cs[0]
-					sum[ci] += float64(bright[row+i])
-					head[ci] += float64(mi.HeadMask[row+i])
-					cnt[ci]++
+				for cx := range c.dims[0] {
+					i0, i1 := row+cx*c.cs[0], row+min(d[0], (cx+1)*c.cs[0])
+					var s float64
+					h := 0
+					for i := i0; i < i1; i++ {
+						s += float64(bright[i])
+						h += int(mi.HeadMask[i])
+					}
+					sum[base+cx] += s
+					head[base+cx] += float64(h)
+					cnt[base+cx] += float64(i1 - i0)
 				}
 			}
 		}
@@ -205,15 +278,11 @@ func brainBox(mi *ModelInput, bright []float32) (lo, hi [3]int, ok bool) {
 		tissue[i] = sum[i] > tissueMin*cnt[i]
 	}
 
-	for range steps(brainPeelMM) {
-		core = c.step(core, true, nil)
-	}
+	core = c.erode(core, steps(brainPeelMM))
 	for i := range core {
 		core[i] = core[i] && tissue[i]
 	}
-	for range steps(brainErodeMM) {
-		core = c.step(core, true, nil)
-	}
+	core = c.erode(core, steps(brainErodeMM))
 	label, sizes := c.flood(core)
 	cellCM3 := float64(c.cs[0]) * sp[0] * float64(c.cs[1]) * sp[1] * float64(c.cs[2]) * sp[2] / 1000
 	// Of the pieces big enough to be a brain's core, the brain is the one
@@ -234,9 +303,7 @@ func brainBox(mi *ModelInput, bright []float32) (lo, hi [3]int, ok bool) {
 	for i := range core {
 		core[i] = label[i] == best && best != 0
 	}
-	for range steps(brainGrowMM) {
-		core = c.step(core, false, tissue)
-	}
+	core = c.grow(core, steps(brainGrowMM), tissue)
 	grown := 0
 	clo, chi := [3]int{c.dims[0], c.dims[1], c.dims[2]}, [3]int{-1, -1, -1}
 	for i, set := range core {

@@ -3,6 +3,7 @@ package volume
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"metsentry/firmware/geom"
@@ -146,5 +147,57 @@ func TestPrepareKeepsAHeadThatIsAllBrain(t *testing.T) {
 	}
 	if mi.Grid != mi.HeadGrid {
 		t.Errorf("model grid %v cut from the head grid %v", mi.Grid.Dims, mi.HeadGrid.Dims)
+	}
+}
+
+// stepRef is one 6-neighbourhood erosion (outside the grid counts as unset)
+// or dilation of m, by its definition, neighbour by neighbour; with within
+// non-nil a dilation only sets cells of within.
+func (c *cellGrid) stepRef(m []bool, erode bool, within []bool) []bool {
+	out := make([]bool, c.n)
+	for i := range out {
+		x, y, z := c.coords(i)
+		v := m[i]
+		for _, d := range neighbours6 {
+			X, Y, Z := x+d[0], y+d[1], z+d[2]
+			nb := X >= 0 && Y >= 0 && Z >= 0 && X < c.dims[0] && Y < c.dims[1] && Z < c.dims[2] && m[c.index(X, Y, Z)]
+			if erode {
+				v = v && nb
+			} else {
+				v = v || nb
+			}
+		}
+		if !erode && within != nil && !m[i] {
+			v = v && within[i]
+		}
+		out[i] = v
+	}
+	return out
+}
+
+// TestMorphologyMatchesRepeatedSteps holds erode and grow to k single
+// steps of the definition.
+func TestMorphologyMatchesRepeatedSteps(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, dims := range [][3]int{{1, 1, 1}, {7, 5, 6}, {2, 9, 3}, {16, 1, 4}, {12, 11, 10}} {
+		c := cellGrid{dims: dims, n: dims[0] * dims[1] * dims[2]}
+		for _, density := range []float64{0.1, 0.5, 0.9, 1} {
+			m, within := make([]bool, c.n), make([]bool, c.n)
+			for i := range m {
+				m[i], within[i] = rng.Float64() < density, rng.Float64() < 0.6
+			}
+			for k := 1; k <= 4; k++ {
+				er, gr := m, m
+				for range k {
+					er, gr = c.stepRef(er, true, nil), c.stepRef(gr, false, within)
+				}
+				if got := c.erode(m, k); !slices.Equal(got, er) {
+					t.Fatalf("dims %v density %.1f: erode by %d differs from %d steps", dims, density, k, k)
+				}
+				if got := c.grow(m, k, within); !slices.Equal(got, gr) {
+					t.Fatalf("dims %v density %.1f: grow by %d differs from %d steps", dims, density, k, k)
+				}
+			}
+		}
 	}
 }

@@ -369,6 +369,9 @@ func forOf(v *Volume) string {
 }
 
 // coverage is the fraction of head voxels whose centres lie inside g.
+// Along a model row the centres move linearly, so the part of the row inside
+// g is one interval, found from the row's ends; the head voxels are then
+// counted, not mapped one by one.
 func coverage(mask []uint8, model, g geom.Grid) float64 {
 	m, err := voxelMap(model, g)
 	if err != nil {
@@ -377,17 +380,36 @@ func coverage(mask []uint8, model, g geom.Grid) float64 {
 	var mu sync.Mutex
 	in, tot := 0, 0
 	nx, ny := model.Dims[0], model.Dims[1]
+	di := m.Column(0)
 	parallelFor(model.Dims[2], func(lo, hi int) {
 		a, t := 0, 0
 		for k := lo; k < hi; k++ {
 			for j := 0; j < ny; j++ {
-				for i := 0; i < nx; i++ {
-					if mask[(k*ny+j)*nx+i] == 0 {
+				row := mask[(k*ny+j)*nx : (k*ny+j+1)*nx]
+				p := m.Apply(geom.Vec3{0, float64(j), float64(k)})
+				// i in [first, last] keeps -0.5 <= p+i·di <= dims-0.5 on
+				// every axis.
+				first, last := 0.0, float64(nx-1)
+				for ax := 0; ax < 3; ax++ {
+					lim := float64(g.Dims[ax]) - 0.5
+					switch d := di[ax]; {
+					case d > 0:
+						first = math.Max(first, (-0.5-p[ax])/d)
+						last = math.Min(last, (lim-p[ax])/d)
+					case d < 0:
+						first = math.Max(first, (lim-p[ax])/d)
+						last = math.Min(last, (-0.5-p[ax])/d)
+					case p[ax] < -0.5 || p[ax] > lim:
+						first, last = 1, 0
+					}
+				}
+				i0, i1 := int(math.Ceil(first-1e-9)), int(math.Floor(last+1e-9))
+				for i, v := range row {
+					if v == 0 {
 						continue
 					}
 					t++
-					p := m.Apply(geom.Vec3{float64(i), float64(j), float64(k)})
-					if p[0] >= -0.5 && p[1] >= -0.5 && p[2] >= -0.5 && p[0] <= float64(g.Dims[0])-0.5 && p[1] <= float64(g.Dims[1])-0.5 && p[2] <= float64(g.Dims[2])-0.5 {
+					if i >= i0 && i <= i1 {
 						a++
 					}
 				}

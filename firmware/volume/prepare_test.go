@@ -2,6 +2,7 @@ package volume
 
 import (
 	"math"
+	"math/rand/v2"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -426,6 +427,64 @@ func TestResampleIdentity(t *testing.T) {
 	}
 }
 
+// TestResampleLatticeCopyIsTrilinear: a model grid whose centres are source
+// centres (a sagittal source at the model spacing, axes permuted and
+// flipped, shifted by whole voxels) is copied, bit for bit what trilinear
+// sampling gives there, with 0 outside.
+func TestResampleLatticeCopyIsTrilinear(t *testing.T) {
+	src := geom.Grid{Dims: [3]int{9, 8, 7}, Affine: geom.FromDICOM(geom.Vec3{3, -4, 5}, geom.Vec3{0, 1, 0}, geom.Vec3{0, 0, -1}, [2]float64{1, 1}, geom.Vec3{-1, 0, 0})}
+	data := make([]float32, src.Len())
+	for i := range data {
+		data[i] = float32(i*7%23) + 0.25*float32(i%3)
+	}
+	lattice := 0 // shifts whose every row is copied
+	for _, shift := range []geom.Vec3{{0, 0, 0}, {-3, 3, -1}, {-6, 1, -5}} {
+		dst := geom.Grid{Dims: [3]int{5, 4, 3}}
+		for a := 0; a < 3; a++ {
+			dst.Affine[a][a] = 1
+			dst.Affine[a][3] = src.Affine[a][3] + shift[a] - 2
+		}
+		m, err := voxelMap(dst, src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !latticeMap(m) {
+			t.Fatalf("shift %v: map %v not taken for a lattice map", shift, m)
+		}
+		out := make([]float32, dst.Len())
+		if _, err := resample(out, dst, src, data); err != nil {
+			t.Fatal(err)
+		}
+		s := sampler{data: data, nx: 9, ny: 8, nz: 7}
+		copied, interior := 0, true
+		for k := 0; k < 3; k++ {
+			for j := 0; j < 4; j++ {
+				for i := 0; i < 5; i++ {
+					p := m.Apply(geom.Vec3{float64(i), float64(j), float64(k)})
+					want, _ := s.at(p[0], p[1], p[2])
+					if got := out[dst.Index(i, j, k)]; got != want {
+						t.Fatalf("shift %v (%d,%d,%d): %v, trilinear %v", shift, i, j, k, got, want)
+					}
+					if want != 0 {
+						copied++
+					}
+					interior = interior && p[0] >= 0 && p[1] >= 0 && p[2] >= 0 && p[0] < 8 && p[1] < 7 && p[2] < 6
+				}
+			}
+		}
+		if copied == 0 {
+			t.Fatalf("shift %v: no voxel inside the source", shift)
+		}
+		lattice += map[bool]int{true: 1}[interior]
+	}
+	if lattice == 0 {
+		t.Fatal("no shift kept the model grid inside the source: the copy went untested")
+	}
+	if latticeMap(geom.Affine{{0.8, 0, 0, 0}, {0, 1, 0, 0}, {0, 0, 1, 0}}) || latticeMap(geom.Affine{{1, 0, 0, 0.5}, {0, 1, 0, 0}, {0, 0, 1, 0}}) {
+		t.Fatal("a map off the lattice taken for one")
+	}
+}
+
 func TestVolumeNIfTI(t *testing.T) {
 	v := geOblique(t)
 	p := filepath.Join(t.TempDir(), "ge.nii")
@@ -538,6 +597,46 @@ func TestToSourceBruteForce(t *testing.T) {
 	for _, x := range empty {
 		if x != 0 {
 			t.Fatal("an empty mask mapped to a non-empty one")
+		}
+	}
+}
+
+// TestCoverageCountsCentresInside holds coverage's row intervals to mapping
+// every head voxel's centre, on grids turned and flipped against each other.
+func TestCoverageCountsCentresInside(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	model := geom.Grid{Dims: [3]int{23, 19, 17}, Affine: geom.Affine{{1, 0, 0, -11}, {0, 1, 0, -9}, {0, 0, 1, -8}}}
+	mask := make([]uint8, model.Len())
+	for i := range mask {
+		if rng.Float64() < 0.7 {
+			mask[i] = 1
+		}
+	}
+	c, s := math.Cos(0.3), math.Sin(0.3)
+	for _, g := range []geom.Grid{
+		model,
+		{Dims: [3]int{12, 14, 9}, Affine: geom.FromDICOM(geom.Vec3{-6, -7, 5}, geom.Vec3{1, 0, 0}, geom.Vec3{0, 1, 0}, [2]float64{0.9, 1.1}, geom.Vec3{0, 0, -1.2})},
+		{Dims: [3]int{20, 16, 11}, Affine: geom.FromDICOM(geom.Vec3{-8, 6, -5}, geom.Vec3{c, s, 0}, geom.Vec3{0, 0, -1}, [2]float64{0.8, 1}, geom.Vec3{-s, c, 0})},
+		{Dims: [3]int{5, 5, 5}, Affine: geom.Affine{{1, 0, 0, 40}, {0, 1, 0, 0}, {0, 0, 1, 0}}},
+	} {
+		m, err := voxelMap(model, g)
+		if err != nil {
+			t.Fatal(err)
+		}
+		in, tot := 0, 0
+		for i, v := range mask {
+			if v == 0 {
+				continue
+			}
+			tot++
+			x, y, z := i%model.Dims[0], i/model.Dims[0]%model.Dims[1], i/(model.Dims[0]*model.Dims[1])
+			p := m.Apply(geom.Vec3{float64(x), float64(y), float64(z)})
+			if p[0] >= -0.5 && p[1] >= -0.5 && p[2] >= -0.5 && p[0] <= float64(g.Dims[0])-0.5 && p[1] <= float64(g.Dims[1])-0.5 && p[2] <= float64(g.Dims[2])-0.5 {
+				in++
+			}
+		}
+		if got, want := coverage(mask, model, g), float64(in)/float64(tot); math.Abs(got-want) > 1e-12 {
+			t.Fatalf("grid %v: coverage %v, every centre mapped gives %v", g.Dims, got, want)
 		}
 	}
 }

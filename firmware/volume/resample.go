@@ -1,6 +1,10 @@
 package volume
 
-import "metsentry/firmware/geom"
+import (
+	"math"
+
+	"metsentry/firmware/geom"
+)
 
 // sampler reads a volume at continuous voxel coordinates with trilinear
 // interpolation. Points up to half a voxel outside the grid take the edge
@@ -72,6 +76,39 @@ func (s *sampler) row(out []float32, p, d geom.Vec3) {
 	}
 }
 
+// latticeMap reports whether m sends every voxel centre to a voxel centre:
+// each column a unit step along one axis (either way) and the translation
+// whole voxels, as when the source is axis-aligned at the model spacing and
+// the model lattice passes through its centres (modelGrid).
+func latticeMap(m geom.Affine) bool {
+	const tol = 1e-9
+	for r := 0; r < 3; r++ {
+		ones := 0
+		for c := 0; c < 3; c++ {
+			switch v := math.Abs(m[r][c]); {
+			case math.Abs(v-1) < tol:
+				ones++
+			case v >= tol:
+				return false
+			}
+		}
+		if ones != 1 || math.Abs(m[r][3]-math.Round(m[r][3])) > tol {
+			return false
+		}
+	}
+	return true
+}
+
+// copyRow is row for a lattice map: p whole voxels, d a unit step.
+func (s *sampler) copyRow(out []float32, p, d geom.Vec3) {
+	i := int(math.Round(p[2]))*s.nx*s.ny + int(math.Round(p[1]))*s.nx + int(math.Round(p[0]))
+	step := int(math.Round(d[2]))*s.nx*s.ny + int(math.Round(d[1]))*s.nx + int(math.Round(d[0]))
+	for o := range out {
+		out[o] = s.data[i]
+		i += step
+	}
+}
+
 func clamp(v, lo, hi float64) float64 {
 	if v < lo {
 		return lo
@@ -102,6 +139,7 @@ func resample(out []float32, dst geom.Grid, srcGrid geom.Grid, srcData []float32
 	s := sampler{data: srcData, nx: srcGrid.Dims[0], ny: srcGrid.Dims[1], nz: srcGrid.Dims[2]}
 	nx, ny, nz := dst.Dims[0], dst.Dims[1], dst.Dims[2]
 	di := m.Column(0)
+	onLattice := latticeMap(m)
 	counts := make([]int, nz)
 	parallelFor(nz, func(lo, hi int) {
 		for k := lo; k < hi; k++ {
@@ -109,6 +147,13 @@ func resample(out []float32, dst geom.Grid, srcGrid geom.Grid, srcData []float32
 			for j := 0; j < ny; j++ {
 				p := m.Apply(geom.Vec3{0, float64(j), float64(k)})
 				row := out[(k*ny+j)*nx : (k*ny+j+1)*nx]
+				if onLattice && s.interior(p, p.Add(di.Scale(float64(nx-1)))) {
+					// Every centre of the row is a source voxel's centre:
+					// trilinear interpolation there is that voxel's value.
+					s.copyRow(row, p, di)
+					inside += nx
+					continue
+				}
 				if s.interior(p, p.Add(di.Scale(float64(nx-1)))) {
 					// The row runs inside the source from end to end (the
 					// map is linear): no bounds checks per voxel.
