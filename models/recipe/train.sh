@@ -18,6 +18,12 @@
 # machine's CPU cores: MetNet 0.5.0's phase 3 from phase 2's weights, then
 # 0.6.0's phase 4 from phase 3's (0.5.0's metnet.pt).
 #
+#   TEACHER=<weights.pt> BASE=4 FAINT=1.0 LR=1e-3 SEED=6 TRAIN_MINUTES=38 models/recipe/train.sh
+#
+# distils the trained base-8 network TEACHER into a narrower one (BASE): the
+# student starts from the teacher's weights cut down by unet.prune and learns
+# from the labels and from the teacher's log-odds (train.py --distill).
+#
 # On the 2-core development machine the defaults (60 train cases, 64³ patches,
 # batch 2, 95 minutes of training) finish in under 2 hours. On a CUDA GPU it
 # trains 160 cases, 96³ patches, batch 12, for 11 minutes: phases 1 and 2 of
@@ -48,9 +54,13 @@ extra=()
 if [ -n "${INIT:-}" ]; then
   extra+=(--init "$INIT" --freeze-bn)
 fi
+if [ -n "${TEACHER:-}" ]; then
+  extra+=(--teacher "$TEACHER" --prune-from --distill "${DISTILL:-0.01}")
+fi
+base=${BASE:-8}
 $py models/recipe/train.py --train "$out/train" --val "$out/val" --out "$out/run" \
   --minutes "$minutes" --steps 30000 --batch "$batch" --patch "$patch" --threads "$(nproc)" \
-  --lr "${LR:-3e-3}" --faint "${FAINT:-0}" --seed "${SEED:-1}" "${extra[@]}"
-$py models/recipe/export.py --weights "$out/run/metnet.pt" --calib "$out/val" --out "$root/models/metnet" --calib-cases 4
+  --lr "${LR:-3e-3}" --faint "${FAINT:-0}" --seed "${SEED:-1}" --base "$base" "${extra[@]}"
+$py models/recipe/export.py --weights "$out/run/metnet.pt" --calib "$out/val" --out "$root/models/metnet" --calib-cases 4 --base "$base"
 cp "$out/run/metnet.pt" "$out/run/train.json" "$root/models/metnet/"
 echo "train.sh: model files in models/metnet; next: go run ./models/mkmanifest (threshold on val, metrics on test)"

@@ -110,3 +110,60 @@ def receptive_field(levels=4):
         jump //= 2
         rf += 2 * 2 * jump
     return rf
+
+
+def prune(state, levels=4, base_from=8, base_to=4):
+    """Cuts a trained MetNet's state dict (base base_from) down to a narrower
+    MetNet (base base_to) by keeping, in every convolution, the output
+    channels whose batch-norm scale |gamma| is largest, and the input
+    channels that the kept channels of the layer before feed. The result
+    starts distillation from the wider network's own features instead of
+    random ones (train.py --prune-from)."""
+    ch_from = [base_from * 2 ** i for i in range(levels)]
+    ch_to = [base_to * 2 ** i for i in range(levels)]
+    out = {}
+
+    def keep(prefix, bn, n):
+        g = state[f"{prefix}.{bn}.weight"].abs()
+        return torch.sort(torch.topk(g, n).indices).values
+
+    def copy_conv(prefix, conv, bn, rows, cols):
+        out[f"{prefix}.{conv}.weight"] = state[f"{prefix}.{conv}.weight"][rows][:, cols].clone()
+        out[f"{prefix}.{conv}.bias"] = state[f"{prefix}.{conv}.bias"][rows].clone()
+        for k in ("weight", "bias", "running_mean", "running_var"):
+            out[f"{prefix}.{bn}.{k}"] = state[f"{prefix}.{bn}.{k}"][rows].clone()
+        out[f"{prefix}.{bn}.num_batches_tracked"] = state[f"{prefix}.{bn}.num_batches_tracked"].clone()
+
+    def keep_for_head(prefix, n):
+        # The head reads lesions off channels of both signs (the wider
+        # network marks a lesion by silencing some channels and lighting
+        # others): keep the strongest of each sign, then the strongest left,
+        # by |gamma × head weight|. Kept by |gamma| alone, every channel had a
+        # negative weight and the probability could not pass sigmoid(bias).
+        w = state["head.weight"].flatten()
+        score = (state[f"{prefix}.bn2.weight"] * w).abs()
+        chosen = [int(torch.argmax(torch.where(sel, score, -1.0))) for sel in (w > 0, w < 0) if sel.any()]
+        rest = [int(i) for i in torch.argsort(score, descending=True) if int(i) not in chosen]
+        return torch.sort(torch.tensor((chosen + rest)[:n])).values
+
+    def block(prefix, cols, n, head=False):
+        s1 = keep(prefix, "bn1", n)
+        copy_conv(prefix, "conv1", "bn1", s1, cols)
+        s2 = keep_for_head(prefix, n) if head else keep(prefix, "bn2", n)
+        copy_conv(prefix, "conv2", "bn2", s2, s1)
+        return s2
+
+    cols = torch.arange(state["enc.0.conv1.weight"].shape[1])
+    enc_out = []
+    for i in range(levels):
+        cols = block(f"enc.{i}", cols, ch_to[i])
+        enc_out.append(cols)
+    lower = enc_out[-1]
+    for j, i in enumerate(range(levels - 2, -1, -1)):
+        # The decoder's input is cat(up2(lower level), skip): the skip's
+        # channels sit after the lower level's in the wider network.
+        cols = torch.cat([lower, ch_from[i + 1] + enc_out[i]])
+        lower = block(f"dec.{j}", cols, ch_to[i], head=i == 0)
+    out["head.weight"] = state["head.weight"][:, lower].clone()
+    out["head.bias"] = state["head.bias"].clone()
+    return out
