@@ -191,7 +191,7 @@ func (c *cellGrid) flood(m []bool) (label []int32, sizes []int) {
 				if X < 0 || Y < 0 || Z < 0 || X >= nx || Y >= ny || Z >= nz {
 					continue
 				}
-				if j := X + nx*(Y+ny*Z); m[j] && label[j] == 0 {
+				if j := c.index(X, Y, Z); m[j] && label[j] == 0 {
 					label[j] = id
 					stack = append(stack, cell{int32(X), int32(Y), int32(Z)})
 				}

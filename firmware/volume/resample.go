@@ -147,17 +147,17 @@ func resample(out []float32, dst geom.Grid, srcGrid geom.Grid, srcData []float32
 			for j := 0; j < ny; j++ {
 				p := m.Apply(geom.Vec3{0, float64(j), float64(k)})
 				row := out[(k*ny+j)*nx : (k*ny+j+1)*nx]
-				if onLattice && s.interior(p, p.Add(di.Scale(float64(nx-1)))) {
-					// Every centre of the row is a source voxel's centre:
-					// trilinear interpolation there is that voxel's value.
-					s.copyRow(row, p, di)
-					inside += nx
-					continue
-				}
 				if s.interior(p, p.Add(di.Scale(float64(nx-1)))) {
 					// The row runs inside the source from end to end (the
-					// map is linear): no bounds checks per voxel.
-					s.row(row, p, di)
+					// map is linear): no bounds checks per voxel. On the
+					// lattice every centre of the row is a source voxel's
+					// centre, and trilinear interpolation there is that
+					// voxel's value.
+					if onLattice {
+						s.copyRow(row, p, di)
+					} else {
+						s.row(row, p, di)
+					}
 					inside += nx
 					continue
 				}
