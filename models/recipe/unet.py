@@ -10,9 +10,12 @@ Receptive field: receptive_field() below counts it: 96 voxels for 4 levels
 (96 mm on the 1 mm model grid), enough to see a lesion, the vessel beside it and
 the surrounding sulci at once.
 
-At export, each batch norm is folded into the convolution before it, so the ONNX
-graph holds only Conv, Relu, MaxPool, Reshape/Expand, Concat and Sigmoid, which
-quantize cleanly to INT8 with Q/DQ pairs.
+At export, each batch norm is folded into the convolution before it, so the
+plain ONNX graph holds only Conv, Relu, MaxPool, Reshape/Expand, Concat and
+Sigmoid, which quantize cleanly to INT8 with Q/DQ pairs. The fp32 file ships
+the same function with each decoder block's first convolution split
+(SplitDecoder below), which ONNX Runtime's CPU provider runs in 0.6-0.7 of
+the time.
 """
 import torch
 import torch.nn as nn
@@ -68,6 +71,96 @@ class MetNet(nn.Module):
         for blk in self.dec:
             x = blk(torch.cat([up2(x), skips.pop()], dim=1))
         return self.head(x)  # logits
+
+
+# Per axis, which taps of a 3-tap convolution over a ×2 nearest-upsampled
+# grid reach each coarse voxel. The fine voxel f = 2c + p reads fine voxels
+# f-1, f, f+1, that is coarse c-1, c, c (p = 0) or c, c, c+1 (p = 1). Counted
+# from f' = f + 1 = 2q + p', both parities read coarse q-1 and q: a 2-tap
+# convolution with one voxel of padding on each side, whose output q holds
+# fine f' = 2q and 2q+1. _PARITY_TAPS[p', s, t] is 1 where tap t of the fine
+# kernel falls on tap s of that 2-tap kernel.
+_PARITY_TAPS = torch.tensor([
+    [[1.0, 1.0, 0.0], [0.0, 0.0, 1.0]],  # p' = 0 (fine f = 2q - 1): taps 0, 1 on q-1; tap 2 on q
+    [[1.0, 0.0, 0.0], [0.0, 1.0, 1.0]],  # p' = 1 (fine f = 2q):     tap 0 on q-1; taps 1, 2 on q
+])
+
+
+def _upsample_x(x):
+    """Nearest ×2 along the last axis as a product with a 0/1 matrix (one
+    GEMM; an Expand or Gather on the innermost axis copies single floats)."""
+    w = x.shape[-1]
+    u = (torch.arange(2 * w).unsqueeze(0) // 2 == torch.arange(w).unsqueeze(1)).to(x.dtype)
+    return torch.matmul(x, u)
+
+
+class UpConv(nn.Module):
+    """conv3d(up2(x), weight, padding=1), without bias, computed from x at its
+    own resolution in z and y.
+
+    The two parities of z and of y become 4·cout channels of one convolution
+    with a 2x2x3 kernel over x upsampled along its last axis only; a reshape
+    and a transpose that moves whole rows interleaves them, and slicing drops
+    the extra voxel. Same sums as the fine convolution, taps added in another
+    order, so equal to rounding; 12 multiply-adds per input channel and output
+    instead of 27, and no full-resolution copy of up2(x)."""
+
+    def __init__(self, weight):
+        super().__init__()
+        cout, cin = weight.shape[:2]
+        k = torch.einsum("aet,bfu,oituv->aboiefv", _PARITY_TAPS, _PARITY_TAPS, weight.detach())
+        self.register_buffer("kernel", k.reshape(4 * cout, cin, 2, 2, 3).contiguous())
+        self.cout = cout
+
+    def forward(self, x):
+        n, _, d, h, w = x.shape
+        y = F.conv3d(_upsample_x(x), self.kernel, padding=1)  # [n, (p'z, p'y, o), d+1, h+1, 2w]
+        y = y.reshape(n, 2, 2, self.cout, d + 1, h + 1, 2 * w)
+        y = y.permute(0, 3, 4, 1, 5, 2, 6).reshape(n, self.cout, 2 * d + 2, 2 * h + 2, 2 * w)
+        return y[:, :, 1:2 * d + 1, 1:2 * h + 1]
+
+
+class SplitDecoder(nn.Module):
+    """A MetNet with batch norm folded (fold_batchnorm), rearranged for ONNX
+    Runtime's CPU provider: the same function, logits out.
+
+    Each decoder block's first convolution reads cat(up2(x), skip); it is the
+    sum of a convolution of the skip (with the bias) and UpConv of x. At full
+    resolution that convolution and the copies feeding it (Expand, Concat)
+    took half the pass; split, the pass takes 0.6-0.7 of the time
+    (MODEL.md, Speed). export.py ships this graph as metnet-fp32.onnx and
+    quantises the plain one for INT8."""
+
+    def __init__(self, folded):
+        super().__init__()
+        self.net = folded
+        self.up = nn.ModuleList()
+        self.skip = nn.ModuleList()
+        for blk in folded.dec:
+            if not isinstance(blk.bn1, nn.Identity):
+                raise ValueError("SplitDecoder needs a MetNet with batch norm folded (fold_batchnorm)")
+            w, b = blk.conv1.weight.detach(), blk.conv1.bias.detach()
+            cout = w.shape[0]
+            cup = w.shape[1] - cout  # cat puts the upsampled channels first
+            self.up.append(UpConv(w[:, :cup]))
+            skip = nn.Conv3d(cout, cout, 3, padding=1)
+            with torch.no_grad():
+                skip.weight.copy_(w[:, cup:])
+                skip.bias.copy_(b)
+            self.skip.append(skip)
+
+    def forward(self, x):
+        net = self.net
+        skips = []
+        for i, blk in enumerate(net.enc):
+            x = blk(x)
+            if i < net.levels - 1:
+                skips.append(x)
+                x = F.max_pool3d(x, 2)
+        for blk, up, skip in zip(net.dec, self.up, self.skip):
+            x = blk.relu1(skip(skips.pop()) + up(x))
+            x = blk.relu2(blk.bn2(blk.conv2(x)))
+        return net.head(x)
 
 
 class Exported(nn.Module):
