@@ -136,14 +136,15 @@ class SplitDecoder(nn.Module):
         self.net = folded
         self.up = nn.ModuleList()
         self.skip = nn.ModuleList()
-        for blk in folded.dec:
+        for j, blk in enumerate(folded.dec):
             if not isinstance(blk.bn1, nn.Identity):
                 raise ValueError("SplitDecoder needs a MetNet with batch norm folded (fold_batchnorm)")
             w, b = blk.conv1.weight.detach(), blk.conv1.bias.detach()
             cout = w.shape[0]
-            cup = w.shape[1] - cout  # cat puts the upsampled channels first
+            cskip = folded.enc[folded.levels - 2 - j].conv2.weight.shape[0]
+            cup = w.shape[1] - cskip  # cat puts the upsampled channels first
             self.up.append(UpConv(w[:, :cup]))
-            skip = nn.Conv3d(cout, cout, 3, padding=1)
+            skip = nn.Conv3d(cskip, cout, 3, padding=1)
             with torch.no_grad():
                 skip.weight.copy_(w[:, cup:])
                 skip.bias.copy_(b)
