@@ -61,13 +61,19 @@ class MetNet(nn.Module):
             self.dec.append(ConvBlock(ch[i + 1] + ch[i], ch[i]))
         self.head = nn.Conv3d(ch[0], 1, 1)
 
-    def forward(self, x):
+    def encode(self, x):
+        """The encoder: the deepest level's features and the skips, shallowest
+        first."""
         skips = []
         for i, blk in enumerate(self.enc):
             x = blk(x)
             if i < self.levels - 1:
                 skips.append(x)
                 x = F.max_pool3d(x, 2)
+        return x, skips
+
+    def forward(self, x):
+        x, skips = self.encode(x)
         for blk in self.dec:
             x = blk(torch.cat([up2(x), skips.pop()], dim=1))
         return self.head(x)  # logits
@@ -152,12 +158,7 @@ class SplitDecoder(nn.Module):
 
     def forward(self, x):
         net = self.net
-        skips = []
-        for i, blk in enumerate(net.enc):
-            x = blk(x)
-            if i < net.levels - 1:
-                skips.append(x)
-                x = F.max_pool3d(x, 2)
+        x, skips = net.encode(x)
         for blk, up, skip in zip(net.dec, self.up, self.skip):
             x = blk.relu1(skip(skips.pop()) + up(x))
             x = blk.relu2(blk.bn2(blk.conv2(x)))
