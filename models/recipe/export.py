@@ -30,6 +30,7 @@ import argparse
 import json
 import os
 import sys
+import tempfile
 
 import numpy as np
 import onnx
@@ -271,7 +272,8 @@ def main():
     # built from; metnet-fp32.onnx is the same function with the decoder
     # split (unet.SplitDecoder), faster on ONNX Runtime's CPU provider.
     fp32 = os.path.join(a.out, "metnet-fp32.onnx")
-    plain = os.path.join(a.out, "metnet-fp32-plain.onnx.tmp")
+    tmp = tempfile.TemporaryDirectory()
+    plain = os.path.join(tmp.name, "metnet-fp32-plain.onnx")
     decoder = unet.SplitDecoder(folded).eval()
     split = unet.Exported(decoder).eval()
     dummy = torch.zeros(1, 2, 32, 32, 32)
@@ -288,7 +290,7 @@ def main():
 
     # Which Relu feeds each conv whose input is a Relu output, from the graph.
     g = onnx.load(plain).graph
-    os.remove(plain)
+    tmp.cleanup()
     relu_idx = {n.output[0]: i for i, n in enumerate(n for n in g.node if n.op_type == "Relu")}
     sim["relu_feeding"] = {i: relu_idx.get(n.input[0]) for i, n in enumerate(n for n in g.node if n.op_type == "Conv")}
 
