@@ -166,37 +166,63 @@ func (c *cellGrid) grow(m []bool, k int, within []bool) []bool {
 }
 
 // flood labels the 6-connected pieces of m; it returns each cell's piece
-// (0 for unset cells) and the size of each piece (sizes[p-1]). The stack
-// holds coordinates, so a cell's neighbours are found without division.
+// (0 for unset cells) and the size of each piece (sizes[p-1]), pieces
+// numbered in the order of their first cell. One raster pass joins each set
+// cell to its set lower neighbours (union-find, halving paths), a second
+// numbers the roots: both passes walk the grid in order, where a search from
+// each piece jumps a z-plane at every step.
 func (c *cellGrid) flood(m []bool) (label []int32, sizes []int) {
-	label = make([]int32, c.n)
-	nx, ny, nz := c.dims[0], c.dims[1], c.dims[2]
-	type cell struct{ x, y, z int32 }
-	var stack []cell
-	for s, set := range m {
-		if !set || label[s] != 0 {
+	nx, ny := c.dims[0], c.dims[1]
+	sy, sz := nx, nx*ny
+	parent := make([]int32, c.n)
+	find := func(i int32) int32 {
+		for parent[i] != i {
+			parent[i] = parent[parent[i]]
+			i = parent[i]
+		}
+		return i
+	}
+	union := func(a, b int32) {
+		ra, rb := find(a), find(b)
+		if ra == rb {
+			return
+		}
+		// The earlier cell is the root, so a piece's root is its first cell.
+		if ra < rb {
+			parent[rb] = ra
+		} else {
+			parent[ra] = rb
+		}
+	}
+	for i, set := range m {
+		if !set {
 			continue
 		}
-		id := int32(len(sizes) + 1)
-		sizes = append(sizes, 0)
-		label[s] = id
-		x, y, z := c.coords(s)
-		stack = append(stack[:0], cell{int32(x), int32(y), int32(z)})
-		for len(stack) > 0 {
-			p := stack[len(stack)-1]
-			stack = stack[:len(stack)-1]
-			sizes[id-1]++
-			for _, d := range neighbours6 {
-				X, Y, Z := int(p.x)+d[0], int(p.y)+d[1], int(p.z)+d[2]
-				if X < 0 || Y < 0 || Z < 0 || X >= nx || Y >= ny || Z >= nz {
-					continue
-				}
-				if j := c.index(X, Y, Z); m[j] && label[j] == 0 {
-					label[j] = id
-					stack = append(stack, cell{int32(X), int32(Y), int32(Z)})
-				}
-			}
+		parent[i] = int32(i)
+		x, y, z := i%nx, (i/nx)%ny, i/sz
+		if x > 0 && m[i-1] {
+			union(int32(i), int32(i-1))
 		}
+		if y > 0 && m[i-sy] {
+			union(int32(i), int32(i-sy))
+		}
+		if z > 0 && m[i-sz] {
+			union(int32(i), int32(i-sz))
+		}
+	}
+	label = make([]int32, c.n)
+	for i, set := range m {
+		if !set {
+			continue
+		}
+		r := find(int32(i))
+		if r == int32(i) {
+			sizes = append(sizes, 0)
+			label[i] = int32(len(sizes))
+		} else {
+			label[i] = label[r]
+		}
+		sizes[label[i]-1]++
 	}
 	return label, sizes
 }

@@ -201,3 +201,55 @@ func TestMorphologyMatchesRepeatedSteps(t *testing.T) {
 		}
 	}
 }
+
+// floodRef labels the 6-connected pieces of m by a search from each piece's
+// first cell, in raster order: flood's definition.
+func (c *cellGrid) floodRef(m []bool) (label []int32, sizes []int) {
+	label = make([]int32, c.n)
+	for s, set := range m {
+		if !set || label[s] != 0 {
+			continue
+		}
+		sizes = append(sizes, 0)
+		id := int32(len(sizes))
+		label[s] = id
+		stack := []int{s}
+		for len(stack) > 0 {
+			i := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			sizes[id-1]++
+			x, y, z := c.coords(i)
+			for _, d := range neighbours6 {
+				X, Y, Z := x+d[0], y+d[1], z+d[2]
+				if X < 0 || Y < 0 || Z < 0 || X >= c.dims[0] || Y >= c.dims[1] || Z >= c.dims[2] {
+					continue
+				}
+				if j := c.index(X, Y, Z); m[j] && label[j] == 0 {
+					label[j] = id
+					stack = append(stack, j)
+				}
+			}
+		}
+	}
+	return label, sizes
+}
+
+// TestFloodMatchesSearch holds flood's labels and sizes to the search's, on
+// random masks whose pieces wind through the grid.
+func TestFloodMatchesSearch(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, dims := range [][3]int{{1, 1, 1}, {7, 5, 6}, {2, 9, 3}, {16, 1, 4}, {12, 11, 10}, {30, 20, 25}} {
+		c := cellGrid{dims: dims, n: dims[0] * dims[1] * dims[2]}
+		for _, density := range []float64{0, 0.2, 0.35, 0.5, 0.7, 1} {
+			m := make([]bool, c.n)
+			for i := range m {
+				m[i] = rng.Float64() < density
+			}
+			gl, gs := c.flood(m)
+			wl, ws := c.floodRef(m)
+			if !slices.Equal(gl, wl) || !slices.Equal(gs, ws) {
+				t.Fatalf("dims %v density %.2f: flood gives %d pieces %v, the search %d %v", dims, density, len(gs), gs, len(ws), ws)
+			}
+		}
+	}
+}

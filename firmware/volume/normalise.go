@@ -18,35 +18,130 @@ type stats struct {
 }
 
 // maskedStats returns count, range, sum and sum of squares of data where mask
-// is set (all voxels when mask is nil). Each chunk sums into four lanes, so
-// the additions do not wait on one another.
+// is set (all voxels when mask is nil). Each chunk sums four voxels at a time
+// into four lanes held in registers, so the additions do not wait on one
+// another; the chunks' totals are added in the order they finish, so the sums
+// are the definition's to float64 rounding. A NaN makes the range NaN, as the
+// min and max builtins would, without their cost on every voxel.
 func maskedStats(data []float32, mask []uint8) stats {
 	var mu sync.Mutex
 	all := stats{min: float32(math.Inf(1)), max: float32(math.Inf(-1))}
 	parallelFor(len(data), func(lo, hi int) {
-		var sum, ssq [4]float64
-		n := 0
-		mn, mx := float32(math.Inf(1)), float32(math.Inf(-1))
-		for i := lo; i < hi; i++ {
-			if mask != nil && mask[i] == 0 {
-				continue
-			}
-			v := data[i]
-			f := float64(v)
-			sum[n&3] += f
-			ssq[n&3] += f * f
-			n++
-			mn, mx = min(mn, v), max(mx, v)
+		var st stats
+		if mask == nil {
+			st = laneStats(data[lo:hi])
+		} else {
+			st = laneStatsMasked(data[lo:hi], mask[lo:hi])
 		}
 		mu.Lock()
-		all.n += n
-		all.sum += (sum[0] + sum[1]) + (sum[2] + sum[3])
-		all.ssq += (ssq[0] + ssq[1]) + (ssq[2] + ssq[3])
-		all.min = min(all.min, mn)
-		all.max = max(all.max, mx)
+		all.n += st.n
+		all.sum += st.sum
+		all.ssq += st.ssq
+		all.min = min(all.min, st.min)
+		all.max = max(all.max, st.max)
 		mu.Unlock()
 	})
 	return all
+}
+
+// valueRange is the running minimum and maximum of a chunk, and whether it
+// met a NaN.
+type valueRange struct {
+	min, max float32
+	nan      bool
+}
+
+func newValueRange() valueRange {
+	return valueRange{min: float32(math.Inf(1)), max: float32(math.Inf(-1))}
+}
+
+func (r *valueRange) add(v float32) {
+	if v < r.min {
+		r.min = v
+	}
+	if v > r.max {
+		r.max = v
+	}
+	if v != v {
+		r.nan = true
+	}
+}
+
+// stats returns the range with the count and lane sums.
+func (r valueRange) stats(n int, s, q [4]float64) stats {
+	st := stats{n: n, min: r.min, max: r.max, sum: (s[0] + s[1]) + (s[2] + s[3]), ssq: (q[0] + q[1]) + (q[2] + q[3])}
+	if r.nan {
+		st.min, st.max = float32(math.NaN()), float32(math.NaN())
+	}
+	return st
+}
+
+// laneStats is maskedStats of every value of d, on one goroutine.
+func laneStats(d []float32) stats {
+	var s0, s1, s2, s3, q0, q1, q2, q3 float64
+	r := newValueRange()
+	i := 0
+	for ; i+4 <= len(d); i += 4 {
+		v0, v1, v2, v3 := d[i], d[i+1], d[i+2], d[i+3]
+		f0, f1, f2, f3 := float64(v0), float64(v1), float64(v2), float64(v3)
+		s0, s1, s2, s3 = s0+f0, s1+f1, s2+f2, s3+f3
+		q0, q1, q2, q3 = q0+f0*f0, q1+f1*f1, q2+f2*f2, q3+f3*f3
+		r.add(v0)
+		r.add(v1)
+		r.add(v2)
+		r.add(v3)
+	}
+	for ; i < len(d); i++ {
+		f := float64(d[i])
+		s0, q0 = s0+f, q0+f*f
+		r.add(d[i])
+	}
+	return r.stats(len(d), [4]float64{s0, s1, s2, s3}, [4]float64{q0, q1, q2, q3})
+}
+
+// laneStatsMasked is maskedStats of the values of d where m is set, on one
+// goroutine; voxel i sums into lane i mod 4.
+func laneStatsMasked(d []float32, m []uint8) stats {
+	m = m[:len(d)]
+	var s0, s1, s2, s3, q0, q1, q2, q3 float64
+	r := newValueRange()
+	n := 0
+	i := 0
+	for ; i+4 <= len(d); i += 4 {
+		if m[i] != 0 {
+			f := float64(d[i])
+			s0, q0 = s0+f, q0+f*f
+			n++
+			r.add(d[i])
+		}
+		if m[i+1] != 0 {
+			f := float64(d[i+1])
+			s1, q1 = s1+f, q1+f*f
+			n++
+			r.add(d[i+1])
+		}
+		if m[i+2] != 0 {
+			f := float64(d[i+2])
+			s2, q2 = s2+f, q2+f*f
+			n++
+			r.add(d[i+2])
+		}
+		if m[i+3] != 0 {
+			f := float64(d[i+3])
+			s3, q3 = s3+f, q3+f*f
+			n++
+			r.add(d[i+3])
+		}
+	}
+	for ; i < len(d); i++ {
+		if m[i] != 0 {
+			f := float64(d[i])
+			s0, q0 = s0+f, q0+f*f
+			n++
+			r.add(d[i])
+		}
+	}
+	return r.stats(n, [4]float64{s0, s1, s2, s3}, [4]float64{q0, q1, q2, q3})
 }
 
 // percentiles returns the values at the given percentiles (0 to 100) of data
