@@ -5,7 +5,8 @@
 //	go run ./models/mkmanifest -dir models/metnet -threshold 0.5 -min-mm3 4 \
 //	    -rescore models/metnet/rescore.json -accept 0.5 \
 //	    -rescore-bright-only models/metnet/rescore-bright-only.json -accept-bright-only 0.5 \
-//	    -metrics models/metnet/metrics.json -key ~/keys/metsentry-models.key
+//	    -metrics models/metnet/metrics.json -peak-bytes-fp32 200 -peak-bytes-int8 1060 \
+//	    -key ~/keys/metsentry-models.key
 //
 // The preprocessing fields come from models.Preprocessing, the same function
 // models/trainset trained with. Without -key the manifests are written
@@ -38,9 +39,12 @@ func main() {
 	accept := flag.Float64("accept", 0, "with -rescore: the stage's accept level, chosen on the val split (default: the file's)")
 	rescoreBright := flag.String("rescore-bright-only", "", "the fitted bright-only stage (models/rescore -bright-only) to put in output.rescore_bright_only (optional)")
 	acceptBright := flag.Float64("accept-bright-only", 0, "with -rescore-bright-only: its accept level, chosen on the val split (default: the file's)")
+	peakFP32 := flag.Float64("peak-bytes-fp32", 0, "the fp32 file's measured peak working memory per input voxel of one pass (runtime/cmd/ortbench; 0: the runtime's default for fp32)")
+	peakINT8 := flag.Float64("peak-bytes-int8", 0, "the same for the INT8 file")
 	flag.Parse()
 	stages := []stageFile{{*rescore, *accept, false}, {*rescoreBright, *acceptBright, true}}
-	if err := run(*dir, *version, *threshold, *minMM3, *metrics, *key, stages); err != nil {
+	peaks := map[string]float64{"fp32": *peakFP32, "int8": *peakINT8}
+	if err := run(*dir, *version, *threshold, *minMM3, *metrics, *key, stages, peaks); err != nil {
 		fmt.Fprintln(os.Stderr, "mkmanifest:", err)
 		os.Exit(1)
 	}
@@ -73,7 +77,7 @@ func (f stageFile) load() (*manifest.Rescore, error) {
 	return r, nil
 }
 
-func run(dir, version string, threshold, minMM3 float64, metricsPath, key string, stages []stageFile) error {
+func run(dir, version string, threshold, minMM3 float64, metricsPath, key string, stages []stageFile, peaks map[string]float64) error {
 	training, err := os.ReadFile(filepath.Join(dir, "train.json"))
 	if err != nil {
 		return err
@@ -125,6 +129,7 @@ func run(dir, version string, threshold, minMM3 float64, metricsPath, key string
 			return err
 		}
 		m.SHA256 = sum
+		m.PeakBytesPerVoxel = peaks[prec]
 		m.Output.Threshold, m.Output.MinComponentMM3 = threshold, minMM3
 		m.Output.Rescore, m.Output.RescoreBrightOnly = visible, brightOnly
 		tol := 1e-4

@@ -26,6 +26,14 @@ const (
 	NormPercentile = "percentile"  // clip to [LowPct, HighPct] percentiles, scale to [0, 1]
 )
 
+// The range a manifest's peak_bytes_per_voxel may take: a float32 input
+// channel alone is 4 bytes a voxel, and a figure over 100 kB a voxel would
+// tile any study into slivers.
+const (
+	MinBytesPerVoxel = 4
+	MaxBytesPerVoxel = 100000
+)
+
 // Pass layouts.
 const (
 	LayoutWhole = "whole" // one pass over the whole (cropped) volume
@@ -51,6 +59,12 @@ type Manifest struct {
 	Normalisation Normalisation `json:"normalisation"`
 	Layout        Layout        `json:"layout"`
 	Output        Output        `json:"output"`
+
+	// PeakBytesPerVoxel is the peak working memory of one pass per input
+	// voxel on ONNX Runtime's CPU provider, measured on this file
+	// (runtime/cmd/ortbench); the tiling planner weighs a board's memory
+	// budget with it. 0: the runtime's figure for the precision.
+	PeakBytesPerVoxel float64 `json:"peak_bytes_per_voxel,omitempty"`
 
 	Reference *Reference      `json:"reference,omitempty"`
 	Training  json.RawMessage `json:"training,omitempty"`
@@ -224,6 +238,9 @@ func (m *Manifest) Validate() error {
 		}
 	default:
 		bad("layout.mode %q is not %s or %s", l.Mode, LayoutWhole, LayoutTiles)
+	}
+	if b := m.PeakBytesPerVoxel; b != 0 && !(b >= MinBytesPerVoxel && b <= MaxBytesPerVoxel) {
+		bad("peak_bytes_per_voxel %g is out of range (%d to %d, or absent)", b, MinBytesPerVoxel, MaxBytesPerVoxel)
 	}
 	o := m.Output
 	if o.Meaning != "lesion-probability" {

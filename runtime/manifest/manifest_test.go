@@ -31,6 +31,9 @@ func TestParse(t *testing.T) {
 		{"tiles without patch", func(s string) string { return strings.Replace(s, `"mode": "whole"`, `"mode": "tiles"`, 1) }, "layout.patch"},
 		{"reference shape", func(s string) string { return strings.Replace(s, `[1, 2, 16, 16, 16]`, `[1, 3, 16, 16, 16]`, 1) }, "reference.shape"},
 		{"trailing data", func(s string) string { return s + "{}" }, "trailing"},
+		{"peak bytes per voxel", withPeak("200"), ""},
+		{"peak bytes per voxel too small", withPeak("2"), "peak_bytes_per_voxel 2"},
+		{"peak bytes per voxel negative", withPeak("-200"), "peak_bytes_per_voxel -200"},
 		{"rescore", withRescore(`"candidate": 0.1, "accept": 0.5, "features": ["a", "b"], "mean": [0, 1], "scale": [1, 2], "weights": [0.5, -1], "bias": 0.1`), ""},
 		{"rescore lengths", withRescore(`"candidate": 0.1, "accept": 0.5, "features": ["a", "b"], "mean": [0], "scale": [1, 2], "weights": [0.5, -1]`), "2 features, 1 means"},
 		{"rescore scale", withRescore(`"candidate": 0.1, "accept": 0.5, "features": ["a"], "mean": [0], "scale": [0], "weights": [0.5]`), "scale that is not positive"},
@@ -53,6 +56,13 @@ func TestParse(t *testing.T) {
 				t.Fatalf("err = %v, want ErrInvalid mentioning %q", err, tc.wantErr)
 			}
 		})
+	}
+}
+
+// withPeak sets peak_bytes_per_voxel.
+func withPeak(v string) func(string) string {
+	return func(s string) string {
+		return strings.Replace(s, `"opset": 13,`, `"opset": 13, "peak_bytes_per_voxel": `+v+`,`, 1)
 	}
 }
 

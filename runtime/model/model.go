@@ -248,16 +248,21 @@ func (md *Model) Details() string {
 }
 
 // BytesPerVoxel returns the peak working memory per voxel of one pass that
-// the planner assumes for a model of this precision on ONNX Runtime's CPU
-// provider, measured with runtime/cmd/ortbench on MetNet 0.2.0 (8-16-32-64)
+// the planner assumes for m on ONNX Runtime's CPU provider: the manifest's
+// measured figure when it has one, else the figure for its precision measured
+// with runtime/cmd/ortbench on MetNet 0.2.0 (8-16-32-64, the plain graph)
 // over a phantom head grid (2×192×232×200, 8.9 M voxels): fp32 peaked at
 // 3210 MB, INT8 at 9230 MB, about 40 MB of which is the process itself (on a
 // 4.9 M-voxel grid fp32 needed only 270 per voxel: the allocator's chunks
 // grow with the volume, so the larger figure is the safe one). INT8 needs
 // three times as much because ONNX Runtime runs 3D QLinearConv through a full
-// im2col buffer. A model with wider layers needs its own figure.
-func BytesPerVoxel(precision string) float64 {
-	if precision == "int8" {
+// im2col buffer. MetNet 0.6.1's fp32 graph (the split decoder) needs about
+// half of that and says so in its manifest.
+func BytesPerVoxel(m *manifest.Manifest) float64 {
+	if m.PeakBytesPerVoxel > 0 {
+		return m.PeakBytesPerVoxel
+	}
+	if m.Precision == "int8" {
 		return 1060
 	}
 	return 360
@@ -317,8 +322,7 @@ func (md *Model) Close() error {
 // (tools/evaluate, tools/realcheck): it loads ONNX Runtime from lib (its
 // default path when empty) and the public keys in trustDir, opens the one
 // manifest as the daemon would (signature, SHA-256, self-test), and returns
-// the plan for a pass under budgetBytes with this precision's measured
-// BytesPerVoxel. The caller closes the model.
+// the plan for a pass under budgetBytes with the model's BytesPerVoxel. The caller closes the model.
 func OpenTool(ctx context.Context, manifestPath, trustDir, lib string, budgetBytes int64) (*Model, infer.Plan, error) {
 	if trustDir == "" {
 		return nil, infer.Plan{}, fmt.Errorf("model: %s needs a folder of trusted public keys (-trust) to verify its signature", manifestPath)
@@ -337,5 +341,5 @@ func OpenTool(ctx context.Context, manifestPath, trustDir, lib string, budgetByt
 	if err != nil {
 		return nil, infer.Plan{}, err
 	}
-	return md, md.Plan(budgetBytes, BytesPerVoxel(md.Manifest().Precision)), nil
+	return md, md.Plan(budgetBytes, BytesPerVoxel(md.Manifest())), nil
 }

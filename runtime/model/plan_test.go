@@ -33,3 +33,21 @@ func TestPlanFromManifest(t *testing.T) {
 		})
 	}
 }
+
+// The planner takes a manifest's measured memory figure over the default for
+// its precision.
+func TestBytesPerVoxel(t *testing.T) {
+	for _, tc := range []struct {
+		m    manifest.Manifest
+		want float64
+	}{
+		{manifest.Manifest{Precision: "fp32"}, 360},
+		{manifest.Manifest{Precision: "int8"}, 1060},
+		{manifest.Manifest{Precision: "fp32", PeakBytesPerVoxel: 200}, 200},
+		{manifest.Manifest{Precision: "int8", PeakBytesPerVoxel: 900}, 900},
+	} {
+		if got := BytesPerVoxel(&tc.m); got != tc.want {
+			t.Errorf("%s with peak %g: %g bytes a voxel, want %g", tc.m.Precision, tc.m.PeakBytesPerVoxel, got, tc.want)
+		}
+	}
+}

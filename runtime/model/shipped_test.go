@@ -55,7 +55,7 @@ func TestOpenTool(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer md.Close()
-	if md.Manifest().Precision != "int8" || plan.BudgetBytes != 1<<30 || plan.BytesPerVoxel != BytesPerVoxel("int8") {
+	if md.Manifest().Precision != "int8" || plan.BudgetBytes != 1<<30 || plan.BytesPerVoxel != BytesPerVoxel(md.Manifest()) {
 		t.Fatalf("precision %s, plan budget %d bytes/voxel %g", md.Manifest().Precision, plan.BudgetBytes, plan.BytesPerVoxel)
 	}
 }
