@@ -322,7 +322,8 @@ func (md *Model) Close() error {
 // (tools/evaluate, tools/realcheck): it loads ONNX Runtime from lib (its
 // default path when empty) and the public keys in trustDir, opens the one
 // manifest as the daemon would (signature, SHA-256, self-test), and returns
-// the plan for a pass under budgetBytes with the model's BytesPerVoxel. The caller closes the model.
+// the plan for a pass under budgetBytes with the model's BytesPerVoxel. The
+// caller closes the model.
 func OpenTool(ctx context.Context, manifestPath, trustDir, lib string, budgetBytes int64) (*Model, infer.Plan, error) {
 	if trustDir == "" {
 		return nil, infer.Plan{}, fmt.Errorf("model: %s needs a folder of trusted public keys (-trust) to verify its signature", manifestPath)
