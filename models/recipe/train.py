@@ -71,7 +71,7 @@ def main():
     ap.add_argument("--distill", type=float, default=0.01,
                     help="weight of the teacher term: mean squared difference of logits, the teacher's clipped to +-10")
     ap.add_argument("--prune-from", action="store_true",
-                    help="start from the teacher's weights cut down to --base (unet.prune)")
+                    help="start from the teacher's weights cut down to --base (unet.prune), unless --init gives others")
     a = ap.parse_args()
 
     torch.manual_seed(a.seed)
@@ -111,7 +111,7 @@ def main():
         for p in teacher.parameters():
             p.requires_grad_(False)
         say(f"distilling from {a.teacher} (base {a.teacher_base}, weight {a.distill})")
-        if a.prune_from:
+        if a.prune_from and not a.init:
             net.load_state_dict(unet.prune(tstate, base_from=a.teacher_base, base_to=a.base))
             say(f"starting from the teacher cut to base {a.base}")
     elif a.prune_from:

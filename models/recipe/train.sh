@@ -22,7 +22,9 @@
 #
 # distils the trained base-8 network TEACHER into a narrower one (BASE): the
 # student starts from the teacher's weights cut down by unet.prune and learns
-# from the labels and from the teacher's log-odds (train.py --distill).
+# from the labels and from the teacher's log-odds (train.py --distill). With
+# INIT as well, it goes on distilling from INIT's student weights instead
+# (BatchNorm statistics then kept as INIT left them).
 #
 # On the 2-core development machine the defaults (60 train cases, 64³ patches,
 # batch 2, 95 minutes of training) finish in under 2 hours. On a CUDA GPU it
