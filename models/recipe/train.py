@@ -170,7 +170,7 @@ def main():
     with open(os.path.join(a.out, "train.json"), "w") as f:
         json.dump({"steps": step + 1, "best_val_loss": best, "base": a.base, "patch": a.patch, "batch": a.batch,
                    "lr": a.lr, "seed": a.seed, "faint": a.faint, "freeze_bn": a.freeze_bn, "device": dev, "init": a.init,
-                   "teacher": a.teacher, "distill": a.distill if a.teacher else None, "prune_from": a.prune_from, "train_cases": [c.name for c in train],
+                   "teacher": a.teacher, "distill": a.distill if a.teacher else None, "prune_from": bool(a.prune_from and not a.init), "train_cases": [c.name for c in train],
                    "val_cases": [c.name for c in val], "minutes": (time.time() - t0) / 60}, f, indent=1)
     say(f"done: best val loss {best:.4f}")
 
