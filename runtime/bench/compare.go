@@ -7,9 +7,6 @@ import (
 	"io"
 	"path/filepath"
 	"strings"
-	"time"
-
-	"metsentry/runtime/ort"
 )
 
 // Compared is one model's timings in a Compare run.
@@ -33,32 +30,27 @@ func Compare(ctx context.Context, models []string, dims [3]int, threads, rounds 
 	if len(models) == 0 || rounds < 1 || threads < 1 {
 		return nil, errors.New("bench: Compare needs at least one model, one round and one thread")
 	}
-	in := Input(dims)
-	shape := []int64{1, 2, int64(dims[0]), int64(dims[1]), int64(dims[2])}
-	sessions := make([]*ort.Session, 0, len(models))
+	passes := make([]*Pass, 0, len(models))
 	defer func() {
-		for _, s := range sessions {
-			s.Close()
+		for _, p := range passes {
+			p.Close()
 		}
 	}()
 	for _, m := range models {
-		s, err := ort.NewSession(m, ort.SessionOptions{IntraOpThreads: threads})
+		p, err := NewPass(ctx, m, dims, threads)
 		if err != nil {
-			return nil, fmt.Errorf("bench: %s: %w", m, err)
+			return nil, err
 		}
-		sessions = append(sessions, s)
-		if _, _, err := s.RunContext(ctx, in, shape); err != nil {
-			return nil, fmt.Errorf("bench: %s on a %v input: %w", m, dims, err)
-		}
+		passes = append(passes, p)
 	}
 	out := make([]Compared, len(models))
 	for r := range rounds {
-		for i, s := range sessions {
-			t0 := time.Now()
-			if _, _, err := s.RunContext(ctx, in, shape); err != nil {
-				return nil, fmt.Errorf("bench: %s: %w", models[i], err)
+		for i, p := range passes {
+			t, err := p.Time(ctx)
+			if err != nil {
+				return nil, err
 			}
-			out[i].TimesS = append(out[i].TimesS, time.Since(t0).Seconds())
+			out[i].TimesS = append(out[i].TimesS, t)
 		}
 		if w != nil {
 			fmt.Fprintf(w, "round %d of %d done\n", r+1, rounds)

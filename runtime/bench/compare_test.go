@@ -42,3 +42,30 @@ func TestCompare(t *testing.T) {
 		t.Error("a missing model was timed")
 	}
 }
+
+// A Pass says what it times and times it again and again; a model that
+// cannot take the input fails when opened, not at the first timing.
+func TestPass(t *testing.T) {
+	if err := ort.Init(ort.DefaultLibraryPath()); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	p, err := NewPass(ctx, "../testdata/unet_tiny-fp32.onnx", [3]int{16, 24, 32}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	for range 2 {
+		if s, err := p.Time(ctx); err != nil || !(s > 0) {
+			t.Fatalf("pass: %g s, %v", s, err)
+		}
+	}
+	for _, want := range []string{"unet_tiny-fp32.onnx", "1x2x16x24x32", "intra-op threads 1", "cpu"} {
+		if !strings.Contains(p.Name(), want) {
+			t.Errorf("name %q lacks %q", p.Name(), want)
+		}
+	}
+	if _, err := NewPass(ctx, "../testdata/unet-fp32.onnx", [3]int{12, 24, 32}, 1); err == nil || !strings.Contains(err.Error(), "unet-fp32.onnx") {
+		t.Errorf("odd size: %v", err)
+	}
+}

@@ -52,6 +52,8 @@ type CLI struct {
 	// Detector runs the in-process pipeline's model step; nil means
 	// BaselineDetector.
 	Detector Detector
+	// Reference is timed after every study in process (nil: none).
+	Reference SpeedReference
 }
 
 // DefaultFROC are the thresholds the FROC curve sweeps. It reaches 0.999:
@@ -66,6 +68,9 @@ func Main(ctx context.Context, c CLI, progress io.Writer) error {
 	}
 	var rep *score.Report
 	var err error
+	if c.Reference != nil && (c.E2E != "" || c.Files) {
+		return errors.New("evaluate: a speed reference is timed beside in-process studies only: with -e2e the daemon's time includes the network, with -files nothing is timed")
+	}
 	if c.BrightOnly && (c.E2E != "" || c.Files) {
 		return errors.New("evaluate: -bright-only runs in process only: with -e2e the daemon gets both series, with -files the predictions are already made")
 	}
@@ -130,6 +135,7 @@ func Main(ctx context.Context, c CLI, progress io.Writer) error {
 			VesselRule:     rule,
 			Params:         detect.Params{Threshold: thr, MinComponentMM3: c.MinComponentMM3},
 			FROCThresholds: DefaultFROC,
+			Reference:      c.Reference,
 			Progress:       progress,
 		})
 	}

@@ -24,6 +24,17 @@ type Detector interface {
 	Prob(ctx context.Context, black, bright *volume.Volume) ([]float32, error)
 }
 
+// SpeedReference is a fixed workload timed after every study in the same
+// process (Options.Reference), so a study's seconds can be read against the
+// machine's speed of that moment: a shared machine's seconds drift, a ratio
+// of two things timed side by side holds.
+type SpeedReference interface {
+	// Name says what the workload is, for the report.
+	Name() string
+	// Time runs the workload once and returns its seconds.
+	Time(ctx context.Context) (float64, error)
+}
+
 // Options says what to run.
 type Options struct {
 	AnatomyDir string
@@ -49,7 +60,10 @@ type Options struct {
 	// VesselRule decides which false positives sit on vessels; the zero
 	// value means score.DefaultVesselRule.
 	VesselRule score.VesselRule
-	Progress   io.Writer
+	// Reference, when set, is timed straight after each study's timed work
+	// (CaseResult.ReferenceSeconds; the summary gives the ratio).
+	Reference SpeedReference
+	Progress  io.Writer
 }
 
 // Run generates, runs and scores every case and returns the report.
@@ -92,6 +106,9 @@ func Run(ctx context.Context, o Options) (*score.Report, error) {
 	if o.BrightOnly {
 		rep.Input = score.InputBrightOnly
 	}
+	if o.Reference != nil {
+		rep.SpeedReference = o.Reference.Name()
+	}
 	ths := append([]float64(nil), o.FROCThresholds...)
 	sort.Float64s(ths)
 	froc := make([][]score.CaseResult, len(ths))
@@ -115,6 +132,11 @@ func Run(ctx context.Context, o Options) (*score.Report, error) {
 		res, prob, err := runCase(ctx, o, c, in, dir)
 		if err != nil {
 			return nil, err
+		}
+		if o.Reference != nil {
+			if res.ReferenceSeconds, err = o.Reference.Time(ctx); err != nil {
+				return nil, fmt.Errorf("evaluate: speed reference %s: %w", o.Reference.Name(), err)
+			}
 		}
 		rep.Cases = append(rep.Cases, res)
 		for i, t := range ths {

@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -118,6 +119,61 @@ func TestRunPipeline(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// clockRef is a speed reference that takes a fixed time; it counts its
+// passes and can fail.
+type clockRef struct {
+	secs  float64
+	calls int
+	fail  error
+}
+
+func (r *clockRef) Name() string { return "a fixed 2 s" }
+
+func (r *clockRef) Time(context.Context) (float64, error) {
+	r.calls++
+	return r.secs, r.fail
+}
+
+// The reference is timed once after each study and read against its time;
+// a reference that fails stops the run with its name in the error.
+func TestRunSpeedReference(t *testing.T) {
+	g := generator(t)
+	seeds := []uint64{4, 7}
+	ref := &clockRef{secs: 2}
+	o := Options{
+		Generator: g, Split: phantom.Val, Seeds: seeds,
+		Detector:   &oracle{g: g, split: phantom.Val, seeds: seeds},
+		Params:     detect.Params{Threshold: 0.5},
+		ScratchDir: t.TempDir(),
+		Reference:  ref,
+	}
+	rep, err := Run(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ref.calls != 2 || rep.SpeedReference != "a fixed 2 s" {
+		t.Fatalf("%d reference passes for 2 studies, report names %q", ref.calls, rep.SpeedReference)
+	}
+	var study float64
+	for _, c := range rep.Cases {
+		if c.ReferenceSeconds != 2 || c.Seconds <= 0 {
+			t.Errorf("case %s: %g s, reference %g s", c.ID, c.Seconds, c.ReferenceSeconds)
+		}
+		study += c.Seconds
+	}
+	if s := rep.Summary; s.ReferenceSeconds != 2 || s.StudyOverReference != study/4 {
+		t.Errorf("summary: reference %g s, ratio %g; want 2 and %g", s.ReferenceSeconds, s.StudyOverReference, study/4)
+	}
+	o.Detector = &oracle{g: g, split: phantom.Val, seeds: seeds}
+	o.Reference = &clockRef{fail: errors.New("session closed")}
+	if _, err := Run(context.Background(), o); err == nil || !strings.Contains(err.Error(), "a fixed 2 s") {
+		t.Errorf("failing reference: %v", err)
+	}
+	if err := Main(context.Background(), CLI{Files: true, Reference: ref}, nil); err == nil || !strings.Contains(err.Error(), "in-process") {
+		t.Errorf("reference with -files: %v", err)
 	}
 }
 

@@ -32,10 +32,13 @@ type Report struct {
 	Input string `json:"input,omitempty"`
 	// VesselRule says how false positives on vessels were called (empty
 	// when they were not: the summary's VesselsKnown is false then).
-	VesselRule string       `json:"vessel_rule,omitempty"`
-	Summary    Summary      `json:"summary"`
-	FROC       []FROCPoint  `json:"froc,omitempty"`
-	Cases      []CaseResult `json:"cases"`
+	VesselRule string `json:"vessel_rule,omitempty"`
+	// SpeedReference names the fixed workload timed after every study
+	// (CaseResult.ReferenceSeconds); empty when none was.
+	SpeedReference string       `json:"speed_reference,omitempty"`
+	Summary        Summary      `json:"summary"`
+	FROC           []FROCPoint  `json:"froc,omitempty"`
+	Cases          []CaseResult `json:"cases"`
 }
 
 // What the detector saw (Report.Input).
@@ -111,7 +114,11 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	fmt.Fprintf(&b, "| study flag sensitivity | %s (%d cases with lesions) |\n", pctOf(s.StudySensitivity, s.PositiveCases), s.PositiveCases)
 	fmt.Fprintf(&b, "| study flag specificity | %s (%d lesion-free cases) |\n", pctOf(s.StudySpecificity, s.NegativeCases), s.NegativeCases)
 	fmt.Fprintf(&b, "| lesion-wise Dice | %.3f |\n", s.LesionDice)
-	fmt.Fprintf(&b, "| seconds per study | %.2f (max %.2f) |\n\n", s.SecondsPerStudy, s.MaxSecondsPerCase)
+	fmt.Fprintf(&b, "| seconds per study | %.2f (max %.2f) |\n", s.SecondsPerStudy, s.MaxSecondsPerCase)
+	if r.SpeedReference != "" && s.StudyOverReference > 0 {
+		fmt.Fprintf(&b, "| seconds per study over the speed reference's | %.3f (reference %.2f s, median; timed after each study: %s) |\n", s.StudyOverReference, s.ReferenceSeconds, r.SpeedReference)
+	}
+	b.WriteString("\n")
 	if len(r.FROC) > 0 {
 		if s.VesselsKnown {
 			fmt.Fprintf(&b, "## FROC\n\n| threshold | sensitivity | FP per case | FP on vessels per case |\n| --- | --- | --- | --- |\n")

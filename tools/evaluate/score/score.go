@@ -89,6 +89,9 @@ type CaseResult struct {
 	// case has neither lesions nor false positives.
 	LesionDice float64 `json:"lesion_dice"`
 	Seconds    float64 `json:"seconds"`
+	// ReferenceSeconds is one pass of the run's speed reference, timed
+	// straight after this study in the same process (0: no reference).
+	ReferenceSeconds float64 `json:"reference_seconds,omitempty"`
 }
 
 // Case scores one case.
@@ -312,6 +315,12 @@ type Summary struct {
 	LesionDice        float64 `json:"lesion_dice"`
 	SecondsPerStudy   float64 `json:"seconds_per_study"`
 	MaxSecondsPerCase float64 `json:"max_seconds_per_study"`
+	// With a speed reference timed after every study (Report.SpeedReference):
+	// its median seconds, and the studies' seconds over the reference's,
+	// summed over the cases (how long a study takes in reference passes,
+	// which holds where the machine's speed drifts).
+	ReferenceSeconds   float64 `json:"reference_seconds,omitempty"`
+	StudyOverReference float64 `json:"study_over_reference,omitempty"`
 }
 
 func ratio(a, b int) float64 {
@@ -355,6 +364,7 @@ func Summarize(rs []CaseResult) Summary {
 		s.SecondsPerStudy += r.Seconds
 		s.MaxSecondsPerCase = math.Max(s.MaxSecondsPerCase, r.Seconds)
 	}
+	s.ReferenceSeconds, s.StudyOverReference = referenceRatio(rs)
 	s.Sensitivity = ratio(s.Hits, s.Lesions)
 	if s.Cases > 0 {
 		s.FPPerCase = float64(s.FP) / float64(s.Cases)
@@ -369,6 +379,32 @@ func Summarize(rs []CaseResult) Summary {
 	s.StudySensitivity = ratio(tp, s.PositiveCases)
 	s.StudySpecificity = ratio(tn, s.NegativeCases)
 	return s
+}
+
+// referenceRatio returns the median reference pass and the cases' study
+// seconds over their reference seconds, both summed; zeros unless every case
+// has a reference time.
+func referenceRatio(rs []CaseResult) (median, ratio float64) {
+	ref := make([]float64, 0, len(rs))
+	var study, sum float64
+	for _, r := range rs {
+		if !(r.ReferenceSeconds > 0) {
+			return 0, 0
+		}
+		ref = append(ref, r.ReferenceSeconds)
+		study += r.Seconds
+		sum += r.ReferenceSeconds
+	}
+	if len(ref) == 0 {
+		return 0, 0
+	}
+	sort.Float64s(ref)
+	n := len(ref)
+	median = ref[n/2]
+	if n%2 == 0 {
+		median = (ref[n/2-1] + ref[n/2]) / 2
+	}
+	return median, study / sum
 }
 
 // ProbInput is a case with a probability map instead of a mask, for FROC.

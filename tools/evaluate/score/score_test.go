@@ -179,6 +179,28 @@ func TestSummarize(t *testing.T) {
 	}
 }
 
+// A speed reference timed after every study gives its median and the
+// studies' seconds over its seconds, summed; one study without a reference
+// time leaves both out rather than skew them.
+func TestSummarizeReference(t *testing.T) {
+	rs := []CaseResult{{Seconds: 3, ReferenceSeconds: 2}, {Seconds: 4, ReferenceSeconds: 4}, {Seconds: 2, ReferenceSeconds: 3}}
+	s := Summarize(rs)
+	if s.ReferenceSeconds != 3 || math.Abs(s.StudyOverReference-9.0/9) > 1e-12 {
+		t.Errorf("median %g, ratio %g; want 3 and 1", s.ReferenceSeconds, s.StudyOverReference)
+	}
+	s = Summarize(rs[:2])
+	if s.ReferenceSeconds != 3 || math.Abs(s.StudyOverReference-7.0/6) > 1e-12 {
+		t.Errorf("two cases: median %g, ratio %g; want 3 and 7/6", s.ReferenceSeconds, s.StudyOverReference)
+	}
+	rs = append(rs, CaseResult{Seconds: 5})
+	if s := Summarize(rs); s.ReferenceSeconds != 0 || s.StudyOverReference != 0 {
+		t.Errorf("a case without a reference time: median %g, ratio %g; want none", s.ReferenceSeconds, s.StudyOverReference)
+	}
+	if s := Summarize(nil); s.ReferenceSeconds != 0 || s.StudyOverReference != 0 {
+		t.Errorf("no cases: median %g, ratio %g", s.ReferenceSeconds, s.StudyOverReference)
+	}
+}
+
 func TestFROC(t *testing.T) {
 	in := vol{truth: two, diam: dia}.input("froc")
 	prob := make([]float32, len(in.Truth))
@@ -250,9 +272,20 @@ func TestReport(t *testing.T) {
 	if err := r.WriteMarkdown(&md); err != nil {
 		t.Fatal(err)
 	}
+	if strings.Contains(md.String(), "speed reference") {
+		t.Errorf("markdown names a speed reference the run did not time:\n%s", md.String())
+	}
+	r.SpeedReference = "the bench U-Net"
+	r.Cases[0].Seconds, r.Cases[0].ReferenceSeconds = 3, 2.5
+	r.Summary = Summarize(r.Cases)
+	md.Reset()
+	if err := r.WriteMarkdown(&md); err != nil {
+		t.Fatal(err)
+	}
 	for _, want := range []string{"split: **test**", "generator **phantom/x**", "seeds 0-2,5 (4 cases)", "| lesion-wise sensitivity | 50.0% (1/2) |", "| false positives per case | 1.00 (1 in 1 cases) |", "| sensitivity <3 mm | 0.0% (0/1) |",
 		// One case, with lesions: no lesion-free case, so no specificity to give.
-		"| study flag specificity | n/a (0 lesion-free cases) |", "| sensitivity >=10 mm | n/a (0/0) |"} {
+		"| study flag specificity | n/a (0 lesion-free cases) |", "| sensitivity >=10 mm | n/a (0/0) |",
+		"| seconds per study over the speed reference's | 1.200 (reference 2.50 s, median; timed after each study: the bench U-Net) |"} {
 		if !strings.Contains(md.String(), want) {
 			t.Errorf("markdown lacks %q:\n%s", want, md.String())
 		}
@@ -260,7 +293,7 @@ func TestReport(t *testing.T) {
 	if err := r.WriteJSON(&js); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{`"split": "test"`, `"generator": "phantom/x"`, `"seeds": [`} {
+	for _, want := range []string{`"split": "test"`, `"generator": "phantom/x"`, `"seeds": [`, `"speed_reference": "the bench U-Net"`, `"reference_seconds": 2.5`, `"study_over_reference": 1.2`} {
 		if !strings.Contains(js.String(), want) {
 			t.Errorf("json lacks %q", want)
 		}
