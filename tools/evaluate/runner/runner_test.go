@@ -3,8 +3,10 @@ package runner
 import (
 	"context"
 	"errors"
+	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -348,5 +350,39 @@ func TestToSourceIdentity(t *testing.T) {
 		if v != want {
 			t.Errorf("voxel %d: %v, want %v", idx, v, want)
 		}
+	}
+}
+
+// The slices shared out among goroutines come out as one goroutine makes
+// them, value for value, on an oblique grid with more slices than workers.
+func TestToSourceWorkers(t *testing.T) {
+	model := geom.Grid{Dims: [3]int{9, 8, 7}, Affine: geom.Identity}
+	prob := make([]float32, model.Len())
+	for i := range prob {
+		prob[i] = float32((i*7919)%101) / 100
+	}
+	c, s := math.Cos(0.3), math.Sin(0.3)
+	src := geom.Grid{Dims: [3]int{11, 10, 13}, Affine: geom.Affine{{0.8 * c, -0.8 * s, 0, 0.4}, {0.8 * s, 0.8 * c, 0, -0.7}, {0, 0, 0.6, 0.2}}}
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	one, err := toSource(prob, model, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runtime.GOMAXPROCS(4)
+	four, err := toSource(prob, model, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set := 0
+	for i := range one {
+		if one[i] != four[i] {
+			t.Fatalf("voxel %d: %v with 4 workers, %v with 1", i, four[i], one[i])
+		}
+		if one[i] != 0 {
+			set++
+		}
+	}
+	if set < len(one)/4 {
+		t.Fatalf("only %d of %d source voxels inside the model grid: the test grids barely overlap", set, len(one))
 	}
 }
