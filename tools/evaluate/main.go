@@ -4,7 +4,7 @@
 //	evaluate -split test -n 20 -out /tmp/eval               # in process, baseline detector
 //	evaluate -files -cases /tmp/test -pred /tmp/pred -out . # score NIfTI predictions
 //	evaluate -model m.manifest.json -trust keys -bright-only -out /tmp/b  # black-blood withheld
-//	evaluate -model m.manifest.json -trust keys -speed-ref runtime/testdata/unet-fp32.onnx -out /tmp/s  # seconds against the bench U-Net
+//	evaluate -model m.manifest.json -trust keys -speed-ref /tmp/variants/metnet-layout.onnx -out /tmp/s  # seconds in passes of the speed target's reference
 package main
 
 import (
@@ -48,7 +48,7 @@ func main() {
 	trustDir := flag.String("trust", "", "with -model: folder of trusted *.pub keys the manifest must be signed with")
 	ortLib := flag.String("ort", "", "with -model: ONNX Runtime shared library (default: runtime/ort's default path)")
 	noRescore := flag.Bool("no-rescore", false, "with -model: score the network's probabilities, without the manifest's rescore stage")
-	speedRef := flag.String("speed-ref", "", "in process: an ONNX model (2 input channels) whose fp32 pass is timed after every study, so the seconds can be read as a ratio to it (runtime/testdata/unet-fp32.onnx is the bench U-Net the speed target was set against)")
+	speedRef := flag.String("speed-ref", "", "in process: an ONNX model (2 input channels) whose fp32 pass is timed after every study, so the seconds can be read as a ratio to it (the speed target's reference is metnet-layout.onnx from models/recipe/speed_variants.py)")
 	speedRefDims := flag.String("speed-ref-dims", "160x192x160", "with -speed-ref: its input size DxHxW")
 	budgetMB := flag.Int("budget-mb", 4096, "with -model: memory one inference pass may use, MB (a board's inference.memory_budget_mb); larger volumes run in tiles")
 	flag.Parse()

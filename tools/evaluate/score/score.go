@@ -384,7 +384,7 @@ func Summarize(rs []CaseResult) Summary {
 // referenceRatio returns the median reference pass and the cases' study
 // seconds over their reference seconds, both summed; zeros unless every case
 // has a reference time.
-func referenceRatio(rs []CaseResult) (median, ratio float64) {
+func referenceRatio(rs []CaseResult) (median, over float64) {
 	ref := make([]float64, 0, len(rs))
 	var study, sum float64
 	for _, r := range rs {
