@@ -30,6 +30,7 @@ func Compare(ctx context.Context, models []string, dims [3]int, threads, rounds 
 	if len(models) == 0 || rounds < 1 || threads < 1 {
 		return nil, errors.New("bench: Compare needs at least one model, one round and one thread")
 	}
+	in := Input(dims) // one input for all: ONNX Runtime only reads it
 	passes := make([]*Pass, 0, len(models))
 	defer func() {
 		for _, p := range passes {
@@ -37,7 +38,7 @@ func Compare(ctx context.Context, models []string, dims [3]int, threads, rounds 
 		}
 	}()
 	for _, m := range models {
-		p, err := NewPass(ctx, m, dims, threads)
+		p, err := newPass(ctx, m, dims, threads, in)
 		if err != nil {
 			return nil, err
 		}

@@ -28,11 +28,17 @@ type Pass struct {
 // bench input of size dims (D, H, W), so the first timed pass does not pay
 // for the arena's growth. ONNX Runtime must be initialised (ort.Init).
 func NewPass(ctx context.Context, model string, dims [3]int, threads int) (*Pass, error) {
+	return newPass(ctx, model, dims, threads, Input(dims))
+}
+
+// newPass is NewPass on a given bench input of size dims, which passes may
+// share (Compare's models all read one).
+func newPass(ctx context.Context, model string, dims [3]int, threads int, in []float32) (*Pass, error) {
 	s, err := ort.NewSession(model, ort.SessionOptions{IntraOpThreads: threads})
 	if err != nil {
 		return nil, fmt.Errorf("bench: %s: %w", model, err)
 	}
-	p := &Pass{model: model, dims: dims, threads: threads, s: s, in: Input(dims),
+	p := &Pass{model: model, dims: dims, threads: threads, s: s, in: in,
 		shape: []int64{1, 2, int64(dims[0]), int64(dims[1]), int64(dims[2])}}
 	if _, _, err := s.RunContext(ctx, p.in, p.shape); err != nil {
 		s.Close()
