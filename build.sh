@@ -25,7 +25,7 @@ APT_PACKAGES=(
   dicom3tools      # dciodvfy, dcentvfy: validate the objects we write
   pixelmed-apps    # TID 1500 structured report validator (java)
   gcc-aarch64-linux-gnu libc6-dev-arm64-cross # cross-compiling the cgo runtime for Jetson
-  python3-torch python3-numpy # runtime/bench checks PyTorch against ONNX Runtime on the same network
+  python3 python3-torch python3-numpy python3-onnx # runtime/bench: PyTorch against ONNX Runtime; runtime/testdata and models/recipe scripts
   file socat iproute2 util-linux ca-certificates
 )
 
