@@ -2,7 +2,8 @@
 # metsentry build script. Subcommands:
 #   deps    install what builds and tests need (Debian packages, staticcheck,
 #           ONNX Runtime 1.24.1 for linux x64 and arm64 from npm, sha256-checked)
-#   test    deps, then gofmt, go vet, staticcheck, cgo isolation, go mod tidy,
+#   test    deps, a check that APT_PACKAGES covers every program and Python
+#           module used, then gofmt, go vet, staticcheck, cgo isolation, go mod tidy,
 #           go test -race ./..., then without -race the packages holding
 #           //go:build !race tests (the README's test command; CI runs only this)
 #   build   host binaries into bin/
@@ -23,9 +24,9 @@ APT_PACKAGES=(
   dcmtk            # echoscu, storescu, storescp, dcmsend, dsrdump, dcmconv: real DICOM peers
   orthanc          # a real PACS on loopback
   dicom3tools      # dciodvfy, dcentvfy: validate the objects we write
-  pixelmed-apps    # TID 1500 structured report validator (java)
+  pixelmed-apps libpixelmed-java openjdk-17-jre-headless # TID 1500 structured report validator (java)
   gcc-aarch64-linux-gnu libc6-dev-arm64-cross # cross-compiling the cgo runtime for Jetson
-  python3 python3-torch python3-numpy python3-onnx # runtime/bench: PyTorch against ONNX Runtime; runtime/testdata and models/recipe scripts
+  python3 python3-minimal python3-torch python3-numpy python3-onnx # runtime/bench: PyTorch against ONNX Runtime; runtime/testdata and models/recipe scripts
   file socat iproute2 util-linux ca-certificates
 )
 
@@ -116,6 +117,12 @@ cgo_check() {
 
 cmd_test() {
   cmd_deps
+  # Static, so a package installed by hand on this machine cannot hide a gap
+  # in APT_PACKAGES: every program the Go code runs and every module a Python
+  # script imports must be provided by a listed package (firmware/testenv).
+  say "build.sh installs every program and Python module the tests, tools and scripts use"
+  go test -count=1 -run '^TestDeps' ./firmware/testenv \
+    || die "a program or Python module is not provided by a package in APT_PACKAGES (see above): add the package and run again"
   say "gofmt -s"
   local unformatted; unformatted=$(gofmt -s -l $(git ls-files -co --exclude-standard '*.go'))
   [ -z "$unformatted" ] || die "gofmt -s would change: $unformatted"

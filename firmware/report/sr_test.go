@@ -1,7 +1,6 @@
 package report
 
 import (
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -20,10 +19,7 @@ func srValidate(t *testing.T, path string) string {
 		t.Errorf("dsrdump %s: %v\n%s", filepath.Base(path), err, out)
 	}
 	java := testenv.Program(t, "java")
-	jar := "/usr/share/java/pixelmed.jar"
-	if _, err := os.Stat(jar); err != nil {
-		t.Fatalf("pixelmed validator %s is missing (install pixelmed-apps): %v", jar, err)
-	}
+	jar := testenv.File(t, "/usr/share/java/pixelmed.jar")
 	// C1-only JIT and the serial collector halve the validator's CPU time
 	// (it compiles large XSLT sheets once and exits).
 	pm, err := exec.Command(java, "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-Djdk.xml.xpathExprGrpLimit=0", "-Djdk.xml.xpathExprOpLimit=0", "-Djdk.xml.xpathTotalOpLimit=0",

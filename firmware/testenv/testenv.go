@@ -58,14 +58,33 @@ func SharedData(t testing.TB, rel ...string) string {
 }
 
 // Program returns the full path of an external program and fails the test when
-// it is not installed.
+// it is not installed, or when it is not in Programs (so that no test can
+// come to need a program that build.sh does not install).
 func Program(t testing.TB, name string) string {
 	t.Helper()
+	pkg, ok := Programs[name]
+	if !ok {
+		t.Fatalf("testenv: program %s is not in testenv.Programs: add it there with the Debian package that provides it, and that package to build.sh's APT_PACKAGES", name)
+	}
 	p, err := exec.LookPath(name)
 	if err != nil {
-		t.Fatalf("testenv: program %s is not installed (run ./build.sh deps): %v", name, err)
+		t.Fatalf("testenv: program %s (Debian package %s) is not installed (run ./build.sh deps): %v", name, pkg, err)
 	}
 	return p
+}
+
+// File returns path, a file a test reads from the system, and fails the test
+// when it is missing or not in Files.
+func File(t testing.TB, path string) string {
+	t.Helper()
+	pkg, ok := Files[path]
+	if !ok {
+		t.Fatalf("testenv: %s is not in testenv.Files: add it there with the Debian package that provides it, and that package to build.sh's APT_PACKAGES", path)
+	}
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("testenv: %s (Debian package %s) is missing (run ./build.sh deps): %v", path, pkg, err)
+	}
+	return path
 }
 
 var ports struct {
