@@ -291,7 +291,7 @@ func checkDevicePath(c *checker, key, path, example string) {
 }
 
 // ProbeBoard checks, on the box itself, that every device path the board names
-// exists. It is run by the daemon at start and by `metsentryd --check --probe`.
+// exists and that its data folder can hold the cache. It is run by the daemon at start and by `metsentryd --check --probe`.
 func ProbeBoard(file string, b *Board) Problems {
 	var ps Problems
 	miss := func(what, path string) {
@@ -319,6 +319,9 @@ func ProbeBoard(file string, b *Board) Problems {
 		miss(fmt.Sprintf("thermal.zones.%d.path", i), z.Path)
 	}
 	miss("inference.library", b.Inference.Library)
+	if b.Storage.DataDir != "" {
+		ps = append(ps, probeDataDir(file, b.Storage.DataDir)...)
+	}
 	return ps
 }
 

@@ -37,7 +37,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	boardArg := fs.String("board", "", "built-in board name ("+fmt.Sprint(boards.Names())+") or board file path")
 	sitePath := fs.String("site", "", "site file path")
 	check := fs.Bool("check", false, "check the board (and site) files, print every problem, exit 0 or 1")
-	probe := fs.Bool("probe", false, "with --check: also check that the board's devices exist on this machine")
+	probe := fs.Bool("probe", false, "with --check: also check on this machine that the board's devices exist, its data folder can be written and the site's bind address is local")
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -61,6 +61,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if *check && *probe && board != nil && len(problems) == 0 {
 		problems = append(problems, config.ProbeBoard(boardFile, board)...)
+		if site != nil {
+			problems = append(problems, config.ProbeSite(*sitePath, site)...)
+		}
 	}
 	if len(problems) > 0 {
 		for _, p := range problems {
