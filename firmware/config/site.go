@@ -19,6 +19,8 @@ type Site struct {
 	Completeness Completeness  `yaml:"completeness"`
 	Rules        Rules         `yaml:"rules"`     // site_rules.go
 	Retention    Retention     `yaml:"retention"` // site_rules.go
+	// TLS, when set, makes the SCP speak the DICOM TLS profile (tls.go).
+	TLS *SiteTLS `yaml:"tls"`
 }
 
 // Peer is a calling AE that may send studies, and the addresses it may come from.
@@ -89,7 +91,7 @@ func siteSection(typ string) string {
 		"config.Completeness": " in completeness",
 		"config.Rules":        " in rules", "config.VisibleRule": " in rules.visible", "config.T1Rule": " in rules.t1_fallback",
 		"config.SeriesFilter": " in a rule filter", "config.SeriesMatch": " in a rule match", "config.Retention": " in retention",
-		"config.SplitRule": " in rules.visible.split",
+		"config.SplitRule": " in rules.visible.split", "config.SiteTLS": " in tls",
 	}[typ]
 }
 
@@ -176,6 +178,9 @@ func (s *Site) check(c *checker) {
 		c.addf("completeness.on_timeout", "completeness.on_timeout %q is not an action (use proceed or discard)", cp.OnTimeout)
 	}
 	s.checkRules(c)
+	if s.TLS != nil {
+		s.TLS.check(c)
+	}
 }
 
 // ParsePeerAddress parses an allowed-peer address: a single IP or a CIDR prefix.

@@ -62,6 +62,16 @@ func PolicyFromConfig(site *config.Site, board *config.Board) (Policy, error) {
 		}
 		p.AllowedPeers = append(p.AllowedPeers, Peer{AETitle: ap.AETitle, Prefix: pre})
 	}
+	if t := site.TLS; t != nil {
+		cert, peers, err := t.Load()
+		if err != nil {
+			return Policy{}, fmt.Errorf("dimse: %w", err)
+		}
+		p.TLS = ServerTLSConfig(cert, peers)
+		if peers != nil && !t.RequireClientCertificate {
+			p.TLS.ClientAuth = tls.VerifyClientCertIfGiven
+		}
+	}
 	return p.withDefaults(), nil
 }
 
