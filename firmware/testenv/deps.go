@@ -17,6 +17,7 @@ var Programs = map[string]string{
 	"dcm2pnm":               "dcmtk",
 	"dcmconv":               "dcmtk",
 	"dcmdump":               "dcmtk",
+	"dcmsend":               "dcmtk",
 	"dsrdump":               "dcmtk",
 	"echoscu":               "dcmtk",
 	"storescp":              "dcmtk",
