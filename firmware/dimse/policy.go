@@ -50,6 +50,14 @@ type Policy struct {
 	MaxDataSetBytes int64
 	// TLS, when set, makes the SCP speak the DICOM TLS profile.
 	TLS *tls.Config
+	// StrangerConnections bounds the negotiating connections from addresses
+	// that no allowed peer uses, in all; StrangerPerAddress bounds them per
+	// address; StrangerTimeout is their negotiation timer (admission.go).
+	// 0 means DefaultStrangerConnections, DefaultStrangerPerAddress and
+	// DefaultStrangerTimeout.
+	StrangerConnections int
+	StrangerPerAddress  int
+	StrangerTimeout     time.Duration
 }
 
 // PolicyFromConfig builds the SCP policy from the site and board files.
@@ -91,6 +99,15 @@ func (p Policy) withDefaults() Policy {
 	p.MaxPDULength = max(p.MaxPDULength, MinPDULength)
 	if p.MaxDataSetBytes <= 0 {
 		p.MaxDataSetBytes = DefaultMaxDataSetBytes
+	}
+	if p.StrangerConnections <= 0 {
+		p.StrangerConnections = DefaultStrangerConnections
+	}
+	if p.StrangerPerAddress <= 0 {
+		p.StrangerPerAddress = DefaultStrangerPerAddress
+	}
+	if p.StrangerTimeout <= 0 {
+		p.StrangerTimeout = min(DefaultStrangerTimeout, p.ARTIMTimeout)
 	}
 	return p
 }

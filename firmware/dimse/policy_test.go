@@ -32,6 +32,8 @@ func TestPolicyFromConfig(t *testing.T) {
 		},
 		MaxAssociations: 8, IdleTimeout: DefaultIdleTimeout, ARTIMTimeout: DefaultARTIMTimeout,
 		MaxPDULength: 65536, MaxDataSetBytes: DefaultMaxDataSetBytes,
+		StrangerConnections: DefaultStrangerConnections, StrangerPerAddress: DefaultStrangerPerAddress,
+		StrangerTimeout: DefaultStrangerTimeout,
 	}
 	if d := cmp.Diff(want, got, cmp.Comparer(func(a, b netip.Prefix) bool { return a == b })); d != "" {
 		t.Errorf("policy (-want +got):\n%s", d)

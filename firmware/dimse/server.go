@@ -27,11 +27,16 @@ type Server struct {
 	pol     Policy
 	mu      sync.Mutex
 	active  int // accepted associations
-	pending int // connections not yet accepted or rejected
-	conns   map[net.Conn]struct{}
-	lns     map[net.Listener]struct{}
-	closing bool
-	wg      sync.WaitGroup
+	pending int // connections from allowed addresses not yet accepted or rejected
+	// strangers counts negotiating connections from addresses of no
+	// allowed peer, strangerAddr the same per address (admission.go).
+	strangers    int
+	strangerAddr map[netip.Addr]int
+	refusals     refusals
+	conns        map[net.Conn]struct{}
+	lns          map[net.Listener]struct{}
+	closing      bool
+	wg           sync.WaitGroup
 }
 
 func (s *Server) init() {
@@ -44,6 +49,7 @@ func (s *Server) init() {
 			s.Clock = SystemClock{}
 		}
 		s.conns = map[net.Conn]struct{}{}
+		s.strangerAddr = map[netip.Addr]int{}
 		s.lns = map[net.Listener]struct{}{}
 	})
 }
@@ -91,19 +97,24 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 			continue
 		}
 		delay = 0
-		s.mu.Lock()
 		// Bound connections that have not finished negotiating, so a flood
-		// of idle connections cannot exhaust goroutines and descriptors.
-		if s.closing || s.pending >= s.pol.MaxAssociations+16 {
-			s.mu.Unlock()
+		// of idle connections cannot exhaust goroutines and descriptors nor
+		// lock out the allowed peers (admission.go).
+		addr := addrPort(nc.RemoteAddr()).Addr().Unmap()
+		known := s.pol.knownAddr(addr)
+		s.mu.Lock()
+		ok, why := s.admit(addr, known)
+		if ok {
+			s.conns[nc] = struct{}{}
+			s.wg.Add(1)
+		}
+		s.mu.Unlock()
+		if !ok {
 			nc.Close()
+			s.refused(addr, why)
 			continue
 		}
-		s.pending++
-		s.conns[nc] = struct{}{}
-		s.wg.Add(1)
-		s.mu.Unlock()
-		go s.handle(ctx, nc)
+		go s.handle(ctx, nc, known)
 	}
 }
 
@@ -142,8 +153,12 @@ func (s *Server) Active() int {
 	return s.active
 }
 
-func (s *Server) handle(ctx context.Context, nc net.Conn) {
+// handle runs one connection; known says whether its address is an allowed
+// peer's (a stranger's connection has a short timer and is logged only in
+// the refusal summaries).
+func (s *Server) handle(ctx context.Context, nc net.Conn, known bool) {
 	defer s.wg.Done()
+	remote := addrPort(nc.RemoteAddr())
 	accepted := false
 	defer func() {
 		nc.Close()
@@ -152,31 +167,47 @@ func (s *Server) handle(ctx context.Context, nc net.Conn) {
 		if accepted {
 			s.active--
 		} else {
-			s.pending--
+			s.release(remote.Addr().Unmap(), known)
 		}
 		s.mu.Unlock()
 	}()
-	remote := addrPort(nc.RemoteAddr())
 	log := s.Logger.With("remote", remote.String())
+	timer := s.pol.ARTIMTimeout
+	if !known {
+		timer = s.pol.StrangerTimeout
+	}
 	c := newConn(nc, s.pol.MaxPDULength)
-	c.armTimer(s.Clock, s.pol.ARTIMTimeout)
+	c.armTimer(s.Clock, timer)
 	defer c.stopTimer()
 	if tc, ok := nc.(*tls.Conn); ok {
-		tc.SetDeadline(time.Now().Add(s.pol.ARTIMTimeout))
+		tc.SetDeadline(time.Now().Add(timer))
 		if err := tc.HandshakeContext(ctx); err != nil {
-			log.Warn("dimse: TLS handshake failed", "err", err)
+			if known {
+				log.Warn("dimse: TLS handshake failed", "err", err)
+			} else {
+				s.refused(remote.Addr().Unmap(), "TLS handshake failed")
+			}
 			return
 		}
 		tc.SetDeadline(time.Time{})
 	}
 	p, err := c.readPDU()
 	if err != nil {
-		s.abortOnError(c, log, "waiting for A-ASSOCIATE-RQ", err)
+		if known {
+			s.abortOnError(c, log, "waiting for A-ASSOCIATE-RQ", err)
+		} else {
+			s.abortOnError(c, quietLog, "", err) // still answers a broken PDU with A-ABORT
+			s.refused(remote.Addr().Unmap(), "no association request")
+		}
 		return
 	}
 	rq, ok := p.(*AssociateRQ)
 	if !ok {
-		log.Warn("dimse: first PDU is not an A-ASSOCIATE-RQ", "type", p.Type())
+		if known {
+			log.Warn("dimse: first PDU is not an A-ASSOCIATE-RQ", "type", p.Type())
+		} else {
+			s.refused(remote.Addr().Unmap(), "first PDU is not an A-ASSOCIATE-RQ")
+		}
 		c.writePDU(&Abort{Source: AbortSourceProvider, Reason: AbortReasonUnexpectedPDU})
 		return
 	}
@@ -195,7 +226,11 @@ func (s *Server) handle(ctx context.Context, nc net.Conn) {
 		}
 	}
 	if rj != nil {
-		log.Warn("dimse: association rejected", "result", rj.Result, "source", rj.Source, "reason", rj.Reason)
+		if known {
+			log.Warn("dimse: association rejected", "result", rj.Result, "source", rj.Source, "reason", rj.Reason)
+		} else {
+			s.refused(remote.Addr().Unmap(), "association rejected: "+describe(rj))
+		}
 		if c.writePDU(rj) == nil {
 			c.waitClose()
 		}
