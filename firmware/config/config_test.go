@@ -220,3 +220,26 @@ func FuzzParseBoard(f *testing.F) {
 		_, _ = ParseSite("f.yaml", data)
 	})
 }
+
+func FuzzParseSite(f *testing.F) {
+	f.Add([]byte(goodSite))
+	if data, err := os.ReadFile(filepath.Join("..", "cmd", "metsentryd", "site.example.yaml")); err == nil {
+		f.Add(data)
+	}
+	f.Add([]byte("ae_title: METSENTRY\ntls: {certificate: /a.crt, key: /a.key, require_client_certificate: true}\n"))
+	f.Add([]byte("ae_title: X\nrules: {visible: {split: {enabled: true, attribute: echo_numbers, black: '(', bright: '^1$'}}}\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		s, err := ParseSite("f.yaml", data)
+		if err == nil && s == nil {
+			t.Fatal("nil site without error")
+		}
+		for _, p := range AsProblems(err) {
+			if p.File != "f.yaml" {
+				t.Fatalf("problem names file %q", p.File)
+			}
+		}
+		if err == nil && CheckAETitle(s.AETitle) != "" {
+			t.Fatalf("accepted a bad AE title %q", s.AETitle)
+		}
+	})
+}
