@@ -16,9 +16,10 @@ type countingHandler struct {
 	mu    sync.Mutex
 	msgs  map[string]int
 	lines []string
+	level slog.Level // records below it are not counted
 }
 
-func (h *countingHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h *countingHandler) Enabled(_ context.Context, l slog.Level) bool { return l >= h.level }
 func (h *countingHandler) Handle(_ context.Context, r slog.Record) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -192,5 +193,40 @@ func TestAdmitBudgets(t *testing.T) {
 	s.release(a, false)
 	if ok, _ := s.admit(a, false); !ok {
 		t.Error("a released slot was not given again")
+	}
+}
+
+// A peer's address that connects and closes without a word (a port check)
+// writes no line at info level, however often.
+func TestPortChecksDoNotFillTheLog(t *testing.T) {
+	logs := &countingHandler{level: slog.LevelInfo}
+	s := &Server{Policy: Policy{AETitle: testAE, AllowedPeers: loopbackPeers},
+		Storage: DirStorage{Dir: t.TempDir()}, Clock: &fakeClock{}, Logger: slog.New(logs)}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(context.Background(), ln) }()
+	for range 200 {
+		dialFrom(t, "127.0.0.1", ln.Addr().String()).Close()
+	}
+	// An association afterwards still logs as before, so the log is alive.
+	ctx := testCtx(t)
+	a, err := Dial(ctx, ln.Addr().String(), testPeer, testAE, VerificationContext())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	s.Shutdown(sctx)
+	<-done
+	logs.mu.Lock()
+	defer logs.mu.Unlock()
+	if len(logs.lines) == 0 || len(logs.lines) > 3 {
+		t.Errorf("200 port checks and one association wrote %d lines at info or above, want the association's 1-3:\n%s", len(logs.lines), strings.Join(logs.lines, "\n"))
 	}
 }

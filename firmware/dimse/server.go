@@ -194,6 +194,13 @@ func (s *Server) handle(ctx context.Context, nc net.Conn, known bool) {
 	p, err := c.readPDU()
 	if err != nil {
 		if known {
+			var pe *PDUError
+			if !errors.As(err, &pe) && !errors.Is(err, ErrMalformedCommand) && !errors.Is(err, errTimeout) {
+				// Connect and close with nothing said: a port check or a
+				// load balancer's probe, not worth a line at info level.
+				log.Debug("dimse: connection closed before an association request", "err", err)
+				return
+			}
 			s.abortOnError(c, log, "waiting for A-ASSOCIATE-RQ", err)
 		} else {
 			s.abortOnError(c, quietLog, "", err) // still answers a broken PDU with A-ABORT
