@@ -100,3 +100,35 @@ func TestPutInstanceRefusesInvalid(t *testing.T) {
 		t.Fatalf("valid image: %v", err)
 	}
 }
+
+// TestParseHeaderFloodMemory: a 24 MB data set of small items (the attack
+// that took the SCP from 29 MB to 920 MB) is refused at the item limit
+// before the DICOM parser builds an element for each.
+func TestParseHeaderFloodMemory(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		ts       string
+		explicit bool
+	}{
+		{"explicit", dcmguardtest.ExplicitVRLittleEndian, true},
+		{"deflated", dcmguardtest.DeflatedExplicitVRLittleEndian, true},
+		{"implicit", dcmguardtest.ImplicitVRLittleEndian, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			im := dcmguardtest.DefaultImage(1)
+			im.Extra = dcmguardtest.Flood(1_200_000, tc.explicit) // 20 bytes an item: 24 MB
+			data := im.File(tc.ts)
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			_, err := ParseHeader(bytes.NewReader(data), int64(len(data)))
+			runtime.ReadMemStats(&after)
+			if !errors.Is(err, ErrBadInstance) || !strings.Contains(err.Error(), "has more than 20000 items") {
+				t.Fatalf("ParseHeader = %v, want ErrBadInstance with the item limit", err)
+			}
+			if grew := after.TotalAlloc - before.TotalAlloc; grew > 80<<20 {
+				t.Errorf("refusing %d MB allocated %d MiB", len(data)>>20, grew>>20)
+			}
+		})
+	}
+}

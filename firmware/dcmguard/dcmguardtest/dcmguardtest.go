@@ -34,6 +34,9 @@ type Image struct {
 	// Nested, when above 0, adds a Referenced Image Sequence (0008,1140)
 	// nested that deep, in undefined lengths.
 	Nested int
+	// Extra is encoded elements inserted after Modality (0008,0060) and
+	// before Nested, such as a Flood; their tags must sort there.
+	Extra []byte
 }
 
 // DefaultImage returns a valid 16 × 16, 16-bit MR image whose UIDs end in n.
@@ -57,6 +60,7 @@ func (im Image) DataSet(ts string) []byte {
 	e.str(0x0008, 0x0016, "UI", im.SOPClassUID, 0)
 	e.str(0x0008, 0x0018, "UI", im.SOPInstanceUID, 0)
 	e.str(0x0008, 0x0060, "CS", "MR", ' ')
+	e.b = append(e.b, im.Extra...)
 	if im.Nested > 0 {
 		e.b = append(e.b, Nested(0x0008, 0x1140, im.Nested, !e.implicit)...)
 	}
