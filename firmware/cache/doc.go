@@ -9,9 +9,12 @@
 // log of every decision with its reason.
 //
 // Durability. An instance file is written to a temporary file on the same
-// file system (CreateTemp), and PutInstance fsyncs it, parses its header,
-// renames it into place, fsyncs the folder and commits the record, all before
-// it returns; the SCP answers Success only after that. A crash between rename
+// file system (CreateTemp), and PutInstance fsyncs it, checks it with
+// dcmguard.Check (the shared bounded walk, then UIDs, geometry and pixel
+// data; a refusal wraps ErrBadInstance and the *dcmguard.Error the SCP turns
+// into A900 or C000 with its reason), parses its header, renames it into
+// place, fsyncs the folder and commits the record, all before it returns;
+// the SCP answers Success only after that. A crash between rename
 // and commit leaves a file with no record: Open finds it and adopts it (when it
 // parses as DICOM) or removes it, so nothing is left behind. Temporary files
 // left by a crash were never acknowledged and are removed.

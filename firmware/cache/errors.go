@@ -28,9 +28,12 @@ var (
 	ErrBadTransition = errors.New("cache: job state change not allowed")
 
 	// ErrBadInstance is returned by PutInstance when the file is not a DICOM
-	// Part 10 file or lacks an attribute the cache needs (SOP Instance UID,
-	// Series Instance UID, Study Instance UID), or disagrees with the
-	// identifiers the SCP received.
+	// Part 10 file, breaks the shared parse limits, fails dcmguard.Check
+	// (malformed UIDs, non-finite geometry, an unusable Image Pixel module,
+	// pixel data that does not match it, a truncated file; the error then
+	// also wraps the *dcmguard.Error), lacks an attribute the cache needs
+	// (SOP Instance UID, Series Instance UID, Study Instance UID), or
+	// disagrees with the identifiers the SCP received.
 	ErrBadInstance = errors.New("cache: instance file is not usable")
 
 	// ErrUIDMismatch is wrapped (with ErrBadInstance) by PutInstance when the

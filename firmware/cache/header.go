@@ -45,10 +45,12 @@ func ExpectedCount(h Header) (int, string) {
 var lastHeaderTag = tag.PerFrameFunctionalGroupsSequence
 
 // ParseHeader reads the attributes the cache records from a DICOM Part 10
-// file of size bytes. It first checks every declared length up to the end of
-// the header (validate.go), then lets the DICOM parser read that part only:
-// up to the per-frame functional groups, never the pixel data. An error wraps
-// ErrBadInstance.
+// file of size bytes. It first checks the whole file with dcmguard.Check
+// (validate.go: structure within the shared limits, UIDs, geometry, pixel
+// data against its attributes), then lets the DICOM parser read the header
+// only: up to the per-frame functional groups, never the pixel data. An
+// error wraps ErrBadInstance, and a *dcmguard.Error when the check refused
+// the file.
 func ParseHeader(r io.ReadSeeker, size int64) (h Header, err error) {
 	defer func() {
 		// The parser is fed outside input; a panic in it is a bad file,

@@ -6,6 +6,9 @@ import (
 	"os"
 	"runtime"
 	"testing"
+
+	"metsentry/firmware/dcmguard"
+	"metsentry/firmware/dcmguard/dcmguardtest"
 )
 
 func TestParseHeaderRefusals(t *testing.T) {
@@ -41,6 +44,15 @@ func FuzzParseHeader(f *testing.F) {
 			f.Fatal(err)
 		}
 		f.Add(data[:min(len(data), 16<<10)])
+	}
+	// Whole small images, which pass the check, so the fuzzer starts past it
+	// and reaches the DICOM parser; and nesting just past the depth limit.
+	for _, ts := range []string{dcmguardtest.ImplicitVRLittleEndian, dcmguardtest.ExplicitVRLittleEndian, dcmguardtest.DeflatedExplicitVRLittleEndian} {
+		im := dcmguardtest.DefaultImage(1)
+		im.Rows, im.Columns = 4, 4
+		f.Add(im.File(ts))
+		im.Nested = dcmguard.DefaultLimits.MaxDepth + 1
+		f.Add(im.File(ts))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		h, err := ParseHeader(bytes.NewReader(b), int64(len(b)))

@@ -17,6 +17,10 @@
 //     limits, TLS) decides A-ASSOCIATE-AC or -RJ; each C-STORE data set is
 //     streamed to a temp file from the Storage (never a whole study in
 //     memory) and answered Success only after Storage.Store made it durable.
+//     A Storage refusal that wraps a *dcmguard.Error (the shared bounded
+//     DICOM check: structure, UIDs, geometry, pixel data) is answered A900
+//     or C000 with its reason as the Error Comment, which the sender's
+//     console shows.
 //   - client.go is the SCU: Dial, Echo, StoreFile, StoreDataset, Release.
 //   - storage.go defines the Storage contract the cache implements, and
 //     DirStorage, a write-temp, fsync, rename, fsync-dir store for tests

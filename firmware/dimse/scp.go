@@ -13,6 +13,8 @@ import (
 	"os"
 	"slices"
 	"time"
+
+	"metsentry/firmware/dcmguard"
 )
 
 // scpAssoc is one accepted association on the SCP side.
@@ -152,7 +154,7 @@ func (a *scpAssoc) run() {
 		rsp := &Command{
 			CommandField: cmd.CommandField | 0x8000, MessageIDBeingRespondedTo: cmd.MessageID,
 			AffectedSOPClassUID: cmd.AffectedSOPClassUID, AffectedSOPInstanceUID: cmd.AffectedSOPInstanceUID,
-			CommandDataSetType: NoDataSet, Status: status, ErrorComment: comment,
+			CommandDataSetType: NoDataSet, Status: status, ErrorComment: errorComment(comment),
 		}
 		if rsp.AffectedSOPClassUID == "" {
 			rsp.AffectedSOPClassUID = a.abstract[pcid]
@@ -190,7 +192,7 @@ func (a *scpAssoc) store(pcid byte, ts string, cmd *Command) (uint16, string, er
 			return 0, "", derr
 		}
 		log.Error("dimse: cannot create a temp file", "err", err)
-		return storageStatus(err), "cannot store the instance now", nil
+		return storageStatus(err, "cannot store the instance now")
 	}
 	keep := false
 	defer func() {
@@ -226,13 +228,13 @@ func (a *scpAssoc) store(pcid byte, ts string, cmd *Command) (uint16, string, er
 		return StatusOutOfResources, fmt.Sprintf("data set larger than %d bytes", a.s.pol.MaxDataSetBytes), nil
 	case errors.As(err, &se):
 		log.Error("dimse: writing the instance failed", "err", se.err)
-		return storageStatus(wrapResource(se.err)), "cannot write the instance", nil
+		return storageStatus(wrapResource(se.err), "cannot write the instance")
 	case err != nil:
 		return 0, "", err
 	}
 	if err := a.bw.Flush(); err != nil {
 		log.Error("dimse: writing the instance failed", "err", err)
-		return storageStatus(wrapResource(err)), "cannot write the instance", nil
+		return storageStatus(wrapResource(err), "cannot write the instance")
 	}
 	if msg := sniff.check(ts, cmd.AffectedSOPClassUID, cmd.AffectedSOPInstanceUID); msg != "" {
 		log.Warn("dimse: data set does not match its request", "why", msg)
@@ -245,21 +247,54 @@ func (a *scpAssoc) store(pcid byte, ts string, cmd *Command) (uint16, string, er
 	copy(in.SHA256[:], a.hash.Sum(nil))
 	keep = true // Store owns f now.
 	if err := a.s.Storage.Store(context.Background(), f, in); err != nil {
-		log.Error("dimse: storage refused the instance", "err", err)
-		return storageStatus(err), "the instance could not be stored", nil
+		var ge *dcmguard.Error
+		if errors.As(err, &ge) {
+			// The sender's data, not this box, is at fault: a warning.
+			log.Warn("dimse: instance refused", "kind", ge.Kind, "why", ge.Reason)
+		} else {
+			log.Error("dimse: storage refused the instance", "err", err)
+		}
+		return storageStatus(err, "the instance could not be stored")
 	}
 	return StatusSuccess, "", nil
 }
 
-// storageStatus maps a Storage error to the DIMSE status of the response.
-func storageStatus(err error) uint16 {
+// storageStatus maps a Storage error to the DIMSE status and Error Comment
+// of the response (the error return is always nil: the association goes
+// on). A *dcmguard.Error anywhere in the chain gives its own status
+// (Malformed: C000, Invalid: A900) and its Reason as the comment, so the
+// sender's console says what to fix; otherwise the comment is def.
+func storageStatus(err error, def string) (uint16, string, error) {
+	var ge *dcmguard.Error
 	switch {
 	case errors.Is(err, ErrOutOfResources):
-		return StatusOutOfResources
+		return StatusOutOfResources, def, nil
 	case errors.Is(err, ErrDataSetMismatch):
-		return StatusDataSetMismatch
+		return StatusDataSetMismatch, def, nil
+	case errors.As(err, &ge) && ge.Kind == dcmguard.Invalid:
+		return StatusDataSetMismatch, ge.Reason, nil
+	case errors.As(err, &ge):
+		return StatusCannotUnderstand, ge.Reason, nil
 	}
-	return StatusCannotUnderstand
+	return StatusCannotUnderstand, def, nil
+}
+
+// maxComment is the longest Error Comment (0000,0902) may be: one LO value.
+const maxComment = 64
+
+// errorComment makes s a valid LO value: at most 64 characters, printable
+// ASCII without the backslash (the value delimiter).
+func errorComment(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if c < 0x20 || c > 0x7E || c == '\\' {
+			b[i] = '?'
+		}
+	}
+	if len(b) > maxComment {
+		b = append(b[:maxComment-3], "..."...)
+	}
+	return string(b)
 }
 
 // HashUID shortens a UID for logs: the first 12 hex digits of its SHA-256.

@@ -23,8 +23,10 @@ type Storage interface {
 	// with the negotiated transfer syntax, then the data set bytes exactly as
 	// received; positioned at the end) and must close or remove it. The SCP
 	// answers Success only when Store returns nil; an error wrapping
-	// ErrOutOfResources gives status A700, any other error C000 (or A900 when
-	// it wraps ErrDataSetMismatch).
+	// ErrOutOfResources gives status A700, one wrapping ErrDataSetMismatch
+	// A900, one wrapping a *dcmguard.Error (the shared DICOM check refused
+	// the data set) A900 for an Invalid one and C000 for a Malformed one
+	// with its Reason as the Error Comment, any other error C000.
 	Store(ctx context.Context, f *os.File, in Instance) error
 }
 

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"metsentry/firmware/dcmguard/dcmguardtest"
 	"metsentry/firmware/testenv"
 )
 
@@ -71,6 +72,29 @@ func TestCheckStructureCorrupt(t *testing.T) {
 				t.Fatalf("err %v, want %q", err, tc.want)
 			}
 			p := filepath.Join(t.TempDir(), "bad.dcm")
+			if err := os.WriteFile(p, b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := readInstance(p); ReasonOf(err) != ReasonUnreadable {
+				t.Fatalf("readInstance: %v", err)
+			}
+		})
+	}
+}
+
+// TestCheckStructureDeepNesting: a stored file of sequences nested without
+// end (what overflowed the SCP's stack) is refused by the shared limits,
+// not handed to the parser, in every syntax.
+func TestCheckStructureDeepNesting(t *testing.T) {
+	for _, ts := range []string{dcmguardtest.ImplicitVRLittleEndian, dcmguardtest.ExplicitVRLittleEndian, dcmguardtest.DeflatedExplicitVRLittleEndian} {
+		t.Run(ts, func(t *testing.T) {
+			im := dcmguardtest.DefaultImage(1)
+			im.Nested = 200_000
+			b := im.File(ts)
+			if err := checkStructure(b); err == nil || !strings.Contains(err.Error(), "nested deeper than 16 levels") {
+				t.Fatalf("checkStructure = %v, want the nesting refusal", err)
+			}
+			p := filepath.Join(t.TempDir(), "nested.dcm")
 			if err := os.WriteFile(p, b, 0o644); err != nil {
 				t.Fatal(err)
 			}
