@@ -208,3 +208,43 @@ func TestSEGMultiFrameSource(t *testing.T) {
 		t.Fatalf("common instance reference lists %d instances, want 1", len(v.listed))
 	}
 }
+
+// TestSEGPixelmed validates the 20-lesion SEG with pixelmed's
+// DicomInstanceValidator, a second validator beside dciodvfy. One line is
+// expected and allowed: pixelmed asks for General Series Laterality
+// whenever Image and Frame Laterality are absent, because it cannot tell
+// whether the body part is paired; the standard requires it only for a
+// paired body part (PS3.3 C.7.3.1), and the brain is not one.
+func TestSEGPixelmed(t *testing.T) {
+	if testing.Short() {
+		t.Skip("pixelmed's validator takes about 15 s of CPU")
+	}
+	java := testenv.Program(t, "java")
+	jar := "/usr/share/java/pixelmed.jar"
+	if _, err := os.Stat(jar); err != nil {
+		t.Fatalf("pixelmed validator %s is missing (install pixelmed-apps): %v", jar, err)
+	}
+	in := blobInput(t, synthSource(176, 256, 256), twentyLesions())
+	data, err := SEG(in, NewIDs(len(in.Lesions)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := writeTemp(t, "seg.dcm", data)
+	out, err := exec.Command(java, "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-Djdk.xml.xpathExprGrpLimit=0", "-Djdk.xml.xpathExprOpLimit=0", "-Djdk.xml.xpathTotalOpLimit=0",
+		"-cp", jar, "com.pixelmed.validate.DicomInstanceValidator", path).CombinedOutput()
+	if err != nil {
+		t.Fatalf("pixelmed validator: %v\n%s", err, out)
+	}
+	const laterality = "Error: GeneralSeriesModule/Laterality/: : Missing conditional attribute"
+	for _, line := range strings.Split(string(out), "\n") {
+		if strings.HasPrefix(line, "Error") && line != laterality {
+			t.Errorf("pixelmed: %s", line)
+		}
+		if strings.HasPrefix(line, "Warning") {
+			t.Log("pixelmed: " + line)
+		}
+	}
+	if !strings.Contains(string(out), "Found Segmentation IOD") || !strings.Contains(string(out), "IOD validation complete") {
+		t.Errorf("pixelmed did not validate a Segmentation:\n%s", out)
+	}
+}
