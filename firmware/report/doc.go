@@ -1,9 +1,10 @@
 // Package report writes an analysis's results as DICOM objects any PACS or
 // viewer can show:
 //
-//   - SEG (seg.go): a Segmentation, BINARY, one segment per lesion, one frame
-//     per source slice per segment (empty frames included) on the source
-//     series' grid, each frame pointing at its source image;
+//   - SEG (seg.go): a Segmentation, BINARY, one segment per lesion on the
+//     source series' grid, holding only the frames where a segment has
+//     pixels (by segment, then slice), each frame pointing at its source
+//     image, which the Referenced Series Sequence lists under its series;
 //   - SR (sr.go): a Comprehensive 3D SR following TID 1500 (Imaging
 //     Measurement Report), one measurement group per lesion that points at
 //     its SEG segment; a negative study says so explicitly;

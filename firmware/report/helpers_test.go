@@ -1,7 +1,6 @@
 package report
 
 import (
-	"bytes"
 	"encoding/binary"
 	"fmt"
 	"math"
@@ -188,74 +187,6 @@ func writeTemp(t *testing.T, name string, data []byte) string {
 	return p
 }
 
-// readSEGLabels parses a SEG we wrote and rebuilds the label mask on the
-// source grid from its frames: frame f belongs to the segment and the slice
-// (by ImagePositionPatient) its functional groups name.
-func readSEGLabels(t *testing.T, data []byte, src *Source) []uint16 {
-	t.Helper()
-	ds, err := dicom.Parse(bytes.NewReader(data), int64(len(data)), nil, dicom.SkipProcessingPixelDataValue())
-	if err != nil {
-		t.Fatalf("parsing our SEG: %v", err)
-	}
-	rows, cols := ints(t, ds, tag.Rows), ints(t, ds, tag.Columns)
-	if rows != src.Rows || cols != src.Columns {
-		t.Fatalf("SEG %d×%d, source %d×%d", rows, cols, src.Rows, src.Columns)
-	}
-	pe, err := ds.FindElementByTag(tag.PixelData)
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw := dicom.MustGetPixelDataInfo(pe.Value).UnprocessedValueData
-	pf, _ := ds.FindElementByTag(tag.PerFrameFunctionalGroupsSequence)
-	items := pf.Value.GetValue().([]*dicom.SequenceItemValue)
-	if n := ints(t, ds, tag.NumberOfFrames); n != len(items) {
-		t.Fatalf("NumberOfFrames %d, %d per-frame items", n, len(items))
-	}
-	posIndex := map[string]int{}
-	for k, sl := range src.Slices {
-		posIndex[posKey(sl.Position)] = k
-	}
-	out := make([]uint16, len(src.Slices)*rows*cols)
-	fb := rows * cols
-	for f, it := range items {
-		sub := dicom.Dataset{Elements: it.GetValue().([]*dicom.Element)}
-		pp, err := sub.FindElementByTagNested(tag.ImagePositionPatient)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var pos geom.Vec3
-		for i, s := range pp.Value.GetValue().([]string) {
-			pos[i] = parseF(t, s)
-		}
-		k, ok := posIndex[posKey(pos)]
-		if !ok {
-			t.Fatalf("frame %d position %v is not a source slice position", f, pos)
-		}
-		rs, err := sub.FindElementByTagNested(tag.ReferencedSegmentNumber)
-		if err != nil {
-			t.Fatal(err)
-		}
-		seg := uint16(rs.Value.GetValue().([]int)[0])
-		src, err := sub.FindElementByTagNested(tag.ReferencedSOPInstanceUID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := src.Value.GetValue().([]string)[0]; got != philips.src.Slices[k].SOPInstanceUID {
-			t.Fatalf("frame %d refers to %s, its slice is %s", f, got, philips.src.Slices[k].SOPInstanceUID)
-		}
-		for p := 0; p < fb; p++ {
-			bit := f*fb + p
-			if raw[bit>>3]&(1<<(bit&7)) != 0 {
-				if out[k*fb+p] != 0 {
-					t.Fatalf("voxel %d of slice %d in segments %d and %d", p, k, out[k*fb+p], seg)
-				}
-				out[k*fb+p] = seg
-			}
-		}
-	}
-	return out
-}
-
 func posKey(p geom.Vec3) string {
 	var b [24]byte
 	for i := 0; i < 3; i++ {
@@ -264,23 +195,7 @@ func posKey(p geom.Vec3) string {
 	return string(b[:])
 }
 
-func ints(t *testing.T, ds dicom.Dataset, tg tag.Tag) int {
-	t.Helper()
-	e, err := ds.FindElementByTag(tg)
-	if err != nil {
-		t.Fatalf("%s: %v", tag.DebugString(tg), err)
-	}
-	switch v := e.Value.GetValue().(type) {
-	case []int:
-		return v[0]
-	case []string:
-		return int(parseF(t, v[0]))
-	}
-	t.Fatalf("%s: unexpected value %v", tag.DebugString(tg), e.Value)
-	return 0
-}
-
-func parseF(t *testing.T, s string) float64 {
+func parseF(t testing.TB, s string) float64 {
 	t.Helper()
 	var v float64
 	if _, err := fmt.Sscan(strings.TrimSpace(s), &v); err != nil {

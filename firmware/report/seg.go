@@ -19,10 +19,14 @@ var (
 )
 
 // SEG builds the DICOM Segmentation (BINARY) for in: one segment per lesion,
-// one frame per source slice per segment (empty frames included), on the
-// source grid, each frame pointing at its source image. A study without
-// lesions has no SEG (a Segmentation needs at least one segment); the SR says
-// the study is negative instead.
+// on the source grid, holding only the frames that contain at least one
+// pixel of their segment (empty frames are omitted, as highdicom and dcmqi
+// do), ordered by segment number, then by slice position along the source
+// grid. Each frame names its source image (and frame, for an enhanced
+// source) in its Derivation Image Sequence, and every image it names is
+// listed under the source series in the Referenced Series Sequence. A study
+// without lesions has no SEG (a Segmentation needs at least one segment);
+// the SR says the study is negative instead.
 func SEG(in *Input, ids IDs) ([]byte, error) {
 	if err := in.check(ids); err != nil {
 		return nil, err
@@ -33,9 +37,8 @@ func SEG(in *Input, ids IDs) ([]byte, error) {
 	s := in.Source
 	b := &builder{}
 	t := in.Time
-	nSlices := len(s.Slices)
-	nSeg := len(in.Lesions)
-	frameBits := s.Rows * s.Columns
+	frameLen := s.Rows * s.Columns
+	frames := segFrames(in.Labels, len(in.Lesions), len(s.Slices), frameLen)
 
 	els := b.meta(SegmentationStorage, ids.SEGInstance)
 	els = append(els, s.headerCopy(b)...)
@@ -56,10 +59,12 @@ func SEG(in *Input, ids IDs) ([]byte, error) {
 		b.s(tag.ImageType, "DERIVED", "PRIMARY"), b.s(tag.ContentLabel, "METASTASES"),
 		b.s(tag.ContentDescription, "Candidate brain metastases found by "+in.Algorithm.Name),
 		b.s(tag.ContentCreatorName), b.s(tag.SegmentationType, "BINARY"), b.s(tag.LossyImageCompression, "00"),
+		// Each voxel carries one lesion number, so no two segments share a pixel.
+		b.s(tag.SegmentsOverlap, "NO"),
 		b.ints(tag.SamplesPerPixel, 1), b.s(tag.PhotometricInterpretation, "MONOCHROME2"),
 		b.ints(tag.Rows, s.Rows), b.ints(tag.Columns, s.Columns),
 		b.ints(tag.BitsAllocated, 1), b.ints(tag.BitsStored, 1), b.ints(tag.HighBit, 0), b.ints(tag.PixelRepresentation, 0),
-		b.is(tag.NumberOfFrames, nSlices*nSeg),
+		b.is(tag.NumberOfFrames, len(frames)),
 		b.s(tag.BurnedInAnnotation, "NO"),
 	)
 	var segItems [][]*dicom.Element
@@ -81,11 +86,12 @@ func SEG(in *Input, ids IDs) ([]byte, error) {
 	}
 	els = append(els, b.seq(tag.SegmentSequence, segItems...))
 
-	// Multi-frame Dimension: segment, then position.
+	// Multi-frame Dimension: segment, then position. No Dimension
+	// Organization Type: "3D" promises a volume of parallel planes, and the
+	// kept frames of several segments are not one.
 	dimOrg := NewUID()
 	els = append(els,
 		b.seq(tag.DimensionOrganizationSequence, item(b.s(tag.DimensionOrganizationUID, dimOrg))),
-		b.s(tag.DimensionOrganizationType, "3D"),
 		b.seq(tag.DimensionIndexSequence,
 			item(b.ints(tag.DimensionIndexPointer, int(tag.ReferencedSegmentNumber.Group), int(tag.ReferencedSegmentNumber.Element)),
 				b.ints(tag.FunctionalGroupPointer, int(tag.SegmentIdentificationSequence.Group), int(tag.SegmentIdentificationSequence.Element)),
@@ -111,34 +117,67 @@ func SEG(in *Input, ids IDs) ([]byte, error) {
 			b.ds(tag.SpacingBetweenSlices, spacing))),
 	)))
 
-	// Per-frame functional groups and pixel data.
-	perFrame := make([][]*dicom.Element, 0, nSlices*nSeg)
-	pix := make([]byte, (nSlices*nSeg*frameBits+7)/8)
-	bit := 0
-	for _, l := range in.Lesions {
-		seg := uint16(l.Number)
-		for k, sl := range s.Slices {
-			perFrame = append(perFrame, item(
-				b.seq(tag.DerivationImageSequence, item(
-					b.codeSeq(tag.DerivationCodeSequence, codeSegmentation),
-					b.seq(tag.SourceImageSequence, b.sourceImageItem(sl)),
-				)),
-				b.seq(tag.FrameContentSequence, item(b.ints(tag.DimensionIndexValues, l.Number, k+1))),
-				b.seq(tag.PlanePositionSequence, item(b.ds(tag.ImagePositionPatient, sl.Position[0], sl.Position[1], sl.Position[2]))),
-				b.seq(tag.SegmentIdentificationSequence, item(b.ints(tag.ReferencedSegmentNumber, l.Number))),
-			))
-			for _, v := range in.Labels[k*frameBits : (k+1)*frameBits] {
-				if v == seg {
-					pix[bit>>3] |= 1 << (bit & 7)
-				}
-				bit++
+	// Per-frame functional groups and pixel data. With one bit per pixel
+	// the frames follow each other with no padding (PS3.5 8.1.1): frame f
+	// starts at bit f×Rows×Columns, which need not be a byte boundary, and
+	// pixels fill each byte from its least significant bit.
+	perFrame := make([][]*dicom.Element, 0, len(frames))
+	pix := make([]byte, (len(frames)*frameLen+7)/8)
+	for f, fr := range frames {
+		sl := s.Slices[fr.slice]
+		perFrame = append(perFrame, item(
+			b.seq(tag.DerivationImageSequence, item(
+				b.codeSeq(tag.DerivationCodeSequence, codeSegmentation),
+				b.seq(tag.SourceImageSequence, b.sourceImageItem(sl)),
+			)),
+			b.seq(tag.FrameContentSequence, item(b.ints(tag.DimensionIndexValues, fr.segment, fr.slice+1))),
+			b.seq(tag.PlanePositionSequence, item(b.ds(tag.ImagePositionPatient, sl.Position[0], sl.Position[1], sl.Position[2]))),
+			b.seq(tag.SegmentIdentificationSequence, item(b.ints(tag.ReferencedSegmentNumber, fr.segment))),
+		))
+		seg := uint16(fr.segment)
+		bit := f * frameLen
+		for _, v := range in.Labels[fr.slice*frameLen : (fr.slice+1)*frameLen] {
+			if v == seg {
+				pix[bit>>3] |= 1 << (bit & 7)
 			}
+			bit++
 		}
 	}
 	els = append(els, b.seq(tag.PerFrameFunctionalGroupsSequence, perFrame...))
 	els = append(els, s.commonInstanceReference(b))
 	els = append(els, b.rawPixelData("OB", pix))
 	return b.encode(els)
+}
+
+// segFrame is one frame of a SEG: a segment (lesion number) on a source
+// slice (0-based index into Source.Slices).
+type segFrame struct{ segment, slice int }
+
+// segFrames lists the frames of a SEG of nSeg segments over labels: every
+// (segment, slice) pair with at least one pixel of the segment, by segment,
+// then slice. When no segment has a single pixel on the grid (every lesion
+// was lost mapping back to the source grid), it returns one empty frame of
+// segment 1 on the first slice, so the object keeps the one frame a
+// Segmentation needs and the SR's references to its segments still resolve.
+func segFrames(labels []uint16, nSeg, nSlices, frameLen int) []segFrame {
+	has := make([]bool, nSeg*nSlices) // segment-major, like the frames
+	for k := range nSlices {
+		for _, v := range labels[k*frameLen : (k+1)*frameLen] {
+			if v != 0 {
+				has[(int(v)-1)*nSlices+k] = true
+			}
+		}
+	}
+	var out []segFrame
+	for i, h := range has {
+		if h {
+			out = append(out, segFrame{segment: i/nSlices + 1, slice: i % nSlices})
+		}
+	}
+	if len(out) == 0 {
+		out = append(out, segFrame{segment: 1, slice: 0})
+	}
+	return out
 }
 
 func nonEmpty(s string) []string {

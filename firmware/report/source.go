@@ -187,11 +187,6 @@ func (s *Source) Validate() error {
 	if s.Rows <= 0 || s.Columns <= 0 {
 		errs = append(errs, fmt.Sprintf("rows %d and columns %d must be positive", s.Rows, s.Columns))
 	}
-	if s.Rows*s.Columns%8 != 0 {
-		// Frames are packed one after another; keeping each frame a whole
-		// number of bytes keeps every reader's frame arithmetic simple.
-		errs = append(errs, fmt.Sprintf("rows×columns %d is not a multiple of 8", s.Rows*s.Columns))
-	}
 	if s.PixelSpacing[0] <= 0 || s.PixelSpacing[1] <= 0 {
 		errs = append(errs, fmt.Sprintf("pixel spacing %v must be positive", s.PixelSpacing))
 	}

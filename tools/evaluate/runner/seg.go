@@ -16,7 +16,11 @@ var ErrSEG = errors.New("evaluate: SEG")
 // ReadSEG turns a BINARY DICOM SEG (as firmware/report writes it and the
 // daemon sends it back) into a label volume on the source grid: each frame
 // is placed on the slice whose SOPInstanceUID its source image reference
-// names (sliceOf), with the frame's segment number as the label.
+// names (sliceOf), with the frame's segment number as the label. Frames are
+// placed by that reference alone, never by their index: a SEG holds only
+// the frames where a segment has pixels, in any order, and slices without
+// a frame stay 0. Frame f's pixels start at bit f×Rows×Columns of the pixel
+// data (1-bit frames are packed back to back, PS3.5 8.1.1).
 func ReadSEG(path string, dims [3]int, sliceOf map[string]int) ([]uint16, error) {
 	ds, err := dicom.ParseFile(path, nil, dicom.SkipProcessingPixelDataValue())
 	if err != nil {
@@ -62,6 +66,9 @@ func ReadSEG(path string, dims [3]int, sliceOf map[string]int) ([]uint16, error)
 		return nil, fmt.Errorf("%w: frames are %d×%d, the source slices %d×%d", ErrSEG, cols, rows, dims[0], dims[1])
 	}
 	frames := items(top, tag.PerFrameFunctionalGroupsSequence)
+	if n, err := strconv.Atoi(str(top, tag.NumberOfFrames)); err != nil || n != len(frames) || n == 0 {
+		return nil, fmt.Errorf("%w: Number of Frames %q, %d per-frame functional groups (expected the same number, at least 1)", ErrSEG, str(top, tag.NumberOfFrames), len(frames))
+	}
 	var pix []byte
 	for _, e := range top {
 		if e.Tag == tag.PixelData {
@@ -76,15 +83,18 @@ func ReadSEG(path string, dims [3]int, sliceOf map[string]int) ([]uint16, error)
 	}
 	labels := make([]uint16, dims[0]*dims[1]*dims[2])
 	for f, fg := range frames {
-		var sop string
+		var sops []string
 		for _, d := range items(fg, tag.DerivationImageSequence) {
 			for _, s := range items(d, tag.SourceImageSequence) {
-				sop = str(s, tag.ReferencedSOPInstanceUID)
+				sops = append(sops, str(s, tag.ReferencedSOPInstanceUID))
 			}
 		}
-		k, ok := sliceOf[sop]
+		if len(sops) != 1 {
+			return nil, fmt.Errorf("%w: frame %d names %d source images (expected one, the slice it lies on)", ErrSEG, f+1, len(sops))
+		}
+		k, ok := sliceOf[sops[0]]
 		if !ok || k < 0 || k >= dims[2] {
-			return nil, fmt.Errorf("%w: frame %d refers to image %q, which is not a slice of the source series", ErrSEG, f+1, sop)
+			return nil, fmt.Errorf("%w: frame %d refers to image %q, which is not a slice of the source series", ErrSEG, f+1, sops[0])
 		}
 		segStr := ""
 		for _, s := range items(fg, tag.SegmentIdentificationSequence) {
