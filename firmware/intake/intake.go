@@ -58,6 +58,9 @@ type Intake struct {
 	clock Clock
 	log   *slog.Logger
 	wake  chan struct{}
+	// Ready, when set, is called by Run after a pass that made jobs ready,
+	// so the pipeline starts them at once instead of polling.
+	Ready func()
 }
 
 // New returns an Intake. log may be nil.
@@ -321,6 +324,9 @@ func (in *Intake) Run(ctx context.Context) error {
 			wait = time.Second
 		} else if !res.Next.IsZero() {
 			wait = max(res.Next.Sub(in.clock.Now()), 10*time.Millisecond)
+		}
+		if err == nil && len(res.Ready) > 0 && in.Ready != nil {
+			in.Ready()
 		}
 		var timer <-chan time.Time
 		if wait >= 0 {
