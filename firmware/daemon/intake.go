@@ -113,7 +113,8 @@ func (s *Intake) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("daemon: %w", err)
 	}
-	srv := &dimse.Server{Policy: pol, Storage: &cacheStorage{store: store, stored: stored}, Logger: log}
+	srv := &dimse.Server{Policy: pol, Storage: &cacheStorage{store: store, stored: stored},
+		Logger: slog.New(&releaseHook{Handler: log.Handler(), released: in.Released})}
 	addr := net.JoinHostPort(s.Site.Bind, strconv.Itoa(s.Site.Port))
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {

@@ -93,6 +93,9 @@ func (p *pipeline) Ready() { poke(p.work) }
 
 func (p *pipeline) emit(e JobEvent) {
 	e.At = time.Now()
+	if cache.Terminal(e.State) {
+		p.log.Info("pipeline: job "+e.State, "job", e.Job, "reason", e.Reason)
+	}
 	if p.events != nil {
 		p.events(e)
 	}
@@ -267,6 +270,10 @@ func (p *pipeline) process(ctx context.Context, j cache.Job) {
 	}
 	p.log.Info("pipeline: study analysed", "job", j.ID, "lesions", len(res.Lesions), "mode", string(res.Mode),
 		"load_s", round1(res.LoadSeconds), "detect_s", round1(res.DetectSeconds), "report_s", round1(res.ReportSeconds))
+	for _, l := range res.Lesions {
+		p.log.Info("pipeline: lesion", "job", j.ID, "number", l.Number, "long_axis_mm", round1(l.LongestDiameterMM),
+			"volume_mm3", round1(l.VolumeMM3), "location", l.Location.String(), "score", round1(l.MaxProb*100)/100)
+	}
 	p.emit(JobEvent{Job: j.ID, State: cache.JobReported, Lesions: len(res.Lesions), Mode: res.Mode, Reason: reason})
 	if err := p.enqueue(j, res.Files); err != nil {
 		p.log.Error("pipeline: cannot queue results", "job", j.ID, "err", err)

@@ -144,7 +144,7 @@ allowed_peers:
 destinations:
   - {name: pacs, ae_title: PACS, host: 127.0.0.1, port: %d, send: [seg, sr, sc]}
 completeness:
-  quiet_period: 1s
+  quiet_period: 5m  # never reached: the release and the slice positions complete each series
 retention:
   min_free_mb: 64
 `, port, pacsPort)))
