@@ -24,7 +24,9 @@
 // pair (black-blood and bright-blood series of one acquisition, same frame of
 // reference and geometry) first, then (when the site enables it) one series
 // holding both VISIBLE image sets told apart by ImageType or EchoNumbers —
-// the job then names the instances of each role — else a single
+// the job then names the instances of each role — then the bright-blood
+// series of a VISIBLE acquisition with no black-blood series beside it (a
+// bright-only study, RuleBrightOnly), else a single
 // post-contrast 3D T1; ties are broken by instance count. Every decision and every skipped series is written
 // to the cache's audit log with its reason.
 //

@@ -391,3 +391,21 @@ func TestOneOnEverySlice(t *testing.T) {
 	}
 	e.expectOneJob(cache.JobReady, RuleVisible, "3:black 4:bright")
 }
+
+// TestBrightOnly: the bright-blood series of a VISIBLE acquisition alone
+// ("VISIBLE bright CE", which the T1 fallback's patterns do not match) is
+// read as a bright-only study, not skipped.
+func TestBrightOnly(t *testing.T) {
+	e := newEnv(t, nil)
+	src := philips(t, 75, 8)
+	bright := visibleSeries(src, study+".4", 4, "VISIBLE bright CE")
+	e.send(bright, 0, 8)
+	e.clk.Add(time.Minute)
+	if r := e.evaluate(); len(r.Ready) != 1 {
+		t.Fatalf("not ready: %+v; audit %q", r, e.audit(""))
+	}
+	e.expectOneJob(cache.JobReady, RuleBrightOnly, "4:bright")
+	if !hasLine(e.audit("select"), "read alone as a bright-only study") {
+		t.Errorf("no bright-only decision in %q", e.audit("select"))
+	}
+}

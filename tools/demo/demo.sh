@@ -74,7 +74,7 @@ for seed in 10 1; do
   study=$(ls -d "$work"/study/*/)
   truth=$(python3 -c "import json; print(len(json.load(open('$study/truth.json'))['lesions']))")
   echo "-- study $n: phantom case $(basename "$study"), $(find "$study/dicom" -type f | wc -l) DICOM files, truth: $truth lesion(s)"
-  before=$(ls "$work/pacs" | wc -l)
+  touch "$work/mark"; sleep 0.01
   storescu -aet MRCONSOLE -aec METSENTRY +sd +r 127.0.0.1 "$port" "$study/dicom"
   sent=$(now)
   for _ in $(seq 600); do
@@ -99,15 +99,16 @@ count = int(re.search(r'lesions=(\d+)', a).group(1))
 mode = re.search(r'mode=(\S+)', a).group(1)
 panel = f"POSITIVE ({count})" if count else "NEGATIVE"
 print(f"   panel: {panel}   mode: {mode}")
-les = [l for l in lines if 'pipeline: lesion ' in l and f'job={job} ' in l]
+les = [l for l in lines if 'msg="pipeline: lesion"' in l and f' job={job} ' in l]
 if les:
     print("   | lesion | long axis mm | volume mm3 | location | score |")
     for l in les:
         g = lambda k: re.search(k + r'=("[^"]*"|\S+)', l).group(1).strip('"')
         print(f"   | {g('number')} | {g('long_axis_mm')} | {g('volume_mm3')} | {g('location')} | {g('score')} |")
-print(f"   last image acknowledged -> flag: {t(a)-sent:.1f} s; -> results acknowledged by the PACS: {t(d)-sent:.1f} s ({re.search(r'job (\w+)', d).group(1)})")
+end = re.search(r'pipeline: job ([a-z]+)', d).group(1)
+print(f"   last image acknowledged -> flag: {t(a)-sent:.1f} s; -> results acknowledged by the PACS: {t(d)-sent:.1f} s (job {end})")
 PY
-  echo "   PACS received: $(ls "$work/pacs" | tail -n +$((before+1)) | sed 's/\..*//' | sort | uniq -c | awk '{printf "%s %s, ", $1, $2}' | sed 's/, $//') (SG = SEG, SR3 = SR, SC = annotated images)"
+  echo "   PACS received: $(find "$work/pacs" -type f -newer "$work/mark" -printf '%f\n' | sed 's/\..*//' | sort | uniq -c | awk '{printf "%s %s, ", $1, $2}' | sed 's/, $//') (SG = SEG, SR3 = SR, SC = annotated images)"
 done
 kill -TERM "$pid"; wait "$pid" || true; pid=
 echo
