@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +16,7 @@ import (
 	"metsentry/firmware/analyze"
 	"metsentry/firmware/cache"
 	"metsentry/firmware/config"
+	"metsentry/firmware/panel"
 	"metsentry/firmware/report"
 	"metsentry/firmware/testenv"
 	"metsentry/runtime/infer"
@@ -64,32 +64,6 @@ func standIn(e infer.Engine) *analyze.Analyzer {
 		},
 		Equipment: report.Equipment{Manufacturer: "metsentry", ModelName: "test", SerialNumber: "0", SoftwareVersion: "test", DeviceUID: "2.25.1"},
 	}
-}
-
-// fakePanel records what the pipeline shows.
-type fakePanel struct {
-	mu     sync.Mutex
-	states []string
-}
-
-func (p *fakePanel) add(s string)       { p.mu.Lock(); p.states = append(p.states, s); p.mu.Unlock() }
-func (p *fakePanel) Receiving()         { p.add("receiving") }
-func (p *fakePanel) Processing()        { p.add("analysing") }
-func (p *fakePanel) Result(lesions int) { p.add(fmt.Sprintf("result %d", lesions)) }
-func (p *fakePanel) SetFault(code uint16, on bool) {
-	if on {
-		p.add(fmt.Sprintf("fault %04X", code))
-	}
-}
-func (p *fakePanel) last() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for i := len(p.states) - 1; i >= 0; i-- {
-		if p.states[i] != "receiving" {
-			return p.states[i]
-		}
-	}
-	return ""
 }
 
 // TestEndToEnd is the appliance's whole job in process: dcmtk's storescu
@@ -158,7 +132,7 @@ retention:
 			}
 			board.Storage.DataDir = filepath.Join(tmp, "data")
 			events := make(chan JobEvent, 16)
-			pan := &fakePanel{}
+			pan := panel.NewMachine(ctx, panel.MachineConfig{Logger: slog.New(slog.DiscardHandler)})
 			svc := NewIntake(site, board, slog.New(slog.DiscardHandler))
 			svc.Analyzer, svc.Panel = standIn(tc.engine), pan
 			svc.Events = func(e JobEvent) { events <- e }
@@ -199,12 +173,13 @@ retention:
 					t.Errorf("dciodvfy %s: %v\n%s", filepath.Base(f), err, out)
 				}
 			}
-			t.Logf("%d study files sent; PACS received %v; panel %v", len(files), kinds, pan.last())
+			v := pan.Current()
+			t.Logf("%d study files sent; PACS received %v; panel %v %d", len(files), kinds, v.Show, v.Count)
 			if (kinds["SG"] == 1) != tc.positive || kinds["SR3"] != 1 || kinds["SC"] == 0 {
 				t.Errorf("PACS received %v; want one SR, SC images and a SEG only when lesions were found", kinds)
 			}
-			if want := map[bool]string{true: "result", false: "result 0"}[tc.positive]; !strings.HasPrefix(pan.last(), want) || (tc.positive && pan.last() == "result 0") {
-				t.Errorf("panel shows %q; want %q", pan.last(), want)
+			if want := map[bool]panel.Indication{true: panel.Positive, false: panel.Negative}[tc.positive]; v.Show != want || (v.Count > 0) != tc.positive {
+				t.Errorf("panel shows %v with count %d; want %v", v.Show, v.Count, want)
 			}
 		})
 	}

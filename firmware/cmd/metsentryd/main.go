@@ -26,6 +26,7 @@ import (
 	"metsentry/firmware/analyze"
 	"metsentry/firmware/config"
 	"metsentry/firmware/daemon"
+	"metsentry/hal/serial"
 	"metsentry/runtime/model"
 	"metsentry/runtime/ort"
 )
@@ -93,6 +94,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl}))
 	svc := daemon.NewIntake(site, board, log)
+	services := []daemon.Service{svc}
+	if board.Serial.Panel.Device != "" {
+		pan := daemon.NewPanel(ctx, board, serial.Open, log)
+		svc.Panel = pan.Machine
+		services = append(services, pan)
+	}
 	var md *model.Model
 	defer func() {
 		if md != nil {
@@ -116,7 +123,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	err = daemon.Run(ctx, daemon.Options{
 		Board: board, BoardFile: boardFile, Site: site, Log: log,
 		Inference: start,
-		Services:  []daemon.Service{svc},
+		Services:  services,
 	})
 	if err != nil {
 		log.Error("metsentryd stopped with an error", "err", err)
