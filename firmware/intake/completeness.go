@@ -41,19 +41,24 @@ func (in *Intake) Released(remote string) {
 }
 
 // allReleased reports whether every instance came on an association that
-// has been released (or before intake started).
-func (r *released) allReleased(insts []cache.Instance) bool {
+// has been released or that ended before intake started (all), and whether
+// every release was seen (seen: none of them before the start). An
+// association cut by a restart may have been cut halfway through a series,
+// so only a seen release lets the slice positions complete a series.
+func (r *released) allReleased(insts []cache.Instance) (all, seen bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	seen = true
 	for _, in := range insts {
 		if in.ReceivedAt.Before(r.since) {
+			seen = false
 			continue
 		}
 		if t, ok := r.remotes[in.Remote]; !ok || in.ReceivedAt.After(t) {
-			return false
+			return false, false
 		}
 	}
-	return true
+	return true, seen
 }
 
 // maybeReleased is the cheap test before reading a series' instances: no
@@ -71,11 +76,13 @@ const minSlices = 3
 
 // seriesDue says whether a series is complete at now, and why:
 //   - an Enhanced MR multi-frame instance is the whole series;
-//   - once every association that carried the series is released: its
-//     images agree on a count (ImagesInAcquisition, or NumberOfSlices ×
+//   - once every association that carried the series is released (or
+//     ended before intake started): its images agree on a count (ImagesInAcquisition, or NumberOfSlices ×
 //     NumberOfTemporalPositions, the same on every image) and that many have
 //     arrived; or, when they do not (a GE series carries 1 on every slice),
-//     their positions form one regular stack of slices;
+//     their positions form one regular stack of slices (only when every
+//     release was seen: an association cut by a restart may have been cut
+//     halfway through a series that still looks regular);
 //   - otherwise, the quiet period after the last instance.
 func (in *Intake) seriesDue(tx *cache.Tx, s cache.Series, now time.Time) (bool, string, error) {
 	if s.MultiFrame {
@@ -86,11 +93,12 @@ func (in *Intake) seriesDue(tx *cache.Tx, s cache.Series, now time.Time) (bool, 
 		if err != nil {
 			return false, "", err
 		}
-		if len(insts) > 0 && in.rel.allReleased(insts) {
+		all, seen := in.rel.allReleased(insts)
+		if len(insts) > 0 && all {
 			if n, from, ok := agreedCount(insts); ok && n == len(insts) {
 				return true, fmt.Sprintf("association released; %d of %d instances, every image agreeing (%s)", len(insts), n, from), nil
 			}
-			if ok, why := regularStack(insts); ok {
+			if ok, why := regularStack(insts); ok && seen {
 				return true, "association released; " + why, nil
 			}
 		}
