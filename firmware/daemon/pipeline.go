@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -272,7 +273,7 @@ func (p *pipeline) process(ctx context.Context, j cache.Job) {
 		"load_s", round1(res.LoadSeconds), "detect_s", round1(res.DetectSeconds), "report_s", round1(res.ReportSeconds))
 	for _, l := range res.Lesions {
 		p.log.Info("pipeline: lesion", "job", j.ID, "number", l.Number, "long_axis_mm", round1(l.LongestDiameterMM),
-			"volume_mm3", round1(l.VolumeMM3), "location", l.Location.String(), "score", round1(l.MaxProb*100)/100)
+			"volume_mm3", round1(l.VolumeMM3), "location", l.Location.String(), "score", math.Round(l.MaxProb*1000)/1000)
 	}
 	p.emit(JobEvent{Job: j.ID, State: cache.JobReported, Lesions: len(res.Lesions), Mode: res.Mode, Reason: reason})
 	if err := p.enqueue(j, res.Files); err != nil {
