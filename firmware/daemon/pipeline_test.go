@@ -168,7 +168,20 @@ retention:
 			got, _ := filepath.Glob(filepath.Join(pacsDir, "*"))
 			kinds := map[string]int{}
 			for _, f := range got {
-				kinds[strings.SplitN(filepath.Base(f), ".", 2)[0]]++
+				kind := strings.SplitN(filepath.Base(f), ".", 2)[0]
+				kinds[kind]++
+				if kind == "SR3" {
+					b, err := os.ReadFile(f)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if neg := bytes.Contains(b, []byte("Negative study")); neg == tc.positive {
+						t.Errorf("the SR says negative: %v; want %v", neg, !tc.positive)
+					}
+					if !bytes.Contains(b, []byte(analyze.Visible.Describe())) {
+						t.Errorf("the SR does not name the mode (%q)", analyze.Visible.Describe())
+					}
+				}
 				if out, err := exec.Command(dciodvfy, "-new", f).CombinedOutput(); strings.Contains(string(out), "Error") {
 					t.Errorf("dciodvfy %s: %v\n%s", filepath.Base(f), err, out)
 				}
