@@ -20,6 +20,7 @@ work=$(mktemp -d)
 cleanup() {
   [ -n "${pid:-}" ] && kill "$pid" 2>/dev/null
   [ -n "${pacs:-}" ] && kill "$pacs" 2>/dev/null
+  [ -n "${panelsim:-}" ] && kill "$panelsim" 2>/dev/null
   wait 2>/dev/null
   rm -rf "$work"
 }
@@ -37,12 +38,16 @@ sed -e 's/baud: 115200}/baud: 9601}/' -e 's/providers: \[cpu\]/providers: [npu, 
 "$bin/metsentryd" --check --board "$work/broken.yaml" || echo "   (refused with exit $?, one line per mistake, as it should)"
 
 echo
-echo "== 2. storescp as PACS, metsentryd on the sim board with the shipped model"
+echo "== 2. storescp as PACS, tools/panelsim as the front panel, metsentryd on the sim board with the shipped model"
 port=$(freeport); pacsport=$(freeport)
 mkdir -p "$work/pacs"
 storescp -aet PACS -od "$work/pacs" -uf "$pacsport" 2> "$work/pacs.log" &
 pacs=$!
-sed -e "s|data_dir: .*|data_dir: $work/data|" boards/sim.yaml > "$work/board.yaml"
+mkfifo "$work/panelsim.in"; exec 3<>"$work/panelsim.in" # panelsim reads commands; keep its input open
+"$bin/panelsim" -link "$work/panel" -color=false < "$work/panelsim.in" > "$work/panelsim.out" 2>&1 &
+panelsim=$!
+for _ in $(seq 50); do [ -e "$work/panel" ] && break; sleep 0.1; done
+sed -e "s|data_dir: .*|data_dir: $work/data|" -e "s|device: /run/metsentry-sim/panel|device: $work/panel|" boards/sim.yaml > "$work/board.yaml"
 cat > "$work/site.yaml" <<SITE
 ae_title: METSENTRY
 port: $port
@@ -108,6 +113,8 @@ if les:
 end = re.search(r'pipeline: job ([a-z]+)', d).group(1)
 print(f"   last image acknowledged -> flag: {t(a)-sent:.1f} s; -> results acknowledged by the PACS: {t(d)-sent:.1f} s (job {end})")
 PY
+  sleep 0.5
+  echo "   panelsim shows: $(tr '\r' '\n' < "$work/panelsim.out" | grep -v '^$' | tail -1 | sed 's/ *in [0-9]* out.*//')"
   echo "   PACS received: $(find "$work/pacs" -type f -newer "$work/mark" -printf '%f\n' | sed 's/\..*//' | sort | uniq -c | awk '{printf "%s %s, ", $1, $2}' | sed 's/, $//') (SG = SEG, SR3 = SR, SC = annotated images)"
 done
 kill -TERM "$pid"; wait "$pid" || true; pid=
