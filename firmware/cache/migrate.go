@@ -16,6 +16,7 @@ import (
 // (migrate_test.go), so a firmware update reads the cache it finds.
 var migrations = map[int]func(*Tx) error{
 	1: migrate1to2,
+	2: migrate2to3,
 }
 
 // migrate brings the database to SchemaVersion in one transaction: either
@@ -121,4 +122,13 @@ func migrate1to2(t *Tx) error {
 		}
 	}
 	return t.Audit(AuditEvent{Kind: "migrate", Msg: fmt.Sprintf("cache schema 1 migrated to 2: %d instances re-keyed, series and studies rebuilt", len(insts))})
+}
+
+// migrate2to3 adds the deliveries bucket: the outbox's queue, kept in the
+// cache since the daemon delivers results itself.
+func migrate2to3(t *Tx) error {
+	if _, err := t.tx.CreateBucketIfNotExists(bucketDelivery); err != nil {
+		return fmt.Errorf("cache: create bucket %s: %w", bucketDelivery, err)
+	}
+	return nil
 }

@@ -113,20 +113,23 @@ const (
 	JobFailed    = "failed"  // processing failed; no result
 	JobDead      = "dead"    // results exist but could not be delivered
 	JobSkipped   = "skipped" // nothing to do: no matching series, or discarded
+	// JobSuperseded: results were made but newer results for the same study
+	// (a later generation) replaced them before they were delivered.
+	JobSuperseded = "superseded"
 )
 
 var jobTransitions = map[string][]string{
 	JobWaiting:  {JobReady, JobSkipped, JobFailed},
 	JobReady:    {JobRunning, JobFailed},
 	JobRunning:  {JobReported, JobFailed, JobReady}, // ready again: resumed after a restart
-	JobReported: {JobDelivered, JobDead},
+	JobReported: {JobDelivered, JobDead, JobSuperseded},
 	JobFailed:   {JobReady}, // a retry by hand
 	JobDead:     {JobReported},
 }
 
 // Terminal reports whether a job state is final for retention purposes.
 func Terminal(state string) bool {
-	return state == JobDelivered || state == JobFailed || state == JobDead || state == JobSkipped
+	return state == JobDelivered || state == JobFailed || state == JobDead || state == JobSkipped || state == JobSuperseded
 }
 
 // Selected is one series a job works on, with its role (black, bright, t1).

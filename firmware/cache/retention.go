@@ -43,7 +43,7 @@ func (t *Tx) purgeable(st Study) (bool, []string, error) {
 			return nil
 		}
 		jobs[j.ID] = true
-		if j.State != JobDelivered && j.State != JobFailed && j.State != JobSkipped {
+		if j.State != JobDelivered && j.State != JobFailed && j.State != JobSkipped && j.State != JobSuperseded {
 			ok = false
 		}
 		return nil
@@ -55,6 +55,17 @@ func (t *Tx) purgeable(st Study) (bool, []string, error) {
 	err = t.Outbox(func(e OutboxEntry) error {
 		if jobs[e.JobID] && e.Path != "" && !slices.Contains(results, e.Path) {
 			results = append(results, e.Path)
+		}
+		return nil
+	})
+	if err != nil {
+		return false, nil, err
+	}
+	err = t.Deliveries(func(d Delivery) error {
+		for _, p := range d.Files {
+			if jobs[d.JobID] && p != "" && !slices.Contains(results, p) {
+				results = append(results, p)
+			}
 		}
 		return nil
 	})

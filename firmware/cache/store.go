@@ -16,7 +16,7 @@ import (
 
 // SchemaVersion is the database layout this firmware writes. Open migrates
 // any older layout up to it (migrate.go).
-const SchemaVersion = 2
+const SchemaVersion = 3
 
 // File and folder names inside the store folder.
 const (
@@ -27,16 +27,17 @@ const (
 
 var (
 	bucketMeta      = []byte("meta")
-	bucketInstances = []byte("instances") // (study, series, sop) -> Instance
-	bucketSOPs      = []byte("sops")      // (sop) -> instance key
-	bucketSeries    = []byte("series")    // (study, series) -> Series
-	bucketStudies   = []byte("studies")   // (study) -> Study
-	bucketJobs      = []byte("jobs")      // (id) -> Job
-	bucketOutbox    = []byte("outbox")    // (id) -> OutboxEntry
-	bucketAudit     = []byte("audit")     // (seq) -> AuditEvent
+	bucketInstances = []byte("instances")  // (study, series, sop) -> Instance
+	bucketSOPs      = []byte("sops")       // (sop) -> instance key
+	bucketSeries    = []byte("series")     // (study, series) -> Series
+	bucketStudies   = []byte("studies")    // (study) -> Study
+	bucketJobs      = []byte("jobs")       // (id) -> Job
+	bucketOutbox    = []byte("outbox")     // (id) -> OutboxEntry
+	bucketAudit     = []byte("audit")      // (seq) -> AuditEvent
+	bucketDelivery  = []byte("deliveries") // (id) -> Delivery (schema 3)
 	keySchema       = []byte("schema")
 	allBuckets      = [][]byte{bucketMeta, bucketInstances, bucketSOPs, bucketSeries,
-		bucketStudies, bucketJobs, bucketOutbox, bucketAudit}
+		bucketStudies, bucketJobs, bucketOutbox, bucketAudit, bucketDelivery}
 )
 
 // Options tune a Store. The zero value is usable.

@@ -3,10 +3,13 @@
 //
 // The data flow is in ../shared/DESIGN.md: DIMSE SCP → cache → intake →
 // volume → runtime → detect → report → outbox, with the panel showing health
-// throughout. Today the daemon runs the first part (intake.go: the SCP over
-// the cache, completeness and series selection); the stages after a job is
-// ready are packages of their own, wired in by the end-to-end issue. Each stage is a package with a small interface; the daemon owns
-// their lifecycle (start order, graceful stop) and turns their health into the
+// throughout. Intake (intake.go) opens the cache, serves the SCP into it and
+// decides completeness and selection; when a model is given, the pipeline
+// (pipeline.go) runs each ready job through firmware/analyze and delivers
+// its results with firmware/outbox, whose queue is kept in the cache
+// (deliveries), every job step recorded before the next starts. Each stage is
+// a package with a small interface; the daemon owns their lifecycle (start
+// order, graceful stop) and turns their health and results into the
 // panel state. Optional hardware that fails to start is logged and shown as a
 // fault, never fatal; a missing inference runtime is fatal, because the box
 // cannot do its job without it.

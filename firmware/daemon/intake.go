@@ -10,10 +10,12 @@ import (
 	"sync"
 	"time"
 
+	"metsentry/firmware/analyze"
 	"metsentry/firmware/cache"
 	"metsentry/firmware/config"
 	"metsentry/firmware/dimse"
 	"metsentry/firmware/intake"
+	"metsentry/firmware/outbox"
 )
 
 // Intake is the receiving half of the appliance as one Service: it opens the
@@ -26,6 +28,19 @@ type Intake struct {
 	Log   *slog.Logger
 	// RetentionEvery is the period of retention passes (default 10 min).
 	RetentionEvery time.Duration
+	// Analyzer, when set, runs every ready job (firmware/analyze) and the
+	// outbox delivers the results to the site's destinations; nil leaves
+	// ready jobs waiting (a daemon started without a model).
+	Analyzer *analyze.Analyzer
+	// Sender delivers results; nil means C-STORE over firmware/dimse.
+	Sender outbox.Sender
+	// Policy is the delivery retry schedule; zero means
+	// outbox.DefaultPolicy.
+	Policy outbox.Policy
+	// Panel, when set, shows receiving, analysing, the result and faults.
+	Panel Panel
+	// Events, when set, is told every job step (tests, the console).
+	Events func(JobEvent)
 
 	mu    sync.Mutex
 	fault error
@@ -70,12 +85,36 @@ func (s *Intake) Run(ctx context.Context) error {
 		return fmt.Errorf("daemon: %w", err)
 	}
 	in := intake.New(store, cfg, intake.SystemClock{}, log)
+	var pl *pipeline
+	if s.Analyzer != nil {
+		sender, pol := s.Sender, s.Policy
+		if sender == nil {
+			sender = &outbox.DimseSender{CallingAE: s.Site.AETitle}
+		}
+		if pol == (outbox.Policy{}) {
+			pol = outbox.DefaultPolicy
+		}
+		if pl, err = newPipeline(store, s.Analyzer, s.Site.Destinations, sender, pol, log, s.Panel, s.Events); err != nil {
+			return err
+		}
+		if err := pl.restore(); err != nil {
+			return fmt.Errorf("daemon: restore the outbox: %w", err)
+		}
+		in.Ready = pl.Ready
+	} else {
+		log.Warn("no model given: studies are received and selected, but ready jobs wait for a daemon with a model")
+	}
+	stored := in.Wake
+	if s.Panel != nil {
+		stored = func() { s.Panel.Receiving(); in.Wake() }
+	}
 
 	pol, err := dimse.PolicyFromConfig(s.Site, s.Board)
 	if err != nil {
 		return fmt.Errorf("daemon: %w", err)
 	}
-	srv := &dimse.Server{Policy: pol, Storage: &cacheStorage{store: store, stored: in.Wake}, Logger: log}
+	srv := &dimse.Server{Policy: pol, Storage: &cacheStorage{store: store, stored: stored},
+		Logger: slog.New(&releaseHook{Handler: log.Handler(), released: in.Released})}
 	addr := net.JoinHostPort(s.Site.Bind, strconv.Itoa(s.Site.Port))
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -106,6 +145,11 @@ func (s *Intake) Run(ctx context.Context) error {
 		defer wg.Done()
 		s.retention(ctx, store, log)
 	}()
+	if pl != nil {
+		wg.Add(2)
+		go func() { defer wg.Done(); pl.runJobs(ctx) }()
+		go func() { defer wg.Done(); pl.runOutbox(ctx) }()
+	}
 	<-ctx.Done()
 	sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
 	srv.Shutdown(sctx) //nolint:errcheck // remaining associations are aborted

@@ -4,17 +4,19 @@
 // Completeness is decided per series (completeness.go):
 //   - an Enhanced MR multi-frame instance is a whole series, complete on
 //     receipt;
-//   - a series whose tags announce its size (ImagesInAcquisition, or
-//     NumberOfSlices × NumberOfTemporalPositions) is complete as soon as that
-//     many distinct instances are stored;
-//   - any other series (or one still short of its announced count) is
-//     complete after a quiet period with no new instance (20 s by default).
+//   - once every association that carried the series is released
+//     (Released): when its images agree on a count (ImagesInAcquisition, or
+//     NumberOfSlices × NumberOfTemporalPositions, the same on every image)
+//     and that many are stored; or when its slice positions form one regular
+//     stack with no gap (a GE series announces 1 on every slice, so its
+//     count cannot be trusted);
+//   - otherwise after a quiet period with no new instance (20 s by
+//     default), the fallback when nothing tells the count.
 //
 // A study is ready when the series its selection rule needs are complete and
 // no series still arriving could change the choice; after the maximum wait
 // (15 min by default) the site's action applies: proceed with what is there,
-// or discard. An association release is only a hint (Wake): it makes intake
-// look again sooner but never completes a series; an abort means nothing.
+// or discard. An aborted association is not a release.
 // Instances that arrive after a study was decided reopen it (the cache makes
 // a new job), so they lead to a new job and a new result series.
 //
@@ -22,7 +24,9 @@
 // pair (black-blood and bright-blood series of one acquisition, same frame of
 // reference and geometry) first, then (when the site enables it) one series
 // holding both VISIBLE image sets told apart by ImageType or EchoNumbers —
-// the job then names the instances of each role — else a single
+// the job then names the instances of each role — then the bright-blood
+// series of a VISIBLE acquisition with no black-blood series beside it (a
+// bright-only study, RuleBrightOnly), else a single
 // post-contrast 3D T1; ties are broken by instance count. Every decision and every skipped series is written
 // to the cache's audit log with its reason.
 //

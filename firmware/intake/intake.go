@@ -58,6 +58,10 @@ type Intake struct {
 	clock Clock
 	log   *slog.Logger
 	wake  chan struct{}
+	rel   released
+	// Ready, when set, is called by Run after a pass that made jobs ready,
+	// so the pipeline starts them at once instead of polling.
+	Ready func()
 }
 
 // New returns an Intake. log may be nil.
@@ -74,7 +78,8 @@ func New(store *cache.Store, cfg Config, clock Clock, log *slog.Logger) *Intake 
 	if cfg.OnTimeout == "" {
 		cfg.OnTimeout = OnTimeoutProceed
 	}
-	return &Intake{store: store, cfg: cfg, clock: clock, log: log, wake: make(chan struct{}, 1)}
+	return &Intake{store: store, cfg: cfg, clock: clock, log: log, wake: make(chan struct{}, 1),
+		rel: released{since: clock.Now(), remotes: map[string]time.Time{}}}
 }
 
 // Wake asks Run to evaluate now: after each stored instance, and on an
@@ -155,22 +160,6 @@ func (in *Intake) next(res *passResult, t time.Time) {
 	}
 }
 
-// seriesDue says whether a series is complete at now, and why.
-func (in *Intake) seriesDue(s cache.Series, now time.Time) (bool, string) {
-	switch {
-	case s.MultiFrame:
-		return true, "Enhanced MR multi-frame instance, complete on receipt"
-	case s.Expected > 0 && s.Count >= s.Expected:
-		return true, fmt.Sprintf("%d of %d instances (%s)", s.Count, s.Expected, s.ExpectedFrom)
-	case !now.Before(s.LastAt.Add(in.cfg.QuietPeriod)):
-		if s.Expected > 0 {
-			return true, fmt.Sprintf("quiet for %v since the last instance, %d of %d expected instances (%s)", in.cfg.QuietPeriod, s.Count, s.Expected, s.ExpectedFrom)
-		}
-		return true, fmt.Sprintf("quiet for %v since the last instance, %d instances", in.cfg.QuietPeriod, s.Count)
-	}
-	return false, ""
-}
-
 func (in *Intake) study(tx *cache.Tx, st cache.Study, now time.Time, write bool, res *passResult) error {
 	series, err := tx.StudySeries(st.StudyInstanceUID)
 	if err != nil {
@@ -190,7 +179,10 @@ func (in *Intake) study(tx *cache.Tx, st cache.Study, now time.Time, write bool,
 		if s.Complete {
 			continue
 		}
-		ok, why := in.seriesDue(*s, now)
+		ok, why, err := in.seriesDue(tx, *s, now)
+		if err != nil {
+			return err
+		}
 		if !ok && timedOut && in.cfg.OnTimeout == OnTimeoutProceed {
 			ok, why = true, fmt.Sprintf("maximum wait %v reached with %d instances; proceeding (on_timeout: proceed)", in.cfg.MaxWait, s.Count)
 		}
@@ -321,6 +313,9 @@ func (in *Intake) Run(ctx context.Context) error {
 			wait = time.Second
 		} else if !res.Next.IsZero() {
 			wait = max(res.Next.Sub(in.clock.Now()), 10*time.Millisecond)
+		}
+		if err == nil && len(res.Ready) > 0 && in.Ready != nil {
+			in.Ready()
 		}
 		var timer <-chan time.Time
 		if wait >= 0 {

@@ -235,8 +235,9 @@ func TestLateInstance(t *testing.T) {
 	}
 }
 
-// TestExpectedCount: series that announce their size complete as soon as the
-// last instance is stored; a candidate still arriving holds the study.
+// TestExpectedCount: series whose images agree on their size complete as
+// soon as the last instance is stored and the association is released; a
+// candidate still arriving holds the study.
 func TestExpectedCount(t *testing.T) {
 	e := newEnv(t, nil)
 	src := philips(t, 75, 8)
@@ -245,14 +246,19 @@ func TestExpectedCount(t *testing.T) {
 	bright := visibleSeries(src, study+".4", 4, "VISIBLE WB")
 	black.extra, bright.extra = n, n
 	e.send(black, 0, 8)
+	if r := e.evaluate(); len(r.Ready) != 0 || len(e.audit("series-complete")) != 0 {
+		t.Fatalf("a series complete before its association was released: %+v %q", r, e.audit("series-complete"))
+	}
+	e.in.Released("") // the test's instances record no remote
 	e.send(bright, 0, 5)
 	if r := e.evaluate(); len(r.Ready) != 0 {
 		t.Fatalf("ready while a candidate series is arriving: %+v", r)
 	}
-	if c := e.audit("series-complete"); len(c) != 1 || !strings.Contains(c[0], "series 3 complete: 8 of 8 instances (ImagesInAcquisition)") {
+	if c := e.audit("series-complete"); len(c) != 1 || !strings.Contains(c[0], "series 3 complete: association released; 8 of 8 instances, every image agreeing (ImagesInAcquisition)") {
 		t.Fatalf("series-complete audit %q", c)
 	}
 	e.send(bright, 5, 8)
+	e.in.Released("")
 	if r := e.evaluate(); len(r.Ready) != 1 {
 		t.Fatalf("not ready right after the last announced instance: %+v", r)
 	}
@@ -353,5 +359,53 @@ func TestFilterReasons(t *testing.T) {
 				t.Error(d)
 			}
 		})
+	}
+}
+
+// TestOneOnEverySlice: a GE series carries ImagesInAcquisition 1 on every
+// slice. Its first slice is not a complete series; once the association is
+// released, its slices forming one regular stack make it complete, and the
+// study becomes one ready job, not one per slice.
+func TestOneOnEverySlice(t *testing.T) {
+	e := newEnv(t, nil)
+	src := philips(t, 75, 8)
+	one := map[tag.Tag][]string{tag.ImagesInAcquisition: {"1"}}
+	black := visibleSeries(src, study+".3", 3, "VISIBLE BB")
+	bright := visibleSeries(src, study+".4", 4, "VISIBLE WB")
+	black.extra, bright.extra = one, one
+	e.send(black, 0, 1)
+	if r := e.evaluate(); len(r.Ready) != 0 || len(e.audit("series-complete")) != 0 {
+		t.Fatalf("one slice made a series complete: %+v %q", r, e.audit("series-complete"))
+	}
+	e.send(black, 1, 8)
+	e.send(bright, 0, 8)
+	if r := e.evaluate(); len(r.Ready) != 0 {
+		t.Fatalf("ready before the association was released or the quiet period passed: %+v", r)
+	}
+	e.in.Released("")
+	if r := e.evaluate(); len(r.Ready) != 1 {
+		t.Fatalf("not ready once released: %+v", r)
+	}
+	if c := e.audit("series-complete"); len(c) != 2 || !strings.Contains(c[0], "association released; 8 slices form a regular volume") {
+		t.Fatalf("series-complete audit %q", c)
+	}
+	e.expectOneJob(cache.JobReady, RuleVisible, "3:black 4:bright")
+}
+
+// TestBrightOnly: the bright-blood series of a VISIBLE acquisition alone
+// ("VISIBLE bright CE", which the T1 fallback's patterns do not match) is
+// read as a bright-only study, not skipped.
+func TestBrightOnly(t *testing.T) {
+	e := newEnv(t, nil)
+	src := philips(t, 75, 8)
+	bright := visibleSeries(src, study+".4", 4, "VISIBLE bright CE")
+	e.send(bright, 0, 8)
+	e.clk.Add(time.Minute)
+	if r := e.evaluate(); len(r.Ready) != 1 {
+		t.Fatalf("not ready: %+v; audit %q", r, e.audit(""))
+	}
+	e.expectOneJob(cache.JobReady, RuleBrightOnly, "4:bright")
+	if !hasLine(e.audit("select"), "read alone as a bright-only study") {
+		t.Errorf("no bright-only decision in %q", e.audit("select"))
 	}
 }

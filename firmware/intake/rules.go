@@ -18,6 +18,9 @@ const (
 	RuleVisible      = "visible"
 	RuleVisibleSplit = "visible_split" // both image sets in one series
 	RuleT1           = "t1_fallback"
+	// RuleBrightOnly: the bright-blood series of a VISIBLE acquisition
+	// without its black-blood partner, read alone (a bright-only study).
+	RuleBrightOnly = "visible_bright_only"
 )
 
 // Roles of selected series.
@@ -384,6 +387,19 @@ func (r *Rules) Select(series []Candidate) Selection {
 				"split VISIBLE series chosen: series %d, %d black-blood + %d bright-blood images by %s", best[0].SeriesNumber, best[0].Count, best[1].Count, r.splitAttr)})
 			return sel
 		}
+	}
+	if len(brights) > 0 && len(blacks) == 0 {
+		// The bright-blood series of a VISIBLE acquisition alone: the model
+		// reads it as a bright-only study (black channel zeroed), which the
+		// SR and the panel say. A black-blood series that is not of the same
+		// acquisition is a question for a person, not a bright-only study.
+		slices.SortStableFunc(brights, func(x, y Candidate) int { return cmp.Compare(images(y.Series), images(x.Series)) })
+		best := brights[0]
+		sel.Rule = RuleBrightOnly
+		sel.Series = []cache.Selected{selected(RoleBright, best.Series)}
+		sel.Decisions = append(sel.Decisions, Decision{Series: best.SeriesInstanceUID, Msg: fmt.Sprintf(
+			"no black-blood partner: %s (bright-blood, %d images) read alone as a bright-only study", label(best.Series), images(best.Series))})
+		return sel
 	}
 	if r.t1 {
 		var t1s []Candidate

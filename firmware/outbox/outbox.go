@@ -38,6 +38,12 @@ const (
 // for its SOP class). The file is not retried.
 var ErrRefused = errors.New("outbox: destination refuses this kind of object")
 
+// ErrPermanent is wrapped by a Sender's error (for the association or for a
+// file) when the destination refused in a way no retry changes: for DICOM an
+// association rejected permanently, or a 0xA7xx, 0xA9xx or 0xCxxx status.
+// The job is dead-lettered at once, with one log line, not retried.
+var ErrPermanent = errors.New("outbox: destination refused for good")
+
 // ErrUnknownJob is returned by Retry for a job id the outbox does not hold.
 var ErrUnknownJob = errors.New("outbox: no such job")
 
@@ -80,8 +86,11 @@ type File struct {
 
 // Job is one result set on its way to one destination.
 type Job struct {
-	ID            string    `json:"id"`
-	Destination   string    `json:"destination"`
+	ID          string `json:"id"`
+	Destination string `json:"destination"`
+	// Ref is the caller's reference (the daemon's cache job id), "" when
+	// none was given (EnqueueRef).
+	Ref           string    `json:"ref,omitempty"`
 	SeriesUID     string    `json:"series_uid"`     // the source series
 	SourceVersion string    `json:"source_version"` // the source's version the results were made from
 	Files         []File    `json:"files"`
@@ -181,6 +190,13 @@ func HashUID(uid string) string {
 // series and destination are superseded. It returns the new job ids; a
 // destination that accepts none of the kinds present gets no job.
 func (o *Outbox) Enqueue(seriesUID, sourceVersion string, files report.Files, only ...string) ([]string, error) {
+	return o.EnqueueRef("", seriesUID, sourceVersion, files, only...)
+}
+
+// EnqueueRef is Enqueue with the caller's reference recorded in each new
+// job (Job.Ref), so the caller can tell which of its work a job belongs to
+// when Persist reports it.
+func (o *Outbox) EnqueueRef(ref, seriesUID, sourceVersion string, files report.Files, only ...string) ([]string, error) {
 	names := o.order
 	if len(only) > 0 {
 		names = only
@@ -218,7 +234,7 @@ func (o *Outbox) Enqueue(seriesUID, sourceVersion string, files report.Files, on
 		}
 		o.seq++
 		id := fmt.Sprintf("%s-%s-%d", HashUID(seriesUID), name, o.seq)
-		j := &Job{ID: id, Destination: name, SeriesUID: seriesUID, SourceVersion: sourceVersion,
+		j := &Job{ID: id, Destination: name, Ref: ref, SeriesUID: seriesUID, SourceVersion: sourceVersion,
 			Files: fs, State: Pending, NextAttempt: now, Created: now}
 		o.jobs[id] = j
 		changed = append(changed, copyJob(j))
@@ -341,7 +357,10 @@ func (o *Outbox) record(j *Job, res []Result, err error) {
 	for i := range j.Files {
 		byPath[j.Files[i].Path] = &j.Files[i]
 	}
-	var fileErr error
+	var fileErr, permanent error
+	if errors.Is(err, ErrPermanent) {
+		permanent = err
+	}
 	for _, r := range res {
 		f, ok := byPath[r.Path]
 		if !ok || f.State != FilePending {
@@ -356,6 +375,9 @@ func (o *Outbox) record(j *Job, res []Result, err error) {
 		default:
 			if fileErr == nil {
 				fileErr = r.Err
+			}
+			if permanent == nil && errors.Is(r.Err, ErrPermanent) {
+				permanent = r.Err
 			}
 		}
 	}
@@ -378,6 +400,11 @@ func (o *Outbox) record(j *Job, res []Result, err error) {
 	}
 	j.Attempts++
 	j.LastError = err.Error()
+	if permanent != nil {
+		j.State, j.Done, j.LastError = Dead, now, permanent.Error()
+		o.log().Error("outbox: destination refused for good; job dead-lettered without retries", "job", j.ID, "destination", j.Destination, "err", permanent)
+		return
+	}
 	if j.Attempts >= o.policy.MaxAttempts {
 		j.State, j.Done = Dead, now
 		o.log().Error("outbox: job dead-lettered", "job", j.ID, "destination", j.Destination, "attempts", j.Attempts, "err", err)

@@ -49,6 +49,10 @@ func (s *DimseSender) Send(ctx context.Context, dest config.Destination, files [
 	addr := net.JoinHostPort(dest.Host, strconv.Itoa(dest.Port))
 	a, err := s.Dialer.Dial(ctx, addr, s.CallingAE, dest.AETitle, dimse.StorageContexts(classes...)...)
 	if err != nil {
+		var rj *dimse.RejectError
+		if errors.As(err, &rj) && rj.Result == dimse.RejectPermanent {
+			return nil, fmt.Errorf("%w: %s: %w", ErrPermanent, dest.Name, err)
+		}
 		return nil, fmt.Errorf("outbox: %s: %w", dest.Name, err)
 	}
 	var res []Result
@@ -63,6 +67,9 @@ func (s *DimseSender) Send(ctx context.Context, dest config.Destination, files [
 			var se *dimse.StatusError
 			if errors.As(err, &se) {
 				// The peer answered: the association still stands.
+				if PermanentStatus(se.Status) {
+					err = fmt.Errorf("%w: %w", ErrPermanent, err)
+				}
 				res = append(res, Result{Path: f, Err: err})
 				continue
 			}
@@ -87,4 +94,12 @@ func sopClass(path string) (string, error) {
 		return "", fmt.Errorf("outbox: %s: %w", path, err)
 	}
 	return m.SOPClassUID, nil
+}
+
+// PermanentStatus reports whether a C-STORE failure status means the
+// destination will not take the object however often it is sent: 0xA7xx
+// (refused: out of resources), 0xA9xx (data set does not match SOP class)
+// and 0xCxxx (cannot understand). Other failures are retried.
+func PermanentStatus(status uint16) bool {
+	return status>>8 == 0xA7 || status>>8 == 0xA9 || status>>12 == 0xC
 }

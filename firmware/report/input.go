@@ -45,6 +45,10 @@ type Input struct {
 	// SeriesNumber is the first of the three new series' numbers (SEG, then
 	// SR, then SC count up from it).
 	SeriesNumber int
+	// Mode, when set, is a sentence saying which images the analysis read
+	// (VISIBLE pair or bright-only); the SR carries it under its qualitative
+	// evaluations.
+	Mode string
 }
 
 // IDs are the UIDs shared between the objects of one analysis, so the SR
@@ -53,6 +57,10 @@ type IDs struct {
 	SEGSeries, SEGInstance string
 	SRSeries, SRInstance   string
 	SCSeries               string
+	// SCInstances, when set, are the SOP Instance UIDs of the SC images in
+	// the order SCImages returns them (derived UIDs, so a resend replaces
+	// the earlier images); fresh UIDs are made for any not given.
+	SCInstances []string
 	// Tracking holds one Tracking UID per lesion, in lesion order.
 	Tracking []string
 }

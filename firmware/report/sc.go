@@ -81,6 +81,9 @@ func (in *Input) encodeSC(ids IDs, number int, im SCImage) ([]byte, error) {
 	b := &builder{}
 	t := in.Time
 	uid := NewUID()
+	if number-1 < len(ids.SCInstances) && ids.SCInstances[number-1] != "" {
+		uid = ids.SCInstances[number-1]
+	}
 	bnd := im.Image.Bounds()
 	desc := "metsentry summary of candidate lesions"
 	if im.Slice >= 0 {

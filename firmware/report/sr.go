@@ -178,11 +178,18 @@ func SR(in *Input, ids IDs) ([]byte, error) {
 			))
 		}
 		root.kids = append(root.kids, meas)
+		if in.Mode != "" {
+			root.kids = append(root.kids, container(relContains, cnQualitative, text(relContains, cnComment, in.Mode)))
+		}
 	} else {
-		root.kids = append(root.kids, container(relContains, cnQualitative,
+		q := container(relContains, cnQualitative,
 			codeNode(relContains, codeMetastasis, cvAbsent),
 			text(relContains, cnComment, fmt.Sprintf("Negative study: %s %s found no candidate brain metastasis.", in.Algorithm.Name, in.Algorithm.Version)),
-		))
+		)
+		if in.Mode != "" {
+			q.kids = append(q.kids, text(relContains, cnComment, in.Mode))
+		}
+		root.kids = append(root.kids, q)
 	}
 
 	els := b.meta(Comprehensive3DSRStorage, ids.SRInstance)

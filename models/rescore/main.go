@@ -37,6 +37,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"metsentry/firmware/analyze"
 	"os"
 	"strings"
 
@@ -94,7 +95,7 @@ func run(modelPath, trust, anatomy string, from, n int, candidate, l2 float64, f
 		return err
 	}
 	defer md.Close()
-	det := &runner.ModelDetector{Manifest: md.Manifest(), Engine: md, Plan: plan}
+	det := &runner.ModelDetector{Model: analyze.Model{Manifest: md.Manifest(), Engine: md, Plan: plan}}
 	gen, err := phantom.NewGenerator(anatomy, phantom.Config{})
 	if err != nil {
 		return err
@@ -167,7 +168,7 @@ func candidates(ctx context.Context, d *runner.ModelDetector, c *phantom.Case, t
 	if brightOnly {
 		black = nil
 	}
-	mi, prob, err := d.ModelProb(ctx, black, &volume.Volume{Grid: c.Grid, Data: c.Bright})
+	mi, prob, err := d.Network(ctx, black, &volume.Volume{Grid: c.Grid, Data: c.Bright})
 	if err != nil {
 		return nil, nil, err
 	}

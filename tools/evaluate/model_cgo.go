@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"metsentry/firmware/analyze"
 
 	"metsentry/runtime/bench"
 	"metsentry/runtime/model"
@@ -20,7 +21,7 @@ func openModel(ctx context.Context, manifestPath, trustDir, lib string, budgetMB
 	if err != nil {
 		return nil, nil, fmt.Errorf("evaluate: %w", err)
 	}
-	d := &runner.ModelDetector{Manifest: md.Manifest(), Engine: md, Plan: plan}
+	d := &runner.ModelDetector{Model: analyze.Model{Manifest: md.Manifest(), Engine: md, Plan: plan}}
 	return d, func() { md.Close() }, nil
 }
 

@@ -285,9 +285,9 @@ retention:
 
 type daemonProc struct{ cmd *exec.Cmd }
 
-func startDaemon(t *testing.T, bin, board, site string, log *os.File) *daemonProc {
+func startDaemon(t *testing.T, bin, board, site string, log *os.File, extra ...string) *daemonProc {
 	t.Helper()
-	cmd := exec.Command(bin, "--board", board, "--site", site)
+	cmd := exec.Command(bin, append([]string{"--board", board, "--site", site}, extra...)...)
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start metsentryd: %v", err)

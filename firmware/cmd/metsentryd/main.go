@@ -1,10 +1,13 @@
 // Command metsentryd is the metsentry appliance daemon. It reads the board file
 // and the site file, then hands over to daemon.Run until SIGTERM or SIGINT.
 //
-//	metsentryd --board sim --site /etc/metsentry/site.yaml
+//	metsentryd --board sim --site /etc/metsentry/site.yaml --model models/metnet/metnet-fp32.manifest.json --trust models/trust
 //	metsentryd --check --board boards/jetson-orin-nano.yaml [--site site.yaml] [--probe]
 //
-// --board takes a built-in board name (see boards/) or a file path.
+// --board takes a built-in board name (see boards/) or a file path. --model
+// (repeatable: preferred first) names signed model manifests and --trust the
+// folder of public keys they must be signed with; without --model the daemon
+// receives and selects studies but analyses none.
 package main
 
 import (
@@ -16,11 +19,15 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 
 	"metsentry/boards"
+	"metsentry/firmware/analyze"
 	"metsentry/firmware/config"
 	"metsentry/firmware/daemon"
+	"metsentry/hal/serial"
+	"metsentry/runtime/model"
 	"metsentry/runtime/ort"
 )
 
@@ -39,6 +46,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	check := fs.Bool("check", false, "check the board (and site) files, print every problem, exit 0 or 1")
 	probe := fs.Bool("probe", false, "with --check: also check on this machine that the board's devices exist, its data folder can be written and the site's bind address is local")
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	var models stringList
+	fs.Var(&models, "model", "signed model manifest (.json); repeat to give fallbacks, preferred first")
+	trustDir := fs.String("trust", "models/trust", "folder of trusted public keys (*.pub) the model must be signed with")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -86,10 +96,37 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl}))
+	svc := daemon.NewIntake(site, board, log)
+	services := []daemon.Service{svc}
+	if board.Serial.Panel.Device != "" {
+		pan := daemon.NewPanel(ctx, board, serial.Open, log)
+		svc.Panel = pan.Machine
+		services = append(services, pan)
+	}
+	var md *model.Model
+	defer func() {
+		if md != nil {
+			md.Close()
+		}
+	}()
+	start := func(b *config.Board) (string, error) {
+		desc, err := startORT(b)
+		if err != nil || len(models) == 0 {
+			return desc, err
+		}
+		if md, err = openModel(ctx, b, models, *trustDir, log); err != nil {
+			return "", err
+		}
+		svc.Analyzer = &analyze.Analyzer{
+			Model:     &analyze.Model{Manifest: md.Manifest(), Engine: md, Plan: md.Plan(int64(b.Inference.MemoryBudgetMB)<<20, model.BytesPerVoxel(md.Manifest()))},
+			Equipment: equipment(b),
+		}
+		return desc + "; " + md.Details(), nil
+	}
 	err = daemon.Run(ctx, daemon.Options{
 		Board: board, BoardFile: boardFile, Site: site, Log: log,
-		Inference: startORT,
-		Services:  []daemon.Service{daemon.NewIntake(site, board, log)},
+		Inference: start,
+		Services:  services,
 	})
 	if err != nil {
 		log.Error("metsentryd stopped with an error", "err", err)
@@ -118,3 +155,9 @@ func startORT(b *config.Board) (string, error) {
 	}
 	return fmt.Sprintf("ONNX Runtime %s, providers %v, %d threads", ort.LibraryVersion(), b.Inference.Providers, b.Inference.Threads), nil
 }
+
+// stringList is a repeatable flag.
+type stringList []string
+
+func (l *stringList) String() string     { return strings.Join(*l, ",") }
+func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }

@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"metsentry/firmware/analyze"
 	"strings"
 	"testing"
 
@@ -129,7 +130,7 @@ func TestModelBrightOnly(t *testing.T) {
 			Output:        manifest.Output{Meaning: "lesion-probability", Threshold: 0.5},
 		}
 		eng := &zeroBlack{}
-		d := &ModelDetector{Manifest: m, Engine: eng, Plan: infer.Plan{Multiple: 8, BudgetBytes: 1 << 40, BytesPerVoxel: 64, OutChannels: 1}}
+		d := &ModelDetector{Model: analyze.Model{Manifest: m, Engine: eng, Plan: infer.Plan{Multiple: 8, BudgetBytes: 1 << 40, BytesPerVoxel: 64, OutChannels: 1}}}
 		rep, err := Run(context.Background(), Options{
 			Generator: g, Split: phantom.Val, Seeds: []uint64{4}, Detector: d, BrightOnly: true,
 			Params: detect.Params{Threshold: 0.5}, ScratchDir: t.TempDir(),
@@ -168,7 +169,7 @@ func TestModelBrightOnlyStage(t *testing.T) {
 		Output:        manifest.Output{Meaning: "lesion-probability", Threshold: 0.5, RescoreBrightOnly: none},
 	}
 	for _, brightOnly := range []bool{true, false} {
-		d := &ModelDetector{Manifest: m, Engine: echoBright{}, Plan: infer.Plan{Multiple: 8, BudgetBytes: 1 << 40, BytesPerVoxel: 64, OutChannels: 1}}
+		d := &ModelDetector{Model: analyze.Model{Manifest: m, Engine: echoBright{}, Plan: infer.Plan{Multiple: 8, BudgetBytes: 1 << 40, BytesPerVoxel: 64, OutChannels: 1}}}
 		rep, err := Run(context.Background(), Options{
 			Generator: g, Split: phantom.Val, Seeds: []uint64{4}, Detector: d, BrightOnly: brightOnly,
 			Params: detect.Params{Threshold: 0.5}, ScratchDir: t.TempDir(),
@@ -188,7 +189,7 @@ func TestModelBrightOnlyStage(t *testing.T) {
 	black := *none
 	black.Features = []string{"mean_black"}
 	m.Output.RescoreBrightOnly = &black
-	d := &ModelDetector{Manifest: m, Engine: echoBright{}, Plan: infer.Plan{Multiple: 8, BudgetBytes: 1 << 40, BytesPerVoxel: 64, OutChannels: 1}}
+	d := &ModelDetector{Model: analyze.Model{Manifest: m, Engine: echoBright{}, Plan: infer.Plan{Multiple: 8, BudgetBytes: 1 << 40, BytesPerVoxel: 64, OutChannels: 1}}}
 	_, err := Run(context.Background(), Options{Generator: g, Split: phantom.Val, Seeds: []uint64{4}, Detector: d, BrightOnly: true,
 		Params: detect.Params{Threshold: 0.5}, ScratchDir: t.TempDir()})
 	if err == nil || !strings.Contains(err.Error(), "mean_black") {

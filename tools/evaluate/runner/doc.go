@@ -10,9 +10,10 @@
 // DICOM files to the lesion list. The FROC sweep applies the same threshold
 // and minimum-volume rule at each point.
 //
-// The Detector is where the model sits. ModelDetector runs a model as the
-// appliance does (volume.Prepare on the manifest's grid, runtime/infer whole
-// or tiled, probabilities sampled back to the source grid); the evaluate
+// The Detector is where the model sits. ModelDetector runs a model through
+// the appliance's own chain, firmware/analyze (volume.Prepare on the
+// manifest's grid, runtime/infer whole or tiled, the rescore stage, the map
+// sampled back to the source grid); no copy of that chain lives here. The evaluate
 // command opens it with runtime/model in a cgo build. BaselineDetector is a
 // classical, non-learned black-blood threshold that lets the pipeline and
 // the scoreboard run anywhere and gives every model a floor to beat.

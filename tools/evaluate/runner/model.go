@@ -2,39 +2,22 @@ package runner
 
 import (
 	"context"
-	"fmt"
-	"math"
-	"runtime"
-	"slices"
-	"sync"
 
-	"metsentry/firmware/detect"
-	"metsentry/firmware/geom"
+	"metsentry/firmware/analyze"
 	"metsentry/firmware/volume"
-	"metsentry/runtime/infer"
-	"metsentry/runtime/manifest"
 )
 
-// ModelDetector runs a model the way the appliance does: firmware/volume's
-// Prepare puts the pair on the manifest's grid with its normalisation,
-// runtime/infer runs it whole or in tiles, and the lesion channel is sampled
-// back onto the source grid (trilinear, as volume.ProbabilityToSource does,
-// but keeping the probabilities so the FROC can sweep them).
+// ModelDetector runs a model through the appliance's own chain,
+// firmware/analyze: volume.Prepare on the manifest's grid, runtime/infer
+// whole or tiled, the manifest's rescore stage for the study's mode
+// (detect.OperatingMap; off with Model.NoRescore), and the map sampled back
+// onto the source grid, keeping its values so the FROC can sweep them.
 //
-// Engine is a runtime/model.Model in the evaluate command (built with cgo);
-// tests use a stand-in.
-//
-// When the manifest has a second stage for the study (output.rescore for a
-// VISIBLE one, output.rescore_bright_only for a bright-only one:
-// detect.Stage), Prob returns the stage's score map (detect.Rescore), which
-// the appliance thresholds at the stage's accept level; NoRescore returns
-// the network's probabilities instead.
+// Model.Engine is a runtime/model.Model in the evaluate command (built with
+// cgo); tests use a stand-in.
 type ModelDetector struct {
-	Label     string
-	Manifest  *manifest.Manifest
-	Engine    infer.Engine
-	Plan      infer.Plan
-	NoRescore bool
+	Label string
+	analyze.Model
 }
 
 // Name implements Detector.
@@ -42,139 +25,12 @@ func (d *ModelDetector) Name() string {
 	if d.Label != "" {
 		return d.Label
 	}
-	name := fmt.Sprintf("model %s %s (%s)", d.Manifest.Name, d.Manifest.Version, d.Manifest.Precision)
-	o, m := d.Output(), d.Manifest.Output
-	switch {
-	case o.Rescore != nil && o.RescoreBrightOnly != nil:
-		name += " with its rescore stages (VISIBLE and bright-only)"
-	case o.Rescore != nil:
-		name += " with its rescore stage on VISIBLE studies"
-	case o.RescoreBrightOnly != nil:
-		name += " with its rescore stage on bright-only studies"
-	case m.Rescore != nil || m.RescoreBrightOnly != nil:
-		name += ", network probabilities (rescore stages off)"
-	}
-	return name
+	return d.Model.Name()
 }
 
-// Output is the manifest's output as this detector applies it: without the
-// rescore stages when NoRescore is set.
-func (d *ModelDetector) Output() manifest.Output {
-	o := d.Manifest.Output
-	if d.NoRescore {
-		o.Rescore, o.RescoreBrightOnly = nil, nil
-	}
-	return o
-}
-
-// Prob implements Detector.
+// Prob implements Detector: analyze.Model.SourceMap, the map the study's
+// operating point applies to, on bright's grid.
 func (d *ModelDetector) Prob(ctx context.Context, black, bright *volume.Volume) ([]float32, error) {
-	mi, prob, err := d.ModelProb(ctx, black, bright)
-	if err != nil {
-		return nil, err
-	}
-	k := mi.Channel(manifest.ChannelBlack)
-	prob, _, err = detect.OperatingMap(prob, k, mi.Channel(manifest.ChannelBright), mi.Grid.Dims, d.Output(), k != nil && !mi.BlackZeroed)
-	if err != nil {
-		return nil, fmt.Errorf("evaluate: %w", err)
-	}
-	return toSource(prob, mi.Grid, bright.Grid)
-}
-
-// ModelProb puts the pair on the model grid (volume.Prepare) and returns it
-// with the network's lesion probability there, before any rescore stage.
-func (d *ModelDetector) ModelProb(ctx context.Context, black, bright *volume.Volume) (*volume.ModelInput, []float32, error) {
-	mi, err := volume.Prepare(black, bright, d.Manifest)
-	if err != nil {
-		return nil, nil, err
-	}
-	g := mi.Grid.Dims
-	shape := [5]int64{1, int64(len(mi.Channels)), int64(g[2]), int64(g[1]), int64(g[0])}
-	out, oshape, _, err := infer.Predict(ctx, d.Engine, mi.Data, shape, d.Plan)
-	if err != nil {
-		return nil, nil, err
-	}
-	ch := d.Manifest.Output.Channel
-	n := mi.Grid.Len()
-	if int(oshape[1]) <= ch || len(out) < (ch+1)*n {
-		return nil, nil, fmt.Errorf("evaluate: model output %v has no channel %d", oshape, ch)
-	}
-	return mi, out[ch*n : (ch+1)*n], nil
-}
-
-// toSource samples prob (on model) at every voxel centre of src, trilinear,
-// 0 outside the model grid. The study's time counts this mapping, so it does
-// only the work that changes a value: a source row whose voxels can reach no
-// model row holding a non-zero value stays 0 without being sampled (a score
-// map is 0 but on its candidates, as the appliance's mapping back visits only
-// what a set voxel reaches), and the source slices are shared out among
-// GOMAXPROCS goroutines. Neither changes a value.
-func toSource(prob []float32, model, src geom.Grid) ([]float32, error) {
-	inv, err := model.Affine.Inverse()
-	if err != nil {
-		return nil, fmt.Errorf("evaluate: model grid: %w", err)
-	}
-	m := inv.Mul(src.Affine) // source voxel -> model voxel
-	mx, my, mz := model.Dims[0], model.Dims[1], model.Dims[2]
-	at := func(x, y, z int) float32 { return prob[x+mx*(y+my*z)] }
-	out := make([]float32, src.Len())
-	nx, ny, nz := src.Dims[0], src.Dims[1], src.Dims[2]
-	set := make([]bool, my*mz) // model rows (y, z) holding a non-zero value
-	for r := range set {
-		set[r] = slices.ContainsFunc(prob[r*mx:(r+1)*mx], func(v float32) bool { return v != 0 })
-	}
-	// reaches: might a voxel of source row (j, k) read a set model row? Its
-	// model position runs along a line, so the rows it reads lie in the box
-	// of the two ends' rows, widened by one row a side against rounding.
-	reaches := func(j, k int) bool {
-		a := m.Apply(geom.Vec3{0, float64(j), float64(k)})
-		b := m.Apply(geom.Vec3{float64(nx - 1), float64(j), float64(k)})
-		ylo, yhi := max(0, int(math.Floor(min(a[1], b[1])))-1), min(my-1, int(math.Floor(max(a[1], b[1])))+2)
-		zlo, zhi := max(0, int(math.Floor(min(a[2], b[2])))-1), min(mz-1, int(math.Floor(max(a[2], b[2])))+2)
-		if ylo > yhi || zlo > zhi {
-			return false // the row passes beside the model grid
-		}
-		if (yhi-ylo+1)*(zhi-zlo+1) > nx {
-			return true // an oblique row: looking costs more than sampling
-		}
-		for z := zlo; z <= zhi; z++ {
-			if slices.Contains(set[ylo+my*z:yhi+1+my*z], true) {
-				return true
-			}
-		}
-		return false
-	}
-	slice := func(k int) {
-		for j := 0; j < ny; j++ {
-			if !reaches(j, k) {
-				continue
-			}
-			for i := 0; i < nx; i++ {
-				p := m.Apply(geom.Vec3{float64(i), float64(j), float64(k)})
-				x0, y0, z0 := math.Floor(p[0]), math.Floor(p[1]), math.Floor(p[2])
-				x, y, z := int(x0), int(y0), int(z0)
-				if x < 0 || y < 0 || z < 0 || x >= mx || y >= my || z >= mz {
-					continue
-				}
-				x1, y1, z1 := min(x+1, mx-1), min(y+1, my-1), min(z+1, mz-1)
-				fx, fy, fz := float32(p[0]-x0), float32(p[1]-y0), float32(p[2]-z0)
-				c00 := at(x, y, z)*(1-fx) + at(x1, y, z)*fx
-				c10 := at(x, y1, z)*(1-fx) + at(x1, y1, z)*fx
-				c01 := at(x, y, z1)*(1-fx) + at(x1, y, z1)*fx
-				c11 := at(x, y1, z1)*(1-fx) + at(x1, y1, z1)*fx
-				out[i+nx*(j+ny*k)] = (c00*(1-fy)+c10*fy)*(1-fz) + (c01*(1-fy)+c11*fy)*fz
-			}
-		}
-	}
-	workers := max(1, min(runtime.GOMAXPROCS(0), nz))
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Go(func() {
-			for k := w; k < nz; k += workers {
-				slice(k)
-			}
-		})
-	}
-	wg.Wait()
-	return out, nil
+	p, _, err := d.SourceMap(ctx, black, bright)
+	return p, err
 }

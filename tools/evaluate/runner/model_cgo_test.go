@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"metsentry/firmware/analyze"
 	"os"
 	"path/filepath"
 	"testing"
@@ -49,7 +50,7 @@ func TestModelThroughRuntime(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer md.Close()
-	d := &ModelDetector{Manifest: md.Manifest(), Engine: md, Plan: md.Plan(1<<30, 300)}
+	d := &ModelDetector{Model: analyze.Model{Manifest: md.Manifest(), Engine: md, Plan: md.Plan(1<<30, 300)}}
 	rep, err := Run(context.Background(), Options{
 		Generator: generator(t), Split: phantom.Val, Seeds: []uint64{4},
 		Detector: d, Params: detect.Params{Threshold: md.Manifest().Output.Threshold},

@@ -4,11 +4,11 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"metsentry/firmware/analyze"
 	"time"
 
 	"metsentry/firmware/detect"
 	"metsentry/firmware/geom"
-	"metsentry/firmware/volume"
 	"metsentry/runtime/infer"
 	"metsentry/runtime/manifest"
 )
@@ -163,25 +163,16 @@ func Check(ctx context.Context, s *Study, o Options) (*Result, error) {
 
 	// The appliance's path: Prepare (black channel zeroed), the network,
 	// firmware/detect at the manifest's operating point.
-	mi, err := volume.Prepare(nil, s.T1c, m)
-	if err != nil {
-		return nil, fmt.Errorf("realcheck: %w", err)
-	}
-	res.ModelDims, res.BlackZeroed, res.ModelGrid = mi.Grid.Dims, mi.BlackZeroed, mi.Grid
-	g := mi.Grid.Dims
-	shape := [5]int64{1, int64(len(mi.Channels)), int64(g[2]), int64(g[1]), int64(g[0])}
 	t0 := time.Now()
-	out, oshape, st, err := infer.Predict(ctx, o.Engine, mi.Data, shape, o.Plan)
+	mi, prob, err := (&analyze.Model{Manifest: m, Engine: o.Engine, Plan: o.Plan}).Network(ctx, nil, s.T1c)
 	if err != nil {
 		return nil, fmt.Errorf("realcheck: %w", err)
 	}
 	res.Seconds = time.Since(t0).Seconds()
-	res.Provider = st.Provider
-	ch, n := m.Output.Channel, mi.Grid.Len()
-	if int(oshape[1]) <= ch || len(out) < (ch+1)*n {
-		return nil, fmt.Errorf("realcheck: model output %v has no channel %d", oshape, ch)
-	}
-	res.Prob = out[ch*n : (ch+1)*n]
+	res.Provider = o.Engine.Provider()
+	res.ModelDims, res.BlackZeroed, res.ModelGrid = mi.Grid.Dims, mi.BlackZeroed, mi.Grid
+	g := mi.Grid.Dims
+	res.Prob = prob
 	for _, p := range res.Prob {
 		res.MaxProbAnywhere = max(res.MaxProbAnywhere, float64(p))
 	}

@@ -94,7 +94,7 @@ func (r *Result) Markdown() string {
 	if m.StageAccept > 0 {
 		w("Lesions are the bright-only second stage's (output.rescore_bright_only) candidates scoring at least %.3g; the probabilities below are the network's, against its threshold. ", m.StageAccept)
 	}
-	w("Pipeline as in the appliance: firmware/volume.Prepare (black channel zeroed: %v) → runtime/infer.Predict (%s, %.1f s) → firmware/detect.Find on the model grid %v.\n\n",
+	w("Pipeline as in the appliance: firmware/analyze (volume.Prepare, black channel zeroed: %v → runtime/infer.Predict; %s, %.1f s) → firmware/detect.Find on the model grid %v.\n\n",
 		r.BlackZeroed, r.Provider, r.Seconds, r.ModelDims)
 	w("Study grid %v, voxel → patient LPS mm affine %v.\n\n", r.StudyDims, r.StudyAffine)
 

@@ -1,0 +1,261 @@
+package main
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/suyashkumar/dicom"
+	"github.com/suyashkumar/dicom/pkg/tag"
+
+	"metsentry/firmware/cache"
+	"metsentry/firmware/testenv"
+	"metsentry/tools/phantom/phantom"
+)
+
+// TestCrashPipeline runs the real metsentryd with the shipped model and
+// kills it with SIGKILL at random moments while two phantom studies (one
+// with lesions, one without) are received, analysed and delivered to dcmtk's
+// storescp acting as PACS; then lets it finish. Every job must end in a
+// terminal state, the last job of each study delivered, and the PACS must
+// hold exactly one SR series, one SC series and (for the study with lesions
+// only) one SEG series per study: a job run again after a kill sends results
+// with the same UIDs, which replace, never duplicate.
+func TestCrashPipeline(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: runs the shipped model on two whole studies, killed many times (about 3 minutes)")
+	}
+	storescu, storescp := testenv.Program(t, "storescu"), testenv.Program(t, "storescp")
+	root := testenv.RepoRoot(t)
+	lib := filepath.Join(root, ".cache", "ort", "1.24.1", "linux-x64", "libonnxruntime.so.1")
+	if _, err := os.Stat(lib); err != nil {
+		t.Fatalf("ONNX Runtime library %s is missing (run ./build.sh deps): %v", lib, err)
+	}
+	g, err := phantom.NewGenerator(testenv.SharedData(t, "anatomy", "colin27"), phantom.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmp := t.TempDir()
+	var studies [][]string
+	for _, seed := range []uint64{10, 1} { // test-0010: 5 lesions; test-0001: none
+		c, err := g.Generate(seed, phantom.Test)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir := filepath.Join(tmp, c.ID)
+		if err := phantom.WriteDICOM(dir, c); err != nil {
+			t.Fatal(err)
+		}
+		files, _ := filepath.Glob(filepath.Join(dir, "s*", "*.dcm"))
+		studies = append(studies, files)
+	}
+
+	bin := filepath.Join(tmp, "metsentryd")
+	build := exec.Command("go", "build", "-o", bin, "./firmware/cmd/metsentryd")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build metsentryd: %v\n%s", err, out)
+	}
+	data := filepath.Join(tmp, "data")
+	board, err := os.ReadFile(filepath.Join(root, "boards", "sim.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := strings.Replace(string(board), "data_dir: /var/lib/metsentry-sim", "data_dir: "+data, 1)
+	b = strings.Replace(b, "library: .cache/ort/1.24.1/linux-x64/libonnxruntime.so.1", "library: "+lib, 1)
+	b = strings.Replace(b, "device: /run/metsentry-sim/panel", "device: "+filepath.Join(tmp, "no-panel"), 1)
+	boardFile := filepath.Join(tmp, "board.yaml")
+	os.WriteFile(boardFile, []byte(b), 0o600)
+	port, pacsPort := testenv.FreePort(t), testenv.FreePort(t)
+	pacsDir := filepath.Join(tmp, "pacs")
+	os.MkdirAll(pacsDir, 0o755)
+	scp := exec.Command(storescp, "-aet", "PACS", "-od", pacsDir, fmt.Sprint(pacsPort))
+	if err := scp.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { scp.Process.Kill(); scp.Wait() }()
+	siteFile := filepath.Join(tmp, "site.yaml")
+	os.WriteFile(siteFile, []byte(fmt.Sprintf(`ae_title: METSENTRY
+port: %d
+bind: 127.0.0.1
+allowed_peers:
+  - {ae_title: STORESCU, address: 127.0.0.1}
+destinations:
+  - {name: pacs, ae_title: PACS, host: 127.0.0.1, port: %d, send: [seg, sr, sc]}
+completeness:
+  quiet_period: 5s
+  max_wait: 10m
+retention:
+  min_free_mb: 64
+`, port, pacsPort)), 0o600)
+	logFile, err := os.Create(filepath.Join(tmp, "daemon.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logFile.Close()
+	model := []string{"--model", filepath.Join(root, "models", "metnet", "metnet-fp32.manifest.json"), "--trust", filepath.Join(root, "models", "trust")}
+
+	seed := uint64(time.Now().UnixNano())
+	rng := rand.New(rand.NewPCG(seed, 11))
+	t.Logf("seed %d", seed)
+	start := time.Now()
+	acked := map[string]bool{}
+	const kills = 10
+	for cycle := 0; cycle < kills; cycle++ {
+		d := startDaemon(t, bin, boardFile, siteFile, logFile, model...)
+		d.waitListening(t, port)
+		for _, files := range studies {
+			var send []string
+			for _, f := range files {
+				if !acked[f] {
+					send = append(send, f)
+				}
+			}
+			if len(send) == 0 {
+				continue
+			}
+			killAfter := time.Duration(0)
+			if rng.IntN(3) == 0 { // a third of the kills hit a transfer
+				killAfter = time.Duration(200+rng.IntN(1500)) * time.Millisecond
+			}
+			out, _ := runStorescu(storescu, port, send, killAfter, func() { d.kill(t) })
+			recordAcks(out, acked)
+			if killAfter > 0 {
+				break
+			}
+		}
+		if d.cmd.ProcessState == nil {
+			// Kill during analysis or delivery.
+			time.Sleep(time.Duration(rng.IntN(12000)) * time.Millisecond)
+			d.kill(t)
+		}
+	}
+	// The last run: send what is missing and let it finish.
+	d := startDaemon(t, bin, boardFile, siteFile, logFile, model...)
+	d.waitListening(t, port)
+	for _, files := range studies {
+		var send []string
+		for _, f := range files {
+			if !acked[f] {
+				send = append(send, f)
+			}
+		}
+		if len(send) > 0 {
+			out, err := runStorescu(storescu, port, send, 0, nil)
+			recordAcks(out, acked)
+			if err != nil {
+				t.Fatalf("storescu after the last kill: %v\n%s", err, tail(out))
+			}
+		}
+	}
+	// Let it finish: stop it once its log has been quiet for 20 s (longer
+	// than one analysis), and start it again while a job has not ended.
+	for round := 0; ; round++ {
+		quietSince, size := time.Now(), int64(-1)
+		for time.Since(quietSince) < 20*time.Second {
+			if fi, err := logFile.Stat(); err == nil && fi.Size() != size {
+				size, quietSince = fi.Size(), time.Now()
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+		d.term(t)
+		if allEnded(t, data) {
+			break
+		}
+		if round == 4 {
+			log, _ := os.ReadFile(logFile.Name())
+			t.Fatalf("jobs have not ended after 5 quiet periods; log tail:\n%s", tail(log))
+		}
+		d = startDaemon(t, bin, boardFile, siteFile, logFile, model...)
+		d.waitListening(t, port)
+	}
+	t.Logf("%d kills, %d instances acknowledged, %v", kills, len(acked), time.Since(start))
+
+	s, err := cache.Open(data, cache.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	last := map[string]cache.Job{}
+	s.View(func(tx *cache.Tx) error {
+		return tx.Jobs(func(j cache.Job) error {
+			if !cache.Terminal(j.State) {
+				t.Errorf("job %d of study …%s ended %s: %s", j.ID, tailUID(j.StudyInstanceUID), j.State, j.Reason)
+			}
+			if j.Generation >= last[j.StudyInstanceUID].Generation {
+				last[j.StudyInstanceUID] = j
+			}
+			t.Logf("job %d study …%s generation %d: %s (%s), %d attempts", j.ID, tailUID(j.StudyInstanceUID), j.Generation, j.State, j.Reason, j.Attempts)
+			return nil
+		})
+	})
+	if len(last) != 2 {
+		t.Errorf("%d studies have jobs, want 2", len(last))
+	}
+	for st, j := range last {
+		if j.State != cache.JobDelivered {
+			t.Errorf("study …%s: last job %d ended %s, want delivered", tailUID(st), j.ID, j.State)
+		}
+	}
+
+	// At the PACS: one result series of each kind per study.
+	series := map[string]map[string]bool{} // study|modality -> series UIDs
+	instances := map[string]bool{}
+	got, _ := filepath.Glob(filepath.Join(pacsDir, "*"))
+	for _, f := range got {
+		ds, err := dicom.ParseFile(f, nil, dicom.SkipPixelData())
+		if err != nil {
+			t.Fatalf("%s: %v", filepath.Base(f), err)
+		}
+		get := func(tg tag.Tag) string {
+			e, err := ds.FindElementByTag(tg)
+			if err != nil {
+				return ""
+			}
+			return strings.Join(e.Value.GetValue().([]string), `\`)
+		}
+		k := get(tag.StudyInstanceUID) + "|" + get(tag.Modality)
+		if series[k] == nil {
+			series[k] = map[string]bool{}
+		}
+		series[k][get(tag.SeriesInstanceUID)] = true
+		instances[get(tag.SOPInstanceUID)] = true
+	}
+	segs := 0
+	for k, uids := range series {
+		if len(uids) != 1 {
+			t.Errorf("PACS holds %d %s series of study …%s; want one (a resend must replace)", len(uids), k[strings.Index(k, "|")+1:], tailUID(k))
+		}
+		if strings.HasSuffix(k, "|SEG") {
+			segs++
+		}
+	}
+	if segs != 1 || len(series) != 5 {
+		t.Errorf("PACS holds %v; want SR and SC series for both studies and a SEG for the one with lesions", series)
+	}
+	t.Logf("PACS: %d files, %d distinct instances, series %v", len(got), len(instances), series)
+}
+
+// allEnded reports whether every job in the (stopped) daemon's cache has
+// ended and no study is still receiving.
+func allEnded(t *testing.T, data string) bool {
+	t.Helper()
+	s, err := cache.Open(data, cache.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ended := true
+	s.View(func(tx *cache.Tx) error {
+		return tx.Jobs(func(j cache.Job) error {
+			ended = ended && cache.Terminal(j.State)
+			return nil
+		})
+	})
+	return ended
+}

@@ -1,0 +1,172 @@
+package intake
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"sync"
+	"time"
+
+	"metsentry/firmware/cache"
+)
+
+// released remembers which associations the sender has released, by the
+// peer address and port the instances record (cache.Instance.Remote): one
+// TCP connection, so one association. Instances received before this intake
+// started came on associations that are gone.
+type released struct {
+	since   time.Time
+	mu      sync.Mutex
+	remotes map[string]time.Time // remote -> release time
+	last    time.Time            // the latest release
+}
+
+// Released tells intake that the association from remote (an address:port,
+// as the SCP records it) was released: a series it carried can be complete
+// by its count or its geometry without waiting for the quiet period. An
+// aborted association is not a release.
+func (in *Intake) Released(remote string) {
+	now := in.clock.Now()
+	in.rel.mu.Lock()
+	in.rel.remotes[remote] = now
+	in.rel.last = now
+	// Forget releases older than any wait intake still has.
+	for r, t := range in.rel.remotes {
+		if now.Sub(t) > in.cfg.MaxWait+time.Hour {
+			delete(in.rel.remotes, r)
+		}
+	}
+	in.rel.mu.Unlock()
+	in.Wake()
+}
+
+// allReleased reports whether every instance came on an association that
+// has been released or that ended before intake started (all), and whether
+// every release was seen (seen: none of them before the start). An
+// association cut by a restart may have been cut halfway through a series,
+// so only a seen release lets the slice positions complete a series.
+func (r *released) allReleased(insts []cache.Instance) (all, seen bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	seen = true
+	for _, in := range insts {
+		if in.ReceivedAt.Before(r.since) {
+			seen = false
+			continue
+		}
+		if t, ok := r.remotes[in.Remote]; !ok || in.ReceivedAt.After(t) {
+			return false, false
+		}
+	}
+	return true, seen
+}
+
+// maybeReleased is the cheap test before reading a series' instances: no
+// release since the series' last instance means some association of it is
+// still open.
+func (r *released) maybeReleased(s cache.Series) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return s.LastAt.Before(r.since) || !r.last.Before(s.LastAt)
+}
+
+// minSlices is the fewest slices a volume by geometry may have
+// (firmware/volume's default).
+const minSlices = 3
+
+// seriesDue says whether a series is complete at now, and why:
+//   - an Enhanced MR multi-frame instance is the whole series;
+//   - once every association that carried the series is released (or
+//     ended before intake started): its images agree on a count (ImagesInAcquisition, or NumberOfSlices ×
+//     NumberOfTemporalPositions, the same on every image) and that many have
+//     arrived; or, when they do not (a GE series carries 1 on every slice),
+//     their positions form one regular stack of slices (only when every
+//     release was seen: an association cut by a restart may have been cut
+//     halfway through a series that still looks regular);
+//   - otherwise, the quiet period after the last instance.
+func (in *Intake) seriesDue(tx *cache.Tx, s cache.Series, now time.Time) (bool, string, error) {
+	if s.MultiFrame {
+		return true, "Enhanced MR multi-frame instance, complete on receipt", nil
+	}
+	if in.rel.maybeReleased(s) {
+		insts, err := tx.SeriesInstances(s.StudyInstanceUID, s.SeriesInstanceUID)
+		if err != nil {
+			return false, "", err
+		}
+		all, seen := in.rel.allReleased(insts)
+		if len(insts) > 0 && all {
+			if n, from, ok := agreedCount(insts); ok && n == len(insts) {
+				return true, fmt.Sprintf("association released; %d of %d instances, every image agreeing (%s)", len(insts), n, from), nil
+			}
+			if ok, why := regularStack(insts); ok && seen {
+				return true, "association released; " + why, nil
+			}
+		}
+	}
+	if !now.Before(s.LastAt.Add(in.cfg.QuietPeriod)) {
+		if s.Expected > 0 {
+			return true, fmt.Sprintf("quiet for %v since the last instance, %d of %d expected instances (%s)", in.cfg.QuietPeriod, s.Count, s.Expected, s.ExpectedFrom), nil
+		}
+		return true, fmt.Sprintf("quiet for %v since the last instance, %d instances", in.cfg.QuietPeriod, s.Count), nil
+	}
+	return false, "", nil
+}
+
+// agreedCount returns the expected count every instance announces, when
+// they all announce the same one.
+func agreedCount(insts []cache.Instance) (int, string, bool) {
+	n, from := cache.ExpectedCount(insts[0].Header)
+	if n <= 0 {
+		return 0, "", false
+	}
+	for _, in := range insts[1:] {
+		if m, _ := cache.ExpectedCount(in.Header); m != n {
+			return 0, "", false
+		}
+	}
+	return n, from, true
+}
+
+// regularStack reports whether the instances are one stack of parallel
+// slices, one per position, evenly spaced (every step within 10% of the
+// median, as firmware/volume requires): a full volume with no gap.
+func regularStack(insts []cache.Instance) (bool, string) {
+	if len(insts) < minSlices {
+		return false, ""
+	}
+	o := insts[0].ImageOrientation
+	if len(o) != 6 {
+		return false, ""
+	}
+	n := [3]float64{o[1]*o[5] - o[2]*o[4], o[2]*o[3] - o[0]*o[5], o[0]*o[4] - o[1]*o[3]}
+	d := make([]float64, 0, len(insts))
+	for _, in := range insts {
+		p, io := in.ImagePosition, in.ImageOrientation
+		if len(p) != 3 || len(io) != 6 {
+			return false, ""
+		}
+		for i := range 6 {
+			if math.Abs(io[i]-o[i]) > 1e-3 {
+				return false, ""
+			}
+		}
+		d = append(d, n[0]*p[0]+n[1]*p[1]+n[2]*p[2])
+	}
+	slices.Sort(d)
+	steps := make([]float64, len(d)-1)
+	for i := range steps {
+		steps[i] = d[i+1] - d[i]
+	}
+	sorted := slices.Clone(steps)
+	slices.Sort(sorted)
+	med := sorted[len(sorted)/2]
+	if med <= 1e-3 {
+		return false, ""
+	}
+	for _, st := range steps {
+		if math.Abs(st-med) > 0.1*med {
+			return false, ""
+		}
+	}
+	return true, fmt.Sprintf("%d slices form a regular volume (%.2f mm apart, no gap)", len(insts), med)
+}
