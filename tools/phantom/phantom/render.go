@@ -27,6 +27,9 @@ type renderer struct {
 		phase, amp float64
 	}
 	voxels []int // label voxel counts per lesion id
+	// ms holds the draws of a case on many backgrounds (nil for the
+	// classic generator).
+	ms *multiDraws
 }
 
 // drawContrast draws the per-tissue signal levels and the bias field.
@@ -140,6 +143,25 @@ func (r *renderer) slice(k int, noiseKey uint64, counts []int) {
 			t1 := float64(a.trilinear(a.t1, q, 0))
 			baseB := pwl(&r.knots, &r.bright, t1)
 			baseK := pwl(&r.knots, &r.blk, t1)
+			var bloodPV uint8
+			if r.ms != nil && r.g.bg.blood != nil {
+				// a real post-contrast background: its real blood is
+				// suppressed in black-blood, to the case's level (the
+				// residual of sinuses at the brain's edge), lifted by
+				// incomplete suppression, or left bright where it leaks
+				if w := float64(a.trilinear(r.g.bg.blood, q, 0)); w > 0 {
+					lvl := c.Params.BloodLevel
+					if a.sdAt(q) < 3 {
+						lvl = r.ms.sinusLevel
+					}
+					blood := lvl*1000 + c.Params.Incomplete*(baseB-lvl*1000)
+					if r.ms.leaks(q) {
+						blood = baseB * r.ms.rimLeak
+					}
+					baseK = (1-w)*baseK + w*blood
+					bloodPV = uint8(math.Round(w * PVSamples))
+				}
+			}
 			// oedema darkens the background around larger lesions
 			for _, l := range near {
 				if l.edema > 0 {
@@ -191,7 +213,7 @@ func (r *renderer) slice(k int, noiseKey uint64, counts []int) {
 				sb, sk, src = r.sample(p, lz, cand, baseB, baseK)
 				pv[src] = PVSamples
 			}
-			c.VesselPV[off+i+nx*j] = pv[srcVessel]
+			c.VesselPV[off+i+nx*j] = max(pv[srcVessel], bloodPV)
 			c.GlandPV[off+i+nx*j] = pv[srcGland]
 			// the truth label is the shape voxelised by voxel centres: a
 			// lesion snapped to a voxel always owns it, and the labels span
@@ -263,6 +285,10 @@ func (r *renderer) sample(p geom.Vec3, lz *lesionShape, cand []int32, baseB, bas
 		e := &r.enh[best]
 		if e.gland {
 			return e.brite * 1000, e.black * 1000, srcGland
+		}
+		if r.ms != nil && bestPen < r.c.Params.RimMM {
+			// the vessel's outer rim: partial volume left partly bright
+			return e.brite * 1000, (e.black + (e.brite-e.black)*r.ms.rimLeak) * 1000, srcVessel
 		}
 		return e.brite * 1000, e.black * 1000, srcVessel
 	}
