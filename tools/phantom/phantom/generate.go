@@ -122,10 +122,14 @@ type Params struct {
 	// regions: slow flow); RimMM a vessel's outer rim left partly bright
 	// (partial volume).
 	Incomplete float64 `json:"suppression_incomplete,omitempty"`
-	BloodLevel float64 `json:"suppressed_blood_x_wm,omitempty"`
-	SlowFlow   float64 `json:"slow_flow_share,omitempty"`
-	LeakShare  float64 `json:"leak_share,omitempty"`
-	RimMM      float64 `json:"bright_rim_mm,omitempty"`
+	// Orientation (axial, sagittal, oblique) and SpacingMM (column, row,
+	// slice) of the case's grid.
+	Orientation string     `json:"orientation,omitempty"`
+	SpacingMM   [3]float64 `json:"spacing_xyz_mm,omitzero"`
+	BloodLevel  float64    `json:"suppressed_blood_x_wm,omitempty"`
+	SlowFlow    float64    `json:"slow_flow_share,omitempty"`
+	LeakShare   float64    `json:"leak_share,omitempty"`
+	RimMM       float64    `json:"bright_rim_mm,omitempty"`
 }
 
 // Generator makes cases on one loaded anatomy. It is safe for concurrent use.
@@ -199,9 +203,16 @@ func (g *Generator) Generate(seed uint64, split Split) (*Case, error) {
 	}
 	rng := rand.New(rand.NewPCG(salt, seed))
 	grid := g.grid()
+	var orient string
+	if g.bg != nil {
+		grid, orient = g.drawGrid(rng)
+	}
 	lo := grid.Affine.Apply(geom.Vec3{})
-	hi := grid.Affine.Apply(geom.Vec3{float64(cfg.Dims[0] - 1), float64(cfg.Dims[1] - 1), float64(cfg.Dims[2] - 1)})
+	hi := grid.Affine.Apply(geom.Vec3{float64(grid.Dims[0] - 1), float64(grid.Dims[1] - 1), float64(grid.Dims[2] - 1)})
 	outCentre := lo.Add(hi).Scale(0.5)
+	if g.bg != nil {
+		lo, hi = gridBox(grid)
+	}
 	x := newSubjectXform(rng, outCentre, a.centre().Add(geom.Vec3{0, 0, -6}), lo, hi, 15, 12, 2.0)
 
 	c := &Case{ID: CaseID(split, seed), Split: split, Seed: seed, Version: version, Grid: grid, writers: cfg.Workers}
@@ -217,6 +228,9 @@ func (g *Generator) Generate(seed uint64, split Split) (*Case, error) {
 	var ms *multiDraws
 	if g.bg != nil {
 		ms = g.drawMulti(rng, p)
+		p.Orientation = orient
+		sp := grid.Spacing()
+		p.SpacingMM = [3]float64{math.Round(sp[0]*1000) / 1000, math.Round(sp[1]*1000) / 1000, math.Round(sp[2]*1000) / 1000}
 	}
 
 	// Vessels in template space, then into the output; a real post-contrast
@@ -274,9 +288,10 @@ func (g *Generator) Generate(seed uint64, split Split) (*Case, error) {
 	for i := range enh {
 		segs[i] = enh[i].seg
 	}
-	ix := newSegIndex(segs, lo.Sub(geom.Vec3{5, 5, 5}), hi.Add(geom.Vec3{5, 5, 5}), 4, cfg.Spacing)
+	_, spMax := g.spacings(grid)
+	ix := newSegIndex(segs, lo.Sub(geom.Vec3{5, 5, 5}), hi.Add(geom.Vec3{5, 5, 5}), 4, spMax)
 
-	r := &renderer{g: g, c: c, x: x, enh: enh, ix: ix, shapes: shapes, rng: rng, ms: ms}
+	r := &renderer{g: g, c: c, x: x, enh: enh, ix: ix, shapes: shapes, rng: rng, ms: ms, spacing: spMax}
 	r.drawContrast()
 	if err := r.render(salt ^ seed*0x9e3779b97f4a7c15); err != nil {
 		return nil, err
@@ -331,6 +346,7 @@ func (g *Generator) placeLesions(rng *rand.Rand, x subjectXform, grid geom.Grid,
 	n := 1 + int(-math.Log(1-rng.Float64())*3.5)
 	n = min(n, cfg.MaxLesions)
 	inv, _ := grid.Affine.Inverse()
+	spc, _ := g.spacings(grid)
 	var shapes []*lesionShape
 	large := 0
 	for len(shapes) < n {
@@ -354,10 +370,10 @@ func (g *Generator) placeLesions(rng *rand.Rand, x subjectXform, grid geom.Grid,
 				}
 				cOut = grid.Affine.Apply(v)
 			}
-			margin := (R + 3) / cfg.Spacing
+			margin := (R + 3) / spc
 			inFOV := true
 			for d := 0; d < 3; d++ {
-				if v[d] < margin || v[d] > float64(cfg.Dims[d]-1)-margin {
+				if v[d] < margin || v[d] > float64(grid.Dims[d]-1)-margin {
 					inFOV = false
 				}
 			}
@@ -369,7 +385,7 @@ func (g *Generator) placeLesions(rng *rand.Rand, x subjectXform, grid geom.Grid,
 			for _, o := range shapes {
 				for _, s1 := range sp {
 					for _, s2 := range o.spheres {
-						if s1.c.Sub(s2.c).Norm() < s1.r+s2.r+3+2*cfg.Spacing {
+						if s1.c.Sub(s2.c).Norm() < s1.r+s2.r+3+2*spc {
 							clash = true
 						}
 					}
@@ -391,7 +407,7 @@ func (g *Generator) placeLesions(rng *rand.Rand, x subjectXform, grid geom.Grid,
 			if D >= 8 {
 				l.edema = R * (0.5 + 1.2*rng.Float64())
 			}
-			ext := R + l.edema + 2*cfg.Spacing + D
+			ext := R + l.edema + 2*spc + D
 			l.lo = cOut.Sub(geom.Vec3{ext, ext, ext})
 			l.hi = cOut.Add(geom.Vec3{ext, ext, ext})
 			shapes = append(shapes, l)

@@ -350,3 +350,82 @@ func (m *multiDraws) leaks(q geom.Vec3) bool {
 	}
 	return s > m.leakCut
 }
+
+// spacings are the finest and coarsest voxel size of grid; the classic
+// generator's Config.Spacing for both on its own grid.
+func (g *Generator) spacings(grid geom.Grid) (float64, float64) {
+	if g.bg == nil {
+		return g.cfg.Spacing, g.cfg.Spacing
+	}
+	sp := grid.Spacing()
+	return min(sp[0], sp[1], sp[2]), max(sp[0], sp[1], sp[2])
+}
+
+// drawGrid draws a case's grid on many backgrounds: axial (half the cases),
+// sagittal or oblique (axial tilted up to 25° about two axes), in-plane and
+// slice spacing each 0.5–1.2 mm, over the classic field of view
+// (Config.Dims × Config.Spacing; the sagittal one turned), centred as the
+// classic grid is. A grid of more than twice the classic voxel count is
+// coarsened evenly to that.
+func (g *Generator) drawGrid(rng *rand.Rand) (geom.Grid, string) {
+	u := func(lo, hi float64) float64 { return lo + (hi-lo)*rng.Float64() }
+	cfg := g.cfg
+	fov := geom.Vec3{float64(cfg.Dims[0]) * cfg.Spacing, float64(cfg.Dims[1]) * cfg.Spacing, float64(cfg.Dims[2]) * cfg.Spacing}
+	row, col, nrm := geom.Vec3{1, 0, 0}, geom.Vec3{0, 1, 0}, geom.Vec3{0, 0, 1}
+	orient := "axial"
+	switch o := rng.Float64(); {
+	case o < 0.25:
+		orient = "sagittal"
+		row, col, nrm = geom.Vec3{0, 1, 0}, geom.Vec3{0, 0, -1}, geom.Vec3{-1, 0, 0}
+		fov = geom.Vec3{fov[1], fov[0], fov[2]}
+	case o < 0.5:
+		orient = "oblique"
+		m := mul3(rotX(u(-25, 25)*math.Pi/180), rotY(u(-25, 25)*math.Pi/180))
+		rot := func(v geom.Vec3) geom.Vec3 {
+			return geom.Vec3{m[0][0]*v[0] + m[0][1]*v[1] + m[0][2]*v[2], m[1][0]*v[0] + m[1][1]*v[1] + m[1][2]*v[2], m[2][0]*v[0] + m[2][1]*v[1] + m[2][2]*v[2]}
+		}
+		row, col, nrm = rot(row), rot(col), rot(nrm)
+	}
+	inPlane, thick := u(0.5, 1.2), u(0.5, 1.2)
+	sp := geom.Vec3{inPlane, inPlane, thick}
+	dims := func() [3]int {
+		return [3]int{max(8, int(math.Round(fov[0]/sp[0]))), max(8, int(math.Round(fov[1]/sp[1]))), max(8, int(math.Round(fov[2]/sp[2])))}
+	}
+	d := dims()
+	limit := 2.0 * float64(cfg.Dims[0]*cfg.Dims[1]*cfg.Dims[2])
+	if n := float64(d[0] * d[1] * d[2]); n > limit {
+		sp = sp.Scale(math.Cbrt(n / limit))
+		d = dims()
+	}
+	centre := g.a.centre().Add(geom.Vec3{0, 0, -6})
+	origin := centre.Sub(row.Scale(sp[0] * float64(d[0]-1) / 2)).Sub(col.Scale(sp[1] * float64(d[1]-1) / 2)).Sub(nrm.Scale(sp[2] * float64(d[2]-1) / 2))
+	return geom.Grid{Dims: d, Affine: geom.FromDICOM(origin, row, col, [2]float64{sp[1], sp[0]}, nrm.Scale(sp[2]))}, orient
+}
+
+// gridBox is the box of grid's voxel centres in patient LPS.
+func gridBox(grid geom.Grid) (geom.Vec3, geom.Vec3) {
+	lo := geom.Vec3{math.Inf(1), math.Inf(1), math.Inf(1)}
+	hi := geom.Vec3{math.Inf(-1), math.Inf(-1), math.Inf(-1)}
+	d := grid.Dims
+	for c := range 8 {
+		p := grid.Affine.Apply(geom.Vec3{float64((c & 1) * (d[0] - 1)), float64((c >> 1 & 1) * (d[1] - 1)), float64((c >> 2 & 1) * (d[2] - 1))})
+		for a := range 3 {
+			lo[a], hi[a] = min(lo[a], p[a]), max(hi[a], p[a])
+		}
+	}
+	return lo, hi
+}
+
+// sliceBox is the box of slice k's voxel centres in patient LPS.
+func sliceBox(grid geom.Grid, k int) (geom.Vec3, geom.Vec3) {
+	lo := geom.Vec3{math.Inf(1), math.Inf(1), math.Inf(1)}
+	hi := geom.Vec3{math.Inf(-1), math.Inf(-1), math.Inf(-1)}
+	d := grid.Dims
+	for c := range 4 {
+		p := grid.Affine.Apply(geom.Vec3{float64((c & 1) * (d[0] - 1)), float64((c >> 1 & 1) * (d[1] - 1)), float64(k)})
+		for a := range 3 {
+			lo[a], hi[a] = min(lo[a], p[a]), max(hi[a], p[a])
+		}
+	}
+	return lo, hi
+}

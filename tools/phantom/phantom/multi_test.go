@@ -1,7 +1,9 @@
 package phantom
 
 import (
+	"fmt"
 	"math"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -172,5 +174,52 @@ func TestMultiDeterministicAndPostContrast(t *testing.T) {
 	}
 	if c3.Params.Background != "plain" || c3.Params.PostContrast || slices.Equal(c3.Bright, c1.Bright) {
 		t.Errorf("train case: background %q, post-contrast %v", c3.Params.Background, c3.Params.PostContrast)
+	}
+}
+
+func TestMultiGridsVary(t *testing.T) {
+	m, err := newMulti([]*realcheck.Background{synthHead("a", false)}, map[string]Split{"a": Train}, Config{Dims: [3]int{64, 64, 64}, MaxLesions: 2, LesionFree: -1, GhostProb: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	orients := map[string]bool{}
+	checked := false
+	for seed := range uint64(8) {
+		c, err := m.Generate(seed, Train)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := c.Params
+		orients[p.Orientation] = true
+		sp := c.Grid.Spacing()
+		for a := range 3 {
+			if sp[a] < 0.5-1e-9 || sp[a] > 2.4 || math.Abs(sp[a]-p.SpacingMM[a]) > 1e-3 {
+				t.Errorf("case %s: spacing %v, recorded %v", c.ID, sp, p.SpacingMM)
+			}
+		}
+		if math.Abs(sp[0]-sp[1]) > 1e-9 {
+			t.Errorf("case %s: in-plane spacing %v differs", c.ID, sp)
+		}
+		if p.Orientation != "axial" && !checked {
+			// the DICOM series read back lie on the case's grid
+			checked = true
+			dir := t.TempDir()
+			if err := WriteDICOM(dir, c); err != nil {
+				t.Fatal(err)
+			}
+			for _, s := range SeriesOf() {
+				files, _ := filepath.Glob(filepath.Join(dir, fmt.Sprintf("s%d", s.Number), "*.dcm"))
+				v, err := volume.Assemble(files, volume.Options{})
+				if err != nil {
+					t.Fatalf("case %s (%s): %v", c.ID, p.Orientation, err)
+				}
+				if v.Grid.Dims != c.Grid.Dims || !v.Grid.Near(c.Grid, 1e-3) {
+					t.Errorf("case %s (%s): series %d read back on %v %v, the case's grid %v %v", c.ID, p.Orientation, s.Number, v.Grid.Dims, v.Grid.Affine, c.Grid.Dims, c.Grid.Affine)
+				}
+			}
+		}
+	}
+	if len(orients) < 2 || !checked {
+		t.Errorf("orientations over 8 cases: %v; want more than one", orients)
 	}
 }

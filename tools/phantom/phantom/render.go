@@ -30,6 +30,9 @@ type renderer struct {
 	// ms holds the draws of a case on many backgrounds (nil for the
 	// classic generator).
 	ms *multiDraws
+	// spacing is the grid's coarsest voxel size (the classic generator's
+	// Config.Spacing).
+	spacing float64
 }
 
 // drawContrast draws the per-tissue signal levels and the bias field.
@@ -120,16 +123,26 @@ func (r *renderer) slice(k int, noiseKey uint64, counts []int) {
 	c := r.c
 	a := r.g.a
 	nx, ny := c.Grid.Dims[0], c.Grid.Dims[1]
-	sp := r.g.cfg.Spacing
+	sp := r.spacing
 	nearEdge := 0.87 * sp
 	off := nx * ny * k
 	bl := make([]float64, nx*ny)
 	br := make([]float64, nx*ny)
 	var near []*lesionShape
-	zlo := c.Grid.Affine.Apply(geom.Vec3{0, 0, float64(k)})[2]
-	for _, l := range r.shapes {
-		if zlo >= l.lo[2] && zlo <= l.hi[2] {
-			near = append(near, l)
+	if r.ms == nil {
+		zlo := c.Grid.Affine.Apply(geom.Vec3{0, 0, float64(k)})[2]
+		for _, l := range r.shapes {
+			if zlo >= l.lo[2] && zlo <= l.hi[2] {
+				near = append(near, l)
+			}
+		}
+	} else {
+		// any orientation: the slice's box against the lesion's
+		slo, shi := sliceBox(c.Grid, k)
+		for _, l := range r.shapes {
+			if slo[0] <= l.hi[0] && shi[0] >= l.lo[0] && slo[1] <= l.hi[1] && shi[1] >= l.lo[1] && slo[2] <= l.hi[2] && shi[2] >= l.lo[2] {
+				near = append(near, l)
+			}
 		}
 	}
 	qs := make([]geom.Vec3, nx)
@@ -177,7 +190,7 @@ func (r *renderer) slice(k int, noiseKey uint64, counts []int) {
 			var lz *lesionShape
 			ld := math.Inf(1)
 			for _, l := range near {
-				if p[0] < l.lo[0] || p[0] > l.hi[0] || p[1] < l.lo[1] || p[1] > l.hi[1] {
+				if p[0] < l.lo[0] || p[0] > l.hi[0] || p[1] < l.lo[1] || p[1] > l.hi[1] || p[2] < l.lo[2] || p[2] > l.hi[2] {
 					continue
 				}
 				if d := l.sdf(p); d < ld {
@@ -201,6 +214,10 @@ func (r *renderer) slice(k int, noiseKey uint64, counts []int) {
 			if math.Abs(ld) < nearEdge || math.Abs(vd) < nearEdge {
 				for _, o := range subOffsets {
 					ps := p.Add(o.Scale(sp))
+					if r.ms != nil {
+						// along the grid's own axes and spacings
+						ps = c.Grid.Affine.Apply(geom.Vec3{float64(i) + o[0], float64(j) + o[1], float64(k) + o[2]})
+					}
 					b, kk, src := r.sample(ps, lz, cand, baseB, baseK)
 					sb += b
 					sk += kk
