@@ -5,6 +5,7 @@
 //	phantom -split test -n 20 -out /tmp/test            # DICOM + truth
 //	phantom -split train -n 500 -format nifti -out ...   # raw volumes for training
 //	phantom -split test -seed 3 -preview preview.png     # a picture of one case
+//	phantom -backgrounds all -split train -n 500 -format nifti -out ...  # many real brains, split by brain
 package main
 
 import (
@@ -14,6 +15,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 
 	"metsentry/tools/phantom/phantom"
 )
@@ -28,7 +30,12 @@ func main() {
 	flag.StringVar(&o.Format, "format", "dicom", "what to write per case: dicom (DICOM study + truth), nifti (black, bright, labels .nii.gz + truth) or both")
 	flag.StringVar(&o.Preview, "preview", "", "write a PNG picture of the first case to this path")
 	flag.BoolVar(&o.Quiet, "q", false, "no progress bar")
+	backgrounds := flag.String("backgrounds", "", "draw every case from these real brains (comma-separated, or all), each in its own split (phantom.DefaultBrainSplits); new generator version "+phantom.VersionMulti)
+	flag.StringVar(&o.Shared, "shared", "../shared/data", "shared data folder, for -backgrounds")
 	flag.Parse()
+	if *backgrounds != "" {
+		o.Backgrounds = strings.Split(*backgrounds, ",")
+	}
 	s, err := phantom.ParseSplit(*split)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

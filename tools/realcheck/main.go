@@ -4,6 +4,12 @@
 // else is flagged. See README.md.
 //
 //	go run ./tools/realcheck -model models/metnet/metnet-fp32.manifest.json -trust models/trust -out /tmp/realcheck
+//
+// With -negatives it runs the model on every real brain of the shared data
+// with nothing inserted (VISIBLE-like and bright-only) and writes the real
+// negatives scoreboard (negatives.md, negatives.json):
+//
+//	go run ./tools/realcheck -negatives -model models/metnet/metnet-fp32.manifest.json -trust models/trust -out /tmp/negatives
 package main
 
 import (
@@ -13,6 +19,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 
 	"metsentry/tools/realcheck/realcheck"
 )
@@ -22,11 +29,20 @@ func main() {
 	trustDir := flag.String("trust", "", "folder of trusted *.pub keys the manifest must be signed with")
 	ortLib := flag.String("ort", "", "ONNX Runtime shared library (default: runtime/ort's default path)")
 	data := flag.String("data", "../shared/data/anatomy/brats-gli-00001", "BraTS case folder (*-t1c, *-t1n, *-t2f .nii.gz)")
-	out := flag.String("out", ".", "folder for report.md, report.json and the NIfTI images")
+	out := flag.String("out", ".", "folder for report.md, report.json and the NIfTI images (negatives.md and negatives.json with -negatives)")
+	negatives := flag.Bool("negatives", false, "real negatives: every real brain of -shared with nothing inserted, VISIBLE-like and bright-only")
+	shared := flag.String("shared", "../shared/data", "shared data folder (anatomy/ and dicom/), for -negatives")
+	brains := flag.String("brains", strings.Join(realcheck.BackgroundNames, ","), "comma-separated brains for -negatives")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if err := run(ctx, *modelPath, *trustDir, *ortLib, *data, *out, os.Stdout); err != nil {
+	var err error
+	if *negatives {
+		err = runNegatives(ctx, *modelPath, *trustDir, *ortLib, *shared, strings.Split(*brains, ","), *out, os.Stdout, os.Stderr)
+	} else {
+		err = run(ctx, *modelPath, *trustDir, *ortLib, *data, *out, os.Stdout)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
@@ -56,5 +72,37 @@ func run(ctx context.Context, modelPath, trustDir, ortLib, data, out string, std
 		return err
 	}
 	_, err = io.WriteString(stdout, res.Markdown())
+	return err
+}
+
+// runNegatives loads the brains named from shared, runs the model at
+// modelPath on each with nothing inserted, writes the scoreboard into out
+// and prints it to stdout (progress to progress).
+func runNegatives(ctx context.Context, modelPath, trustDir, ortLib, shared string, names []string, out string, stdout, progress io.Writer) error {
+	if modelPath == "" {
+		return fmt.Errorf("realcheck: -model is required (a signed model manifest)")
+	}
+	var bgs []*realcheck.Background
+	for _, n := range names {
+		b, err := realcheck.LoadBackground(shared, strings.TrimSpace(n))
+		if err != nil {
+			return err
+		}
+		bgs = append(bgs, b)
+	}
+	o, closeModel, err := openModel(ctx, modelPath, trustDir, ortLib)
+	if err != nil {
+		return err
+	}
+	defer closeModel()
+	o.ManifestPath = modelPath
+	rep, err := realcheck.RunNegatives(ctx, bgs, o, realcheck.DefaultNegParams, progress)
+	if err != nil {
+		return err
+	}
+	if err := rep.WriteNegatives(out); err != nil {
+		return err
+	}
+	_, err = io.WriteString(stdout, rep.Markdown())
 	return err
 }

@@ -23,3 +23,23 @@ func TestRunErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestRunNegativesErrors(t *testing.T) {
+	tests := []struct {
+		name, model, shared string
+		brains              []string
+		want                string
+	}{
+		{"no model", "", t.TempDir(), []string{"colin27"}, "-model is required"},
+		{"unknown brain", "x.json", t.TempDir(), []string{"nobody"}, `unknown background "nobody"`},
+		{"missing data", "x.json", t.TempDir(), []string{"colin27"}, "ch2.nii.gz"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := runNegatives(context.Background(), tc.model, "", "", tc.shared, tc.brains, t.TempDir(), io.Discard, io.Discard)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("got %v, want an error containing %q", err, tc.want)
+			}
+		})
+	}
+}

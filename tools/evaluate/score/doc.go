@@ -17,4 +17,10 @@
 //
 // The scorer labels components itself rather than trusting the detector's
 // own component step, so a bug there cannot flatter the score.
+//
+// groups.go splits a run by any key of a case (SummarizeBy: the real brain a
+// phantom case is drawn from, issue 23) and writes per group the lesion
+// sensitivity per size bin and the false positives per study by where they
+// fall (GroupsMarkdown). The evaluate runner does not call it yet: it needs
+// each case's brain (phantom Params.Background) passed through.
 package score

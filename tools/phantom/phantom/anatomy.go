@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"path/filepath"
+	"slices"
 
 	"metsentry/firmware/geom"
 	"metsentry/firmware/nifti"
@@ -67,18 +68,31 @@ func LoadAnatomy(dir string) (*Anatomy, error) {
 	if t1.Grid.Dims != bet.Grid.Dims || t1.Grid.Dims != aal.Grid.Dims || t1.Volumes > 1 {
 		return nil, fmt.Errorf("phantom: anatomy: ch2 %v, ch2bet %v and aal %v differ in size (want one 3D 1 mm grid)", t1.Grid.Dims, bet.Grid.Dims, aal.Grid.Dims)
 	}
-	a := &Anatomy{Dims: t1.Grid.Dims, t1: t1.Data, ToLPS: t1.Grid.Affine}
-	if a.FromLP, err = a.ToLPS.Inverse(); err != nil {
-		return nil, fmt.Errorf("phantom: anatomy: ch2 affine: %w", err)
-	}
 	n := len(t1.Data)
-	a.aal = make([]uint8, n)
+	aalIdx := make([]uint8, n)
 	mask := make([]bool, n)
+	for i := 0; i < n; i++ {
+		aalIdx[i] = uint8(aal.Data[i])
+		mask[i] = bet.Data[i] > 0
+	}
+	return newAnatomy(t1.Data, t1.Grid, mask, aalIdx, false)
+}
+
+// newAnatomy derives the tissue classes, the signed distance and the sinuses
+// of a brain on a 1 mm grid (t1, its brain mask and AAL indices, all on
+// grid). capTail leaves the brightest 3% of the brain out of the tissue
+// fit: a post-contrast image's enhancing vessels would pull a class of
+// their own (Colin27 is fitted on all its voxels, as it always was).
+func newAnatomy(t1 []float32, grid geom.Grid, mask []bool, aal []uint8, capTail bool) (*Anatomy, error) {
+	a := &Anatomy{Dims: grid.Dims, t1: t1, ToLPS: grid.Affine, aal: aal}
+	var err error
+	if a.FromLP, err = a.ToLPS.Inverse(); err != nil {
+		return nil, fmt.Errorf("phantom: anatomy: affine: %w", err)
+	}
+	n := len(t1)
 	a.bbox = [2][3]int{{a.Dims[0], a.Dims[1], a.Dims[2]}, {0, 0, 0}}
 	for i := 0; i < n; i++ {
-		a.aal[i] = uint8(aal.Data[i])
-		if bet.Data[i] > 0 {
-			mask[i] = true
+		if mask[i] {
 			x, y, z := i%a.Dims[0], (i/a.Dims[0])%a.Dims[1], i/(a.Dims[0]*a.Dims[1])
 			for d, v := range [3]int{x, y, z} {
 				a.bbox[0][d] = min(a.bbox[0][d], v)
@@ -86,19 +100,23 @@ func LoadAnatomy(dir string) (*Anatomy, error) {
 			}
 		}
 	}
-	a.classify(mask)
+	a.classify(mask, capTail)
 	a.sd, a.sdDims = coarseSignedDistance(mask, a.Dims)
 	a.sinuses = a.buildSinuses()
 	return a, nil
 }
 
 // classify runs a 3-class k-means on T1 inside the mask.
-func (a *Anatomy) classify(mask []bool) {
+func (a *Anatomy) classify(mask []bool, capTail bool) {
 	var vals []float32
 	for i, m := range mask {
 		if m && i%3 == 0 { // a third of the brain is plenty to fit three means
 			vals = append(vals, a.t1[i])
 		}
+	}
+	if capTail {
+		top := float32(percentile(vals, 0.97))
+		vals = slices.DeleteFunc(vals, func(v float32) bool { return v > top })
 	}
 	c := [3]float64{percentile(vals, 0.05), percentile(vals, 0.4), percentile(vals, 0.85)}
 	for it := 0; it < 15; it++ {

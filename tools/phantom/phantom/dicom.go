@@ -47,7 +47,7 @@ func SeriesOf() []Series {
 
 // uidFor derives a stable 2.25 UID from the case and a role.
 func uidFor(c *Case, role string) string {
-	h := sha256.Sum256([]byte(Version + "\x00" + string(c.Split) + "\x00" + strconv.FormatUint(c.Seed, 10) + "\x00" + role))
+	h := sha256.Sum256([]byte(c.Version + "\x00" + string(c.Split) + "\x00" + strconv.FormatUint(c.Seed, 10) + "\x00" + role))
 	n := new(big.Int).SetBytes(h[:16])
 	return "2.25." + n.String()
 }
@@ -207,7 +207,7 @@ func commonElements(c *Case, s Series, slope float64) []*dicom.Element {
 		mustElem(tag.PercentSampling, []string{"100"}),
 		mustElem(tag.PercentPhaseFieldOfView, []string{"100"}),
 		mustElem(tag.PixelBandwidth, []string{"241"}),
-		mustElem(tag.SoftwareVersions, []string{Version}),
+		mustElem(tag.SoftwareVersions, []string{c.Version}),
 		mustElem(tag.ContrastBolusRoute, []string{"IV"}),
 		mustElem(tag.ContrastBolusVolume, []string{"7.5"}),
 		mustElem(tag.ProtocolName, []string{"METS VISIBLE"}),

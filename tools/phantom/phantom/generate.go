@@ -105,6 +105,31 @@ type Params struct {
 	Segments     int        `json:"vessel_segments"`
 	PatientSex   string     `json:"patient_sex"`
 	PatientAgeYr int        `json:"patient_age_years"`
+	// The fields below are drawn only on many backgrounds (VersionMulti).
+	// Background is the real brain the case is drawn from; PostContrast
+	// says it keeps its real enhancement (otherwise vessels, sinuses and
+	// choroid plexus are simulated); Tumour says what was done with a
+	// glioma. Gain scales both channels (the scanner's intensity range).
+	Background   string  `json:"background,omitempty"`
+	PostContrast bool    `json:"post_contrast,omitempty"`
+	Tumour       string  `json:"tumour,omitempty"`
+	Gain         float64 `json:"gain,omitempty"`
+	// Black-blood suppression quality: Incomplete lifts every vessel's
+	// black-blood signal this share of the way to its bright-blood signal;
+	// BloodLevel is suppressed real blood's signal (× white matter);
+	// SlowFlow is the share of penetrating vessels left partly bright;
+	// LeakShare the share of real blood where suppression fails (smooth
+	// regions: slow flow); RimMM a vessel's outer rim left partly bright
+	// (partial volume).
+	Incomplete float64 `json:"suppression_incomplete,omitempty"`
+	// Orientation (axial, sagittal, oblique) and SpacingMM (column, row,
+	// slice) of the case's grid.
+	Orientation string     `json:"orientation,omitempty"`
+	SpacingMM   [3]float64 `json:"spacing_xyz_mm,omitzero"`
+	BloodLevel  float64    `json:"suppressed_blood_x_wm,omitempty"`
+	SlowFlow    float64    `json:"slow_flow_share,omitempty"`
+	LeakShare   float64    `json:"leak_share,omitempty"`
+	RimMM       float64    `json:"bright_rim_mm,omitempty"`
 }
 
 // Generator makes cases on one loaded anatomy. It is safe for concurrent use.
@@ -112,6 +137,9 @@ type Generator struct {
 	a        *Anatomy
 	cfg      Config
 	aalNames map[int]string
+	// bg is set on a generator of a MultiGenerator (a real brain other
+	// than the classic Colin27 set-up); nil for the classic generator.
+	bg *background
 }
 
 // NewGenerator loads Colin27 from dir (see LoadAnatomy).
@@ -169,14 +197,25 @@ func (g *Generator) Generate(seed uint64, split Split) (*Case, error) {
 	}
 	cfg := g.cfg
 	a := g.a
-	rng := rand.New(rand.NewPCG(split.salt(), seed))
+	salt, version := split.salt(), Version
+	if g.bg != nil {
+		salt, version = g.bg.salt(split), VersionMulti
+	}
+	rng := rand.New(rand.NewPCG(salt, seed))
 	grid := g.grid()
+	var orient string
+	if g.bg != nil {
+		grid, orient = g.drawGrid(rng)
+	}
 	lo := grid.Affine.Apply(geom.Vec3{})
-	hi := grid.Affine.Apply(geom.Vec3{float64(cfg.Dims[0] - 1), float64(cfg.Dims[1] - 1), float64(cfg.Dims[2] - 1)})
+	hi := grid.Affine.Apply(geom.Vec3{float64(grid.Dims[0] - 1), float64(grid.Dims[1] - 1), float64(grid.Dims[2] - 1)})
 	outCentre := lo.Add(hi).Scale(0.5)
+	if g.bg != nil {
+		lo, hi = gridBox(grid)
+	}
 	x := newSubjectXform(rng, outCentre, a.centre().Add(geom.Vec3{0, 0, -6}), lo, hi, 15, 12, 2.0)
 
-	c := &Case{ID: CaseID(split, seed), Split: split, Seed: seed, Version: Version, Grid: grid, writers: cfg.Workers}
+	c := &Case{ID: CaseID(split, seed), Split: split, Seed: seed, Version: version, Grid: grid, writers: cfg.Workers}
 	p := &c.Params
 	p.RotationDeg, p.Scale, p.ShiftMM = x.RotDeg, x.Scale, x.Shift
 	p.SNR = 14 + 18*rng.Float64()
@@ -186,9 +225,20 @@ func (g *Generator) Generate(seed uint64, split Split) (*Case, error) {
 	}
 	p.PatientSex = []string{"F", "M"}[rng.IntN(2)]
 	p.PatientAgeYr = 35 + rng.IntN(50)
+	var ms *multiDraws
+	if g.bg != nil {
+		ms = g.drawMulti(rng, p)
+		p.Orientation = orient
+		sp := grid.Spacing()
+		p.SpacingMM = [3]float64{math.Round(sp[0]*1000) / 1000, math.Round(sp[1]*1000) / 1000, math.Round(sp[2]*1000) / 1000}
+	}
 
-	// Vessels in template space, then into the output.
-	tplSegs := growVessels(a, rng, cfg.VesselDensity)
+	// Vessels in template space, then into the output; a real post-contrast
+	// background has its own.
+	var tplSegs []segment
+	if g.bg == nil || !g.bg.post {
+		tplSegs = growVessels(a, rng, cfg.VesselDensity)
+	}
 	shapes := g.placeLesions(rng, x, grid, tplSegs)
 	emax := 0.0
 	for _, l := range shapes {
@@ -209,14 +259,25 @@ func (g *Generator) Generate(seed uint64, split Split) (*Case, error) {
 		default:
 			e.black = 0.08 + 0.17*rng.Float64()
 		}
-		if s.slow || (s.kind == kindPenetrating && rng.Float64() < 0.08) {
+		slowShare := 0.08
+		if ms != nil {
+			slowShare = p.SlowFlow
+		}
+		if s.slow || (s.kind == kindPenetrating && rng.Float64() < slowShare) {
 			e.black = 0.6 + 0.7*rng.Float64() // slow flow: partly bright
+		}
+		if ms != nil {
+			e.black += p.Incomplete * (e.brite - e.black)
 		}
 		enh = append(enh, e)
 	}
 	// Enhancing tissue that is not blood: choroid plexus and pituitary,
-	// bright in both channels.
-	for _, gl := range g.glands(rng) {
+	// bright in both channels (a real post-contrast background has its own).
+	var glands []segment
+	if g.bg == nil || !g.bg.post {
+		glands = g.glands(rng)
+	}
+	for _, gl := range glands {
 		e := enhancer{seg: segment{A: x.fromTemplate(gl.A), B: x.fromTemplate(gl.B), RA: gl.RA, RB: gl.RB, kind: kindSinus}, gland: true}
 		e.brite = 1.5 + 0.6*rng.Float64()
 		e.black = e.brite * (0.8 + 0.15*rng.Float64())
@@ -227,12 +288,19 @@ func (g *Generator) Generate(seed uint64, split Split) (*Case, error) {
 	for i := range enh {
 		segs[i] = enh[i].seg
 	}
-	ix := newSegIndex(segs, lo.Sub(geom.Vec3{5, 5, 5}), hi.Add(geom.Vec3{5, 5, 5}), 4, cfg.Spacing)
+	_, spMax := g.spacings(grid)
+	ix := newSegIndex(segs, lo.Sub(geom.Vec3{5, 5, 5}), hi.Add(geom.Vec3{5, 5, 5}), 4, spMax)
 
-	r := &renderer{g: g, c: c, x: x, enh: enh, ix: ix, shapes: shapes, rng: rng}
+	r := &renderer{g: g, c: c, x: x, enh: enh, ix: ix, shapes: shapes, rng: rng, ms: ms, spacing: spMax}
 	r.drawContrast()
-	if err := r.render(split.salt() ^ seed*0x9e3779b97f4a7c15); err != nil {
+	if err := r.render(salt ^ seed*0x9e3779b97f4a7c15); err != nil {
 		return nil, err
+	}
+	if ms != nil {
+		for i := range c.Bright {
+			c.Bright[i] *= float32(p.Gain)
+			c.Black[i] *= float32(p.Gain)
+		}
 	}
 	c.Lesions = r.lesionList()
 	return c, nil
@@ -278,6 +346,7 @@ func (g *Generator) placeLesions(rng *rand.Rand, x subjectXform, grid geom.Grid,
 	n := 1 + int(-math.Log(1-rng.Float64())*3.5)
 	n = min(n, cfg.MaxLesions)
 	inv, _ := grid.Affine.Inverse()
+	spc, _ := g.spacings(grid)
 	var shapes []*lesionShape
 	large := 0
 	for len(shapes) < n {
@@ -301,10 +370,10 @@ func (g *Generator) placeLesions(rng *rand.Rand, x subjectXform, grid geom.Grid,
 				}
 				cOut = grid.Affine.Apply(v)
 			}
-			margin := (R + 3) / cfg.Spacing
+			margin := (R + 3) / spc
 			inFOV := true
 			for d := 0; d < 3; d++ {
-				if v[d] < margin || v[d] > float64(cfg.Dims[d]-1)-margin {
+				if v[d] < margin || v[d] > float64(grid.Dims[d]-1)-margin {
 					inFOV = false
 				}
 			}
@@ -316,7 +385,7 @@ func (g *Generator) placeLesions(rng *rand.Rand, x subjectXform, grid geom.Grid,
 			for _, o := range shapes {
 				for _, s1 := range sp {
 					for _, s2 := range o.spheres {
-						if s1.c.Sub(s2.c).Norm() < s1.r+s2.r+3+2*cfg.Spacing {
+						if s1.c.Sub(s2.c).Norm() < s1.r+s2.r+3+2*spc {
 							clash = true
 						}
 					}
@@ -338,7 +407,7 @@ func (g *Generator) placeLesions(rng *rand.Rand, x subjectXform, grid geom.Grid,
 			if D >= 8 {
 				l.edema = R * (0.5 + 1.2*rng.Float64())
 			}
-			ext := R + l.edema + 2*cfg.Spacing + D
+			ext := R + l.edema + 2*spc + D
 			l.lo = cOut.Sub(geom.Vec3{ext, ext, ext})
 			l.hi = cOut.Add(geom.Vec3{ext, ext, ext})
 			shapes = append(shapes, l)
@@ -373,7 +442,14 @@ func drawSiteKind(rng *rand.Rand) string {
 func (g *Generator) drawSite(rng *rand.Rand, site string, R float64, vessels []segment) (string, geom.Vec3, bool) {
 	a := g.a
 	var q geom.Vec3
-	if site == "vessel" {
+	if site == "vessel" && len(vessels) == 0 && g.bg != nil {
+		// a real post-contrast background: touch its real blood
+		pts := g.bg.bloodPts
+		if len(pts) == 0 {
+			return "", q, false
+		}
+		q = pts[rng.IntN(len(pts))].Add(randUnit(rng).Scale(R + 1.5))
+	} else if site == "vessel" {
 		var s *segment
 		for try := 0; try < 50; try++ {
 			cand := &vessels[rng.IntN(len(vessels))]

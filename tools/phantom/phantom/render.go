@@ -27,6 +27,12 @@ type renderer struct {
 		phase, amp float64
 	}
 	voxels []int // label voxel counts per lesion id
+	// ms holds the draws of a case on many backgrounds (nil for the
+	// classic generator).
+	ms *multiDraws
+	// spacing is the grid's coarsest voxel size (the classic generator's
+	// Config.Spacing).
+	spacing float64
 }
 
 // drawContrast draws the per-tissue signal levels and the bias field.
@@ -117,16 +123,26 @@ func (r *renderer) slice(k int, noiseKey uint64, counts []int) {
 	c := r.c
 	a := r.g.a
 	nx, ny := c.Grid.Dims[0], c.Grid.Dims[1]
-	sp := r.g.cfg.Spacing
+	sp := r.spacing
 	nearEdge := 0.87 * sp
 	off := nx * ny * k
 	bl := make([]float64, nx*ny)
 	br := make([]float64, nx*ny)
 	var near []*lesionShape
-	zlo := c.Grid.Affine.Apply(geom.Vec3{0, 0, float64(k)})[2]
-	for _, l := range r.shapes {
-		if zlo >= l.lo[2] && zlo <= l.hi[2] {
-			near = append(near, l)
+	if r.ms == nil {
+		zlo := c.Grid.Affine.Apply(geom.Vec3{0, 0, float64(k)})[2]
+		for _, l := range r.shapes {
+			if zlo >= l.lo[2] && zlo <= l.hi[2] {
+				near = append(near, l)
+			}
+		}
+	} else {
+		// any orientation: the slice's box against the lesion's
+		slo, shi := sliceBox(c.Grid, k)
+		for _, l := range r.shapes {
+			if slo[0] <= l.hi[0] && shi[0] >= l.lo[0] && slo[1] <= l.hi[1] && shi[1] >= l.lo[1] && slo[2] <= l.hi[2] && shi[2] >= l.lo[2] {
+				near = append(near, l)
+			}
 		}
 	}
 	qs := make([]geom.Vec3, nx)
@@ -140,6 +156,25 @@ func (r *renderer) slice(k int, noiseKey uint64, counts []int) {
 			t1 := float64(a.trilinear(a.t1, q, 0))
 			baseB := pwl(&r.knots, &r.bright, t1)
 			baseK := pwl(&r.knots, &r.blk, t1)
+			var bloodPV uint8
+			if r.ms != nil && r.g.bg.blood != nil {
+				// a real post-contrast background: its real blood is
+				// suppressed in black-blood, to the case's level (the
+				// residual of sinuses at the brain's edge), lifted by
+				// incomplete suppression, or left bright where it leaks
+				if w := float64(a.trilinear(r.g.bg.blood, q, 0)); w > 0 {
+					lvl := c.Params.BloodLevel
+					if a.sdAt(q) < 3 {
+						lvl = r.ms.sinusLevel
+					}
+					blood := lvl*1000 + c.Params.Incomplete*(baseB-lvl*1000)
+					if r.ms.leaks(q) {
+						blood = baseB * r.ms.rimLeak
+					}
+					baseK = (1-w)*baseK + w*blood
+					bloodPV = uint8(math.Round(w * PVSamples))
+				}
+			}
 			// oedema darkens the background around larger lesions
 			for _, l := range near {
 				if l.edema > 0 {
@@ -155,7 +190,7 @@ func (r *renderer) slice(k int, noiseKey uint64, counts []int) {
 			var lz *lesionShape
 			ld := math.Inf(1)
 			for _, l := range near {
-				if p[0] < l.lo[0] || p[0] > l.hi[0] || p[1] < l.lo[1] || p[1] > l.hi[1] {
+				if p[0] < l.lo[0] || p[0] > l.hi[0] || p[1] < l.lo[1] || p[1] > l.hi[1] || p[2] < l.lo[2] || p[2] > l.hi[2] {
 					continue
 				}
 				if d := l.sdf(p); d < ld {
@@ -179,6 +214,10 @@ func (r *renderer) slice(k int, noiseKey uint64, counts []int) {
 			if math.Abs(ld) < nearEdge || math.Abs(vd) < nearEdge {
 				for _, o := range subOffsets {
 					ps := p.Add(o.Scale(sp))
+					if r.ms != nil {
+						// along the grid's own axes and spacings
+						ps = c.Grid.Affine.Apply(geom.Vec3{float64(i) + o[0], float64(j) + o[1], float64(k) + o[2]})
+					}
 					b, kk, src := r.sample(ps, lz, cand, baseB, baseK)
 					sb += b
 					sk += kk
@@ -191,7 +230,7 @@ func (r *renderer) slice(k int, noiseKey uint64, counts []int) {
 				sb, sk, src = r.sample(p, lz, cand, baseB, baseK)
 				pv[src] = PVSamples
 			}
-			c.VesselPV[off+i+nx*j] = pv[srcVessel]
+			c.VesselPV[off+i+nx*j] = max(pv[srcVessel], bloodPV)
 			c.GlandPV[off+i+nx*j] = pv[srcGland]
 			// the truth label is the shape voxelised by voxel centres: a
 			// lesion snapped to a voxel always owns it, and the labels span
@@ -263,6 +302,10 @@ func (r *renderer) sample(p geom.Vec3, lz *lesionShape, cand []int32, baseB, bas
 		e := &r.enh[best]
 		if e.gland {
 			return e.brite * 1000, e.black * 1000, srcGland
+		}
+		if r.ms != nil && bestPen < r.c.Params.RimMM {
+			// the vessel's outer rim: partial volume left partly bright
+			return e.brite * 1000, (e.black + (e.brite-e.black)*r.ms.rimLeak) * 1000, srcVessel
 		}
 		return e.brite * 1000, e.black * 1000, srcVessel
 	}

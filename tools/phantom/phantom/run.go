@@ -25,6 +25,11 @@ type RunOptions struct {
 	Preview    string
 	Quiet      bool
 	Config     Config
+	// Backgrounds, when set, draws every case from these real brains of
+	// the shared data folder Shared (NewMultiGenerator, VersionMulti), each
+	// in its split of DefaultBrainSplits; ["all"] means every brain.
+	Backgrounds []string
+	Shared      string
 }
 
 // Truth is the lesion list file (truth.json) of one case.
@@ -37,12 +42,21 @@ type Truth struct {
 	Spacing   float64  `json:"spacing_mm"`
 	Lesions   []Lesion `json:"lesions"`
 	Params    Params   `json:"params"`
+	// Background and SplitBy (VersionMulti only): the real brain the case
+	// is drawn from, and "brain": the split is the brain's, so train, val
+	// and test never share one.
+	Background string `json:"background,omitempty"`
+	SplitBy    string `json:"split_by,omitempty"`
 }
 
 // TruthOf returns the lesion list record of a case.
 func TruthOf(c *Case) Truth {
-	return Truth{Case: c.ID, Split: c.Split, Seed: c.Seed, Generator: c.Version, Dims: c.Grid.Dims,
+	t := Truth{Case: c.ID, Split: c.Split, Seed: c.Seed, Generator: c.Version, Dims: c.Grid.Dims,
 		Spacing: c.Grid.Spacing()[0], Lesions: c.Lesions, Params: c.Params}
+	if c.Params.Background != "" {
+		t.Background, t.SplitBy = c.Params.Background, "brain"
+	}
+	return t
 }
 
 // Run generates opts.Count cases and writes them, with a progress bar on
@@ -59,9 +73,26 @@ func Run(ctx context.Context, o RunOptions, progress io.Writer) error {
 	if o.Count < 1 {
 		return fmt.Errorf("phantom: -n %d (want at least 1)", o.Count)
 	}
-	g, err := NewGenerator(o.AnatomyDir, o.Config)
-	if err != nil {
-		return err
+	var g interface {
+		Generate(seed uint64, split Split) (*Case, error)
+	}
+	version := Version
+	if len(o.Backgrounds) > 0 {
+		names := o.Backgrounds
+		if len(names) == 1 && names[0] == "all" {
+			names = nil
+		}
+		m, err := NewMultiGenerator(o.Shared, names, nil, o.Config)
+		if err != nil {
+			return err
+		}
+		g, version = m, VersionMulti
+	} else {
+		cg, err := NewGenerator(o.AnatomyDir, o.Config)
+		if err != nil {
+			return err
+		}
+		g = cg
 	}
 	if o.Quiet {
 		progress = nil
@@ -91,7 +122,7 @@ func Run(ctx context.Context, o RunOptions, progress io.Writer) error {
 		}
 	}
 	if progress != nil {
-		fmt.Fprintf(progress, "\n%d cases of split %s (seeds %d..%d, %s) in %.1f s\n", o.Count, o.Split, o.FirstSeed, o.FirstSeed+uint64(o.Count-1), Version, time.Since(start).Seconds())
+		fmt.Fprintf(progress, "\n%d cases of split %s (seeds %d..%d, %s) in %.1f s\n", o.Count, o.Split, o.FirstSeed, o.FirstSeed+uint64(o.Count-1), version, time.Since(start).Seconds())
 	}
 	return nil
 }

@@ -16,4 +16,13 @@
 // a stand-in in tests), firmware/detect at the manifest's operating point, and
 // classifies every lesion; Result.WriteReport writes report.md and
 // report.json. Only geometry is ever taken from the headers.
+//
+// The real negatives scoreboard (issue 23) runs the same chain on every real
+// brain of the shared data with nothing inserted: LoadBackground reads a
+// brain (NIfTI or the Philips DICOM series; ExtractBrain makes a brain mask
+// for whole heads), MakeMasks builds what the location rules read,
+// DeriveBlack makes a VISIBLE-like black-blood image from the real one the
+// way tools/phantom derives its black channel, RunNegatives runs the model
+// on the pair and bright-only and places every false positive, and
+// NegReport.WriteNegatives writes negatives.md and negatives.json.
 package realcheck

@@ -1,0 +1,79 @@
+package score
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// GroupSummary is the Summary of the cases of one group: one real brain of
+// the phantom's many backgrounds (issue 23: figures per brain, so a held-out
+// brain's figures are read apart from the training brains').
+type GroupSummary struct {
+	Group string `json:"group"`
+	Summary
+}
+
+// SummarizeBy splits the cases by groupOf (a case's brain, say) and
+// summarises each group, in group name order. A case groupOf leaves "" falls
+// in the group "(none)".
+func SummarizeBy(rs []CaseResult, groupOf func(CaseResult) string) []GroupSummary {
+	by := map[string][]CaseResult{}
+	for _, r := range rs {
+		g := groupOf(r)
+		if g == "" {
+			g = "(none)"
+		}
+		by[g] = append(by[g], r)
+	}
+	names := make([]string, 0, len(by))
+	for g := range by {
+		names = append(names, g)
+	}
+	sort.Strings(names)
+	out := make([]GroupSummary, 0, len(names))
+	for _, g := range names {
+		out = append(out, GroupSummary{Group: g, Summary: Summarize(by[g])})
+	}
+	return out
+}
+
+// GroupHeader is the header row of GroupsMarkdown's table.
+var GroupHeader = []string{"group", "studies", "lesions", "sensitivity", BinSmall, BinMedium, BinLarge,
+	"FP / study", "FP on vessels / study", "FP on choroid plexus, pituitary / study", "other FP / study", "study specificity"}
+
+// GroupsMarkdown is a markdown table of groups: lesion sensitivity overall
+// and per size bin, and false positives per study by where they fall
+// (vessels, choroid plexus and pituitary, elsewhere; "n/a" where the cases
+// carried no vessel map).
+func GroupsMarkdown(gs []GroupSummary) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "| %s |\n|%s\n", strings.Join(GroupHeader, " | "), strings.Repeat(" --- |", len(GroupHeader)))
+	for _, g := range gs {
+		s := g.Summary
+		cells := []string{g.Group, fmt.Sprint(s.Cases), fmt.Sprint(s.Lesions), pctOf(s.Sensitivity, s.Lesions)}
+		for _, bin := range []string{BinSmall, BinMedium, BinLarge} {
+			c := "—"
+			for _, st := range s.Bins {
+				if st.Bin == bin && st.Lesions > 0 {
+					c = fmt.Sprintf("%.1f%% (%d/%d)", 100*st.Sensitivity, st.Hits, st.Lesions)
+				}
+			}
+			cells = append(cells, c)
+		}
+		cells = append(cells, fmt.Sprintf("%.2f", s.FPPerCase))
+		if s.VesselsKnown {
+			other := float64(s.FP-s.FPOnVessel-s.FPOnGland) / float64(max(s.Cases, 1))
+			cells = append(cells, fmt.Sprintf("%.2f", s.FPOnVesselPerCase), fmt.Sprintf("%.2f", s.FPOnGlandPerCase), fmt.Sprintf("%.2f", other))
+		} else {
+			cells = append(cells, "n/a", "n/a", "n/a")
+		}
+		spec := "—"
+		if s.NegativeCases > 0 {
+			spec = fmt.Sprintf("%.1f%% of %d", 100*s.StudySpecificity, s.NegativeCases)
+		}
+		cells = append(cells, spec)
+		fmt.Fprintf(&b, "| %s |\n", strings.Join(cells, " | "))
+	}
+	return b.String()
+}
