@@ -86,6 +86,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl}))
+	setMemoryLimit(board, log)
+	defer notifySystemd(ctx, site, log)() // systemd.go: READY=1, watchdog pings
 	err = daemon.Run(ctx, daemon.Options{
 		Board: board, BoardFile: boardFile, Site: site, Log: log,
 		Inference: startORT,
