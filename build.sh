@@ -27,6 +27,7 @@ APT_PACKAGES=(
   pixelmed-apps libpixelmed-java openjdk-17-jre-headless # TID 1500 structured report validator (java)
   gcc-aarch64-linux-gnu libc6-dev-arm64-cross # cross-compiling the cgo runtime for Jetson
   python3 python3-minimal python3-torch python3-numpy python3-onnx # runtime/bench: PyTorch against ONNX Runtime; runtime/testdata and models/recipe scripts
+  systemd          # systemd-analyze verify: the unit in the .deb (tools/mkdeb)
   file socat iproute2 util-linux ca-certificates
 )
 
