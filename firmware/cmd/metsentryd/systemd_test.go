@@ -1,14 +1,19 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime/debug"
 	"strconv"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -17,6 +22,7 @@ import (
 
 	"metsentry/boards"
 	"metsentry/firmware/config"
+	"metsentry/firmware/testenv"
 )
 
 func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
@@ -287,5 +293,90 @@ func TestListenerIn(t *testing.T) {
 				t.Errorf("listenerIn(%d) = %v, %v; want %v", tc.port, got, err, tc.want)
 			}
 		})
+	}
+}
+
+// TestSystemdNotifyRealDaemon runs the real metsentryd as systemd would
+// (NOTIFY_SOCKET, WATCHDOG_USEC): READY=1 must come only once the DICOM port
+// accepts connections, then watchdog pings, and STOPPING=1 after SIGTERM.
+func TestSystemdNotifyRealDaemon(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: builds metsentryd")
+	}
+	root := testenv.RepoRoot(t)
+	lib := filepath.Join(root, ".cache", "ort", "1.24.1", "linux-x64", "libonnxruntime.so.1")
+	if p := os.Getenv("METSENTRY_ORT_LIB"); p != "" {
+		lib = p
+	}
+	if _, err := os.Stat(lib); err != nil {
+		t.Fatalf("ONNX Runtime library %s is missing (run ./build.sh deps): %v", lib, err)
+	}
+	tmp := t.TempDir()
+	bin := filepath.Join(tmp, "metsentryd")
+	build := exec.Command(testenv.Program(t, "go"), "build", "-o", bin, "./firmware/cmd/metsentryd")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build metsentryd: %v\n%s", err, out)
+	}
+	board, _, _ := boards.File("sim")
+	b := strings.Replace(string(board), "data_dir: /var/lib/metsentry-sim", "data_dir: "+filepath.Join(tmp, "data"), 1)
+	b = strings.Replace(b, "library: .cache/ort/1.24.1/linux-x64/libonnxruntime.so.1", "library: "+lib, 1)
+	if !strings.Contains(b, tmp) || !strings.Contains(b, lib) {
+		t.Fatal("boards/sim.yaml changed: cannot point its data_dir and library at the test's")
+	}
+	boardFile, siteFile := filepath.Join(tmp, "board.yaml"), filepath.Join(tmp, "site.yaml")
+	port := testenv.FreePort(t)
+	site := fmt.Sprintf("ae_title: METSENTRY\nport: %d\nbind: 127.0.0.1\nallowed_peers:\n  - {ae_title: SCU, address: 127.0.0.1}\n"+
+		"destinations:\n  - {name: pacs, ae_title: PACS, host: 127.0.0.1, port: 104, send: [seg]}\n", port)
+	for f, data := range map[string]string{boardFile: b, siteFile: site} {
+		if err := os.WriteFile(f, []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	conn := fakeSystemd(t)
+	var stderr bytes.Buffer
+	cmd := exec.Command(bin, "--board", boardFile, "--site", siteFile)
+	cmd.Env = append(os.Environ(), "WATCHDOG_USEC=200000", "GOMEMLIMIT=")
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	if err := conn.SetReadDeadline(time.Now().Add(60 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 4096)
+	next := func() string {
+		n, err := conn.Read(buf)
+		if err != nil {
+			t.Fatalf("no datagram from metsentryd: %v\n%s", err, stderr.String())
+		}
+		return string(buf[:n])
+	}
+	if got := next(); !strings.HasPrefix(got, "READY=1\n") {
+		t.Fatalf("first datagram %q, want READY=1", got)
+	}
+	c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		t.Fatalf("READY=1 sent, but the DICOM port refuses: %v", err)
+	}
+	c.Close()
+	if got := next(); got != "WATCHDOG=1" {
+		t.Fatalf("second datagram %q, want WATCHDOG=1", got)
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	for got := next(); got != "STOPPING=1"; got = next() {
+		if got != "WATCHDOG=1" {
+			t.Fatalf("datagram %q before STOPPING=1", got)
+		}
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("metsentryd after SIGTERM: %v\n%s", err, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "Go memory limit from the board") || !strings.Contains(stderr.String(), "limit_mb=3000") {
+		t.Errorf("no memory limit line in the log:\n%s", stderr.String())
 	}
 }
