@@ -229,7 +229,8 @@ func TestPackageInstallsIntoScratchRoot(t *testing.T) {
 		"getent group gpio",
 		"getent group video", "adduser metsentry video",
 		"mkdir -p /var/lib/metsentry", "chown metsentry:metsentry /var/lib/metsentry", "chmod 0750 /var/lib/metsentry",
-		"chown root:metsentry /etc/metsentry /etc/metsentry/site.yaml", "chmod 0750 /etc/metsentry", "chmod 0640 /etc/metsentry/site.yaml",
+		"chown root:metsentry /etc/metsentry", "chmod 0750 /etc/metsentry",
+		"chown root:metsentry /etc/metsentry/site.yaml", "chmod 0640 /etc/metsentry/site.yaml",
 	}
 	if d := cmp.Diff(wantLog, strings.Split(strings.TrimSpace(readFile(t, filepath.Join(root, "stub.log"))), "\n")); d != "" {
 		t.Errorf("postinst commands (-want +got):\n%s", d)
