@@ -8,6 +8,7 @@
 #           //go:build !race tests (the README's test command; CI runs only this)
 #   build   host binaries into bin/
 #   cross   linux/arm64 binaries (cgo, aarch64-linux-gnu-gcc) into bin/linux-arm64/
+#   package the metsentry .deb for amd64 and arm64 into dist/ (tools/mkdeb)
 #   demo    the main job on the simulator board
 set -euo pipefail
 
@@ -27,6 +28,7 @@ APT_PACKAGES=(
   pixelmed-apps libpixelmed-java openjdk-17-jre-headless # TID 1500 structured report validator (java)
   gcc-aarch64-linux-gnu libc6-dev-arm64-cross # cross-compiling the cgo runtime for Jetson
   python3 python3-minimal python3-torch python3-numpy python3-onnx # runtime/bench: PyTorch against ONNX Runtime; runtime/testdata and models/recipe scripts
+  systemd          # systemd-analyze verify: the unit in the .deb (tools/mkdeb)
   file socat iproute2 util-linux ca-certificates
 )
 
@@ -157,6 +159,30 @@ cmd_cross() {
   done
 }
 
+# The .deb for both architectures: metsentryd built for each, ONNX Runtime
+# from the cache, the models and the systemd unit (tools/mkdeb). The version
+# is METSENTRY_VERSION or 0.1.0+git<commit date>.<commit>; file times are the
+# commit's, so one commit gives the same packages.
+cmd_package() {
+  deps_go; deps_ort
+  command -v aarch64-linux-gnu-gcc >/dev/null || deps_apt
+  [ "$(go env GOARCH)" = amd64 ] || die "package builds on an amd64 machine (this one is $(go env GOARCH))"
+  local version
+  version=${METSENTRY_VERSION:-0.1.0+git$(git log -1 --format=%cd.%h --date=format:%Y%m%d)}
+  git diff --quiet HEAD -- || version=$version.dirty
+  export SOURCE_DATE_EPOCH; SOURCE_DATE_EPOCH=$(git log -1 --format=%ct)
+  pkg_stage=$(mktemp -d)
+  local stage=$pkg_stage
+  trap 'rm -rf "${ort_tmp:-}" "${pkg_stage:-}"' EXIT
+  say "metsentryd for amd64 and arm64"
+  go build -o "$stage/amd64/metsentryd" ./firmware/cmd/metsentryd
+  CGO_ENABLED=1 GOOS=linux GOARCH=arm64 CC=aarch64-linux-gnu-gcc go build -o "$stage/arm64/metsentryd" ./firmware/cmd/metsentryd
+  go build -o "$stage/mkdeb" ./tools/mkdeb
+  mkdir -p dist
+  "$stage/mkdeb" -arch amd64 -version "$version" -daemon "$stage/amd64/metsentryd" -ort "$ortdir/linux-x64/libonnxruntime.so.1" -out dist
+  "$stage/mkdeb" -arch arm64 -version "$version" -daemon "$stage/arm64/metsentryd" -ort "$ortdir/linux-arm64/libonnxruntime.so.1" -out dist
+}
+
 cmd_demo() {
   deps_apt # storescu and echoscu play the scanner console
   cmd_build
@@ -168,6 +194,7 @@ case "${1:-}" in
   test) cmd_test ;;
   build) cmd_build ;;
   cross) cmd_cross ;;
+  package) cmd_package ;;
   demo) cmd_demo ;;
-  *) echo "usage: ./build.sh deps|test|build|cross|demo" >&2; exit 2 ;;
+  *) echo "usage: ./build.sh deps|test|build|cross|package|demo" >&2; exit 2 ;;
 esac

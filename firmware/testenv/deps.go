@@ -29,6 +29,10 @@ var Programs = map[string]string{
 	"dpkg-query":            "", // Debian's own package tool
 	"file":                  "file",
 	"aarch64-linux-gnu-gcc": "gcc-aarch64-linux-gnu",
+	"systemd-analyze":       "systemd", // tools/mkdeb: the unit is verified
+	"dpkg":                  "",        // Debian's own package tools: tools/mkdeb installs
+	"dpkg-deb":              "",        // the .deb into a scratch root
+	"ldd":                   "",        // libc-bin, essential: the scratch root's /bin/sh libraries
 }
 
 // Files maps a file a test reads from the system to its Debian package.
