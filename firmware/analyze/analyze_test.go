@@ -1,4 +1,4 @@
-package analyze
+package analyze_test
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 	"github.com/suyashkumar/dicom"
 	"github.com/suyashkumar/dicom/pkg/tag"
 
+	"metsentry/firmware/analyze"
 	"metsentry/firmware/cache"
 	"metsentry/firmware/report"
 	"metsentry/firmware/testenv"
@@ -64,8 +65,8 @@ func (zeroNet) Run(_ context.Context, _ []float32, shape [5]int64) ([]float32, e
 	return make([]float32, shape[2]*shape[3]*shape[4]), nil
 }
 
-func testModel(e infer.Engine) *Model {
-	return &Model{
+func testModel(e infer.Engine) *analyze.Model {
+	return &analyze.Model{
 		Manifest: &manifest.Manifest{
 			Schema: 1, Name: "echo", Version: "0", Precision: "fp32", SHA256: strings.Repeat("ab", 32),
 			Channels: []string{"black", "bright"}, BrightOnly: true, SpacingMM: [3]float64{1, 1, 1},
@@ -117,7 +118,7 @@ func storeCase(t *testing.T, c *phantom.Case, brightOnly bool) (*cache.Store, ca
 		}
 		role := s.Channel
 		if brightOnly {
-			role, job.Rule = roleT1, "t1_fallback"
+			role, job.Rule = "t1", "t1_fallback" // intake.RoleT1
 		}
 		job.Series = append(job.Series, cache.Selected{Role: role, SeriesNumber: s.Number, Count: len(files)})
 	}
@@ -176,16 +177,16 @@ func TestAnalyzeJob(t *testing.T) {
 		name       string
 		engine     infer.Engine
 		brightOnly bool
-		wantMode   Mode
+		wantMode   analyze.Mode
 		positive   bool
 	}{
-		{"VISIBLE with findings", echoBright{}, false, Visible, true},
-		{"bright-only with findings", echoBright{}, true, BrightOnly, true},
-		{"VISIBLE negative", zeroNet{}, false, Visible, false},
+		{"VISIBLE with findings", echoBright{}, false, analyze.Visible, true},
+		{"bright-only with findings", echoBright{}, true, analyze.BrightOnly, true},
+		{"VISIBLE negative", zeroNet{}, false, analyze.Visible, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			store, job := storeCase(t, c, tc.brightOnly)
-			a := &Analyzer{Model: testModel(tc.engine), Equipment: testEquipment,
+			a := &analyze.Analyzer{Model: testModel(tc.engine), Equipment: testEquipment,
 				Now: func() time.Time { return time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC) }}
 			out := t.TempDir()
 			res, err := a.Run(context.Background(), store, job, filepath.Join(out, "1"))
@@ -238,7 +239,7 @@ func TestDetectAgreesWithSourceMap(t *testing.T) {
 		t.Fatal(err)
 	}
 	store, job := storeCase(t, c, false)
-	st, err := Load(store, job)
+	st, err := analyze.Load(store, job)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -277,8 +278,8 @@ func TestDetectAgreesWithSourceMap(t *testing.T) {
 }
 
 func TestDerivedUID(t *testing.T) {
-	a, b := DerivedUID("x", "y"), DerivedUID("xy")
-	if a == b || a != DerivedUID("x", "y") || !strings.HasPrefix(a, "2.25.") || len(a) > 64 {
+	a, b := analyze.DerivedUID("x", "y"), analyze.DerivedUID("xy")
+	if a == b || a != analyze.DerivedUID("x", "y") || !strings.HasPrefix(a, "2.25.") || len(a) > 64 {
 		t.Errorf("DerivedUID: %q, %q", a, b)
 	}
 }
