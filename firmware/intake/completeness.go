@@ -83,7 +83,9 @@ const minSlices = 3
 //     their positions form one regular stack of slices (only when every
 //     release was seen: an association cut by a restart may have been cut
 //     halfway through a series that still looks regular);
-//   - otherwise, the quiet period after the last instance.
+//   - otherwise, the quiet period after the last instance, unless the
+//     images announce more instances than arrived: then only max_wait
+//     (Intake's on_timeout) ends the wait.
 func (in *Intake) seriesDue(tx *cache.Tx, s cache.Series, now time.Time) (bool, string, error) {
 	if s.MultiFrame {
 		return true, "Enhanced MR multi-frame instance, complete on receipt", nil
@@ -95,15 +97,25 @@ func (in *Intake) seriesDue(tx *cache.Tx, s cache.Series, now time.Time) (bool, 
 		}
 		all, seen := in.rel.allReleased(insts)
 		if len(insts) > 0 && all {
-			if n, from, ok := agreedCount(insts); ok && n == len(insts) {
+			n, from, agreed := agreedCount(insts)
+			if agreed && n == len(insts) {
 				return true, fmt.Sprintf("association released; %d of %d instances, every image agreeing (%s)", len(insts), n, from), nil
 			}
-			if ok, why := regularStack(insts); ok && seen {
+			// A count the images agree on and have not reached says the
+			// series is cut short, however regular the part that came.
+			if ok, why := regularStack(insts); ok && seen && !(agreed && n > len(insts)) {
 				return true, "association released; " + why, nil
 			}
 		}
 	}
 	if !now.Before(s.LastAt.Add(in.cfg.QuietPeriod)) {
+		if s.Expected > s.Count {
+			// The images announce more than arrived: a sender cut off (a
+			// crash, a full disk) resumes later than any quiet period. Wait
+			// for the rest until completeness.max_wait, whose on_timeout
+			// then decides; never analyse the part as if it were whole.
+			return false, "", nil
+		}
 		if s.Expected > 0 {
 			return true, fmt.Sprintf("quiet for %v since the last instance, %d of %d expected instances (%s)", in.cfg.QuietPeriod, s.Count, s.Expected, s.ExpectedFrom), nil
 		}

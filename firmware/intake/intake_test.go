@@ -265,8 +265,10 @@ func TestExpectedCount(t *testing.T) {
 	e.expectOneJob(cache.JobReady, RuleVisible, "3:black 4:bright")
 }
 
-// TestGEPartialSeries: the real GE series announces 130 images; 10 arrive,
-// so it completes only after the quiet period, and the reason says so.
+// TestGEPartialSeries: the real GE series announces 130 images; 10 arrive
+// (a sender cut off by a crash or a full disk). The quiet period does not
+// complete it: it waits for the rest until max_wait, whose on_timeout
+// decides, and the reason says so (issue 25, item 5).
 func TestGEPartialSeries(t *testing.T) {
 	e := newEnv(t, nil)
 	for _, f := range sharedFiles(t, "dicom", "ge-mprage-ax-oblique")[:10] {
@@ -277,9 +279,16 @@ func TestGEPartialSeries(t *testing.T) {
 		t.Fatalf("decided before the quiet period: %+v", r)
 	}
 	e.clk.Add(19 * time.Second)
+	if r := e.evaluate(); len(r.Ready)+len(r.Skipped) != 0 {
+		t.Fatalf("10 of 130 announced instances decided after the quiet period: %+v", r)
+	}
+	if c := e.audit("series-complete"); len(c) != 0 {
+		t.Fatalf("series-complete audit %q for a series cut short", c)
+	}
+	e.clk.Add(config.DefaultMaxWait)
 	e.evaluate()
-	if c := e.audit("series-complete"); len(c) != 1 || !strings.Contains(c[0], "10 of 130 expected instances (ImagesInAcquisition)") {
-		t.Fatalf("series-complete audit %q", c)
+	if c := e.audit("series-complete"); len(c) != 1 || !strings.Contains(c[0], "maximum wait") || !strings.Contains(c[0], "with 10 instances") {
+		t.Fatalf("series-complete audit at max_wait %q", c)
 	}
 }
 
@@ -408,4 +417,34 @@ func TestBrightOnly(t *testing.T) {
 	if !hasLine(e.audit("select"), "read alone as a bright-only study") {
 		t.Errorf("no bright-only decision in %q", e.audit("select"))
 	}
+}
+
+// TestCutShortSeriesWaits: a sender cut off after 5 of the 8 slices every
+// image announces (a crash, a full disk), then released. The 5 slices form a
+// regular stack, but the count the images agree on says the series is cut
+// short: neither the release nor the quiet period makes it complete; the
+// rest, sent later, does (issue 25, item 5).
+func TestCutShortSeriesWaits(t *testing.T) {
+	e := newEnv(t, nil)
+	src := philips(t, 75, 8)
+	eight := map[tag.Tag][]string{tag.ImagesInAcquisition: {"8"}}
+	black := visibleSeries(src, study+".3", 3, "VISIBLE BB")
+	bright := visibleSeries(src, study+".4", 4, "VISIBLE WB")
+	black.extra, bright.extra = eight, eight
+	e.send(black, 0, 5)
+	e.send(bright, 0, 8)
+	e.in.Released("")
+	if r := e.evaluate(); len(r.Ready)+len(r.Skipped) != 0 {
+		t.Fatalf("5 of 8 announced slices decided on release: %+v %q", r, e.audit("series-complete"))
+	}
+	e.clk.Add(10 * time.Minute) // far past the quiet period, short of max_wait (15 min)
+	if r := e.evaluate(); len(r.Ready)+len(r.Skipped) != 0 {
+		t.Fatalf("5 of 8 announced slices decided after the quiet period: %+v", r)
+	}
+	e.send(black, 5, 8)
+	e.in.Released("")
+	if r := e.evaluate(); len(r.Ready) != 1 {
+		t.Fatalf("not ready once the rest came: %+v", r)
+	}
+	e.expectOneJob(cache.JobReady, RuleVisible, "3:black 4:bright")
 }
