@@ -74,6 +74,11 @@ func (r *released) maybeReleased(s cache.Series) bool {
 // (firmware/volume's default).
 const minSlices = 3
 
+// minExtentOfFOV is the least extent across its slices, as a fraction of
+// the in-plane field of view, that a regular stack needs to be taken as a
+// whole volume on release (regularStack).
+const minExtentOfFOV = 0.5
+
 // seriesDue says whether a series is complete at now, and why:
 //   - an Enhanced MR multi-frame instance is the whole series;
 //   - once every association that carried the series is released (or
@@ -180,5 +185,18 @@ func regularStack(insts []cache.Instance) (bool, string) {
 			return false, ""
 		}
 	}
-	return true, fmt.Sprintf("%d slices form a regular volume (%.2f mm apart, no gap)", len(insts), med)
+	// No gap is not enough: a sender that splits a series over several
+	// associations (or one cut off and resuming) releases after a part
+	// that is regular too. A whole-brain 3D series covers across its slices
+	// at least half of its in-plane field of view; a smaller part waits for
+	// the quiet period.
+	extent := d[len(d)-1] - d[0] + med
+	h := insts[0].Header
+	if len(h.PixelSpacing) == 2 && h.Rows > 0 && h.Columns > 0 {
+		fov := min(float64(h.Rows)*h.PixelSpacing[0], float64(h.Columns)*h.PixelSpacing[1])
+		if extent < minExtentOfFOV*fov {
+			return false, ""
+		}
+	}
+	return true, fmt.Sprintf("%d slices form a regular volume (%.2f mm apart, no gap, %.0f mm across)", len(insts), med, extent)
 }

@@ -378,7 +378,9 @@ func TestFilterReasons(t *testing.T) {
 func TestOneOnEverySlice(t *testing.T) {
 	e := newEnv(t, nil)
 	src := philips(t, 75, 8)
-	one := map[tag.Tag][]string{tag.ImagesInAcquisition: {"1"}}
+	// A field of view of 7.7 mm, so that the 8 slices (1 mm apart) cover a
+	// whole volume (regularStack wants at least half the field of view).
+	one := map[tag.Tag][]string{tag.ImagesInAcquisition: {"1"}, tag.PixelSpacing: {"0.03", "0.03"}}
 	black := visibleSeries(src, study+".3", 3, "VISIBLE BB")
 	bright := visibleSeries(src, study+".4", 4, "VISIBLE WB")
 	black.extra, bright.extra = one, one
@@ -447,4 +449,27 @@ func TestCutShortSeriesWaits(t *testing.T) {
 		t.Fatalf("not ready once the rest came: %+v", r)
 	}
 	e.expectOneJob(cache.JobReady, RuleVisible, "3:black 4:bright")
+}
+
+// TestRegularPartIsNotAVolume: 8 regular slices 1 mm apart of a 256 mm field
+// of view, released, with no count to tell: a part of a volume (a sender
+// that splits a series over associations), so only the quiet period
+// completes it.
+func TestRegularPartIsNotAVolume(t *testing.T) {
+	e := newEnv(t, nil)
+	src := philips(t, 75, 8)
+	one := map[tag.Tag][]string{tag.ImagesInAcquisition: {"1"}}
+	black := visibleSeries(src, study+".3", 3, "VISIBLE BB")
+	bright := visibleSeries(src, study+".4", 4, "VISIBLE WB")
+	black.extra, bright.extra = one, one
+	e.send(black, 0, 8)
+	e.send(bright, 0, 8)
+	e.in.Released("")
+	if r := e.evaluate(); len(r.Ready)+len(r.Skipped) != 0 {
+		t.Fatalf("8 mm of a 256 mm field of view taken as a whole volume on release: %+v %q", r, e.audit("series-complete"))
+	}
+	e.clk.Add(config.DefaultQuietPeriod)
+	if r := e.evaluate(); len(r.Ready) != 1 {
+		t.Fatalf("not ready after the quiet period: %+v", r)
+	}
 }
