@@ -44,8 +44,6 @@ const (
 )
 
 // Errors Open and Extract return, wrapped with what failed and what to do.
-// An untrusted key or a bad signature wrap runtime/trust's ErrUntrustedKey
-// and ErrBadSignature as well.
 var (
 	// ErrNotBundle: the file does not start with Magic.
 	ErrNotBundle = errors.New("bundle: not a metsentry update bundle")
@@ -211,18 +209,21 @@ func Open(bundlePath string, store *trust.Store) (*Bundle, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: signature block: %v", ErrMalformed, bundlePath, err)
 	}
-	if err := parseSignature([]byte(line), &b.sig); err != nil {
-		return nil, fmt.Errorf("%s: %w", bundlePath, err)
+	if err := parseSignature(bundlePath, []byte(line), &b.sig); err != nil {
+		return nil, err
 	}
 	b.KeyID = b.sig.KeyID
 	b.offset = int64(len(magic) + 1 + len(line) + 1)
 	raw, _ := base64.StdEncoding.DecodeString(b.sig.Signature)
 	if err := store.VerifyMessage(b.sig.KeyID, Message(b.sig.PayloadSHA256, b.sig.PayloadSize), raw); err != nil {
 		switch {
-		case errors.Is(err, trust.ErrUntrustedKey), errors.Is(err, trust.ErrNoKeys):
-			return nil, fmt.Errorf("%w: %s: %w (install the bundle built for this site, or add the vendor's key to the trust store)", ErrUntrusted, bundlePath, err)
+		case errors.Is(err, trust.ErrNoKeys):
+			return nil, fmt.Errorf("%w: %s: the trust store holds no public keys (install the vendor's key in it)", ErrUntrusted, bundlePath)
+		case errors.Is(err, trust.ErrUntrustedKey):
+			return nil, fmt.Errorf("%w: %s: key %s is not in the trust store (trusted: %s); install a bundle signed with a trusted key, or add the vendor's key to the trust store",
+				ErrUntrusted, bundlePath, b.sig.KeyID, strings.Join(store.IDs(), ", "))
 		default:
-			return nil, fmt.Errorf("%w: %s: the signature block was changed: %w", ErrSignature, bundlePath, err)
+			return nil, fmt.Errorf("%w: %s: the signature by key %s does not match the signed digest (the signature block was changed after signing)", ErrSignature, bundlePath, b.sig.KeyID)
 		}
 	}
 	// The payload: its digest first, so nothing unsigned is parsed.
@@ -238,31 +239,31 @@ func Open(bundlePath string, store *trust.Store) (*Bundle, error) {
 	if _, err := f.Seek(b.offset, io.SeekStart); err != nil {
 		return nil, fmt.Errorf("bundle: %w", err)
 	}
-	m, mb, err := walk(f, nil, func(File, io.Reader) error { return nil })
+	m, mb, err := walk(bundlePath, f, nil, func(File, io.Reader) error { return nil })
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", bundlePath, err)
+		return nil, err
 	}
 	b.Manifest, b.manifest = m, mb
 	return b, nil
 }
 
-func parseSignature(line []byte, s *Signature) error {
+func parseSignature(where string, line []byte, s *Signature) error {
 	dec := json.NewDecoder(bytes.NewReader(line))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(s); err != nil {
-		return fmt.Errorf("%w: signature block: %v", ErrMalformed, err)
+		return fmt.Errorf("%w: %s: signature block: %v", ErrMalformed, where, err)
 	}
 	if dec.More() {
-		return fmt.Errorf("%w: signature block: trailing data after the JSON object", ErrMalformed)
+		return fmt.Errorf("%w: %s: signature block: trailing data after the JSON object", ErrMalformed, where)
 	}
 	if s.Format != SigFormat {
-		return fmt.Errorf("%w: signature format %q, expected %q", ErrMalformed, s.Format, SigFormat)
+		return fmt.Errorf("%w: %s: signature format %q, expected %q", ErrMalformed, where, s.Format, SigFormat)
 	}
 	if !reKeyID.MatchString(s.KeyID) || !reSHA.MatchString(s.PayloadSHA256) || s.PayloadSize <= 0 || s.PayloadSize > MaxPayloadBytes {
-		return fmt.Errorf("%w: signature block: key_id (16 hex digits), payload_sha256 (64) or payload_size (1 to %d) out of form", ErrMalformed, int64(MaxPayloadBytes))
+		return fmt.Errorf("%w: %s: signature block: key_id (16 hex digits), payload_sha256 (64) or payload_size (1 to %d) out of form", ErrMalformed, where, int64(MaxPayloadBytes))
 	}
 	if raw, err := base64.StdEncoding.DecodeString(s.Signature); err != nil || len(raw) != ed25519.SignatureSize {
-		return fmt.Errorf("%w: signature is not base64 of %d bytes", ErrMalformed, ed25519.SignatureSize)
+		return fmt.Errorf("%w: %s: signature is not base64 of %d bytes", ErrMalformed, where, ed25519.SignatureSize)
 	}
 	return nil
 }
@@ -287,38 +288,38 @@ func readLine(r *bufio.Reader, limit int) (string, error) {
 // files it lists in its order, each regular, of its size and sha256; file is
 // called with each file's content as it streams. want, when not nil, is the
 // manifest already verified: the payload's must be byte for byte the same.
-func walk(r io.Reader, want []byte, file func(File, io.Reader) error) (*Manifest, []byte, error) {
+func walk(where string, r io.Reader, want []byte, file func(File, io.Reader) error) (*Manifest, []byte, error) {
 	zr, err := gzip.NewReader(r)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w: payload is not gzip: %v", ErrMalformed, err)
+		return nil, nil, fmt.Errorf("%w: %s: payload is not gzip: %v", ErrMalformed, where, err)
 	}
 	zr.Multistream(false)
 	tr := tar.NewReader(io.LimitReader(zr, MaxPayloadBytes))
 	hdr, err := tr.Next()
 	if err != nil || hdr.Name != ManifestName || hdr.Typeflag != tar.TypeReg || hdr.Size > maxManifest {
-		return nil, nil, fmt.Errorf("%w: the payload's first entry must be %s, a file of at most %d bytes", ErrMalformed, ManifestName, maxManifest)
+		return nil, nil, fmt.Errorf("%w: %s: the payload's first entry must be %s, a file of at most %d bytes", ErrMalformed, where, ManifestName, maxManifest)
 	}
 	mb, err := io.ReadAll(tr)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w: %s: %v", ErrMalformed, ManifestName, err)
+		return nil, nil, fmt.Errorf("%w: %s: %s: %v", ErrMalformed, where, ManifestName, err)
 	}
 	if want != nil && !bytes.Equal(mb, want) {
-		return nil, nil, fmt.Errorf("%w: %s differs from the one verified (the bundle was replaced while in use)", ErrAltered, ManifestName)
+		return nil, nil, fmt.Errorf("%w: %s: %s differs from the one verified (the bundle was replaced while in use)", ErrAltered, where, ManifestName)
 	}
 	m, err := ParseManifest(mb)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("%w (in %s)", err, where)
 	}
 	for _, f := range m.Files {
 		hdr, err := tr.Next()
 		if err != nil {
-			return nil, nil, fmt.Errorf("%w: payload ends before %s, which the manifest lists: %v", ErrMalformed, f.Path, err)
+			return nil, nil, fmt.Errorf("%w: %s: payload ends before %s, which the manifest lists: %v", ErrMalformed, where, f.Path, err)
 		}
 		if hdr.Name != f.Path || hdr.Typeflag != tar.TypeReg {
-			return nil, nil, fmt.Errorf("%w: payload entry %q where the manifest lists the file %s next", ErrMalformed, hdr.Name, f.Path)
+			return nil, nil, fmt.Errorf("%w: %s: payload entry %q where the manifest lists the file %s next", ErrMalformed, where, hdr.Name, f.Path)
 		}
 		if hdr.Size != f.Size {
-			return nil, nil, fmt.Errorf("%w: %s is %d bytes, the manifest says %d", ErrAltered, f.Path, hdr.Size, f.Size)
+			return nil, nil, fmt.Errorf("%w: %s: %s is %d bytes, the manifest says %d", ErrAltered, where, f.Path, hdr.Size, f.Size)
 		}
 		h := sha256.New()
 		content := io.TeeReader(io.LimitReader(tr, f.Size), h)
@@ -327,10 +328,10 @@ func walk(r io.Reader, want []byte, file func(File, io.Reader) error) (*Manifest
 		}
 		// Whatever file left unread is hashed too.
 		if _, err := io.Copy(io.Discard, content); err != nil {
-			return nil, nil, fmt.Errorf("%w: %s: %v", ErrMalformed, f.Path, err)
+			return nil, nil, fmt.Errorf("%w: %s: %s: %v", ErrMalformed, where, f.Path, err)
 		}
 		if got := hex.EncodeToString(h.Sum(nil)); got != f.SHA256 {
-			return nil, nil, fmt.Errorf("%w: %s hashes to %s, the manifest says %s", ErrAltered, f.Path, got, f.SHA256)
+			return nil, nil, fmt.Errorf("%w: %s: %s hashes to %s, the manifest says %s", ErrAltered, where, f.Path, got, f.SHA256)
 		}
 	}
 	if hdr, err := tr.Next(); err != io.EOF {
@@ -338,11 +339,11 @@ func walk(r io.Reader, want []byte, file func(File, io.Reader) error) (*Manifest
 		if hdr != nil {
 			name = hdr.Name
 		}
-		return nil, nil, fmt.Errorf("%w: payload holds %q after the files the manifest lists (%v)", ErrMalformed, name, err)
+		return nil, nil, fmt.Errorf("%w: %s: payload holds %q after the files the manifest lists (%v)", ErrMalformed, where, name, err)
 	}
 	// Nothing may follow the archive but its gzip trailer.
 	if _, err := io.Copy(io.Discard, io.LimitReader(zr, 1<<20)); err != nil {
-		return nil, nil, fmt.Errorf("%w: payload: %v", ErrMalformed, err)
+		return nil, nil, fmt.Errorf("%w: %s: payload: %v", ErrMalformed, where, err)
 	}
 	return m, mb, nil
 }

@@ -103,8 +103,8 @@ func TestOpenRefusesUntrusted(t *testing.T) {
 		store *trust.Store
 		want  []string
 	}{
-		{"key not in the store", v.Store, []string{"signed by a key that is not trusted", "key " + other.KeyID, "trusted: " + v.KeyID}},
-		{"empty store", trust.NewStore(), []string{"signed by a key that is not trusted", "trust store holds no public keys"}},
+		{"key not in the store", v.Store, []string{"signed by a key that is not trusted", "key " + other.KeyID + " is not in the trust store", "trusted: " + v.KeyID}},
+		{"empty store", trust.NewStore(), []string{"signed by a key that is not trusted", "the trust store holds no public keys"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -38,7 +38,7 @@ func (b *Bundle) Extract(dir string) (err error) {
 	}()
 	h := sha256.New()
 	raw := io.TeeReader(io.LimitReader(f, b.sig.PayloadSize+1), h)
-	_, _, err = walk(raw, b.manifest, func(fl File, r io.Reader) error {
+	_, _, err = walk(b.Path, raw, b.manifest, func(fl File, r io.Reader) error {
 		mode := os.FileMode(0o644)
 		if fl.Executable {
 			mode = 0o755
@@ -46,7 +46,7 @@ func (b *Bundle) Extract(dir string) (err error) {
 		return writeAtomic(filepath.Join(dir, filepath.FromSlash(fl.Path)), r, mode)
 	})
 	if err != nil {
-		return fmt.Errorf("%s: %w", b.Path, err)
+		return err
 	}
 	if _, err := io.Copy(io.Discard, raw); err != nil {
 		return fmt.Errorf("bundle: %w", err)
