@@ -20,7 +20,6 @@ type ruleNet struct {
 	channels []int   // channels read; all must exceed level
 	level    float32 // z-score
 	shift    int     // moves the output by this many voxels along x (a broken model)
-	invert   bool    // 1 everywhere it would say 0
 }
 
 func (r ruleNet) Run(_ context.Context, in []float32, shape [5]int64) ([]float32, error) {
@@ -31,7 +30,7 @@ func (r ruleNet) Run(_ context.Context, in []float32, shape [5]int64) ([]float32
 		for _, c := range r.channels {
 			hit = hit && in[c*n+i] > r.level
 		}
-		if hit != r.invert {
+		if hit {
 			if j := i + r.shift; j >= 0 && j < n {
 				out[j] = 1
 			}
