@@ -38,7 +38,8 @@ func (p Placed) VolumeMM3() float64 {
 // that reads the black-blood channel must not report it.
 type Vessel struct {
 	Name     string    `json:"name"`
-	From, To geom.Vec3 // LPS mm
+	From     geom.Vec3 `json:"from_lps_mm"`
+	To       geom.Vec3 `json:"to_lps_mm"`
 	RadiusMM float64   `json:"radius_mm"`
 }
 
