@@ -8,8 +8,9 @@ import (
 )
 
 // slotPoolSize is how many empty temporary files are kept ready. An
-// association takes one per instance; the filler makes more in batches, so a
-// burst from several associations rarely finds the pool empty.
+// association takes one per instance; the filler tops the pool up when it
+// is half empty, so one folder sync makes slotPoolSize/2 names durable and
+// a burst from several associations rarely finds the pool empty.
 const slotPoolSize = 16
 
 // slotPool hands out empty temporary files whose names are already durable:
@@ -42,7 +43,9 @@ func newSlotPool(dir string, noSync bool) *slotPool {
 func (p *slotPool) take() (*os.File, error) {
 	select {
 	case f := <-p.ready:
-		poke(p.wake)
+		if len(p.ready) <= cap(p.ready)/2 {
+			poke(p.wake)
+		}
 		return f, nil
 	default:
 	}
