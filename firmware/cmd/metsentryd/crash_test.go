@@ -303,7 +303,10 @@ retention:
 	}
 }
 
-type daemonProc struct{ cmd *exec.Cmd }
+type daemonProc struct {
+	cmd *exec.Cmd
+	log string // the daemon's log file
+}
 
 func startDaemon(t *testing.T, bin, board, site string, log *os.File, extra ...string) *daemonProc {
 	t.Helper()
@@ -312,7 +315,7 @@ func startDaemon(t *testing.T, bin, board, site string, log *os.File, extra ...s
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start metsentryd: %v", err)
 	}
-	d := &daemonProc{cmd: cmd}
+	d := &daemonProc{cmd: cmd, log: log.Name()}
 	t.Cleanup(func() {
 		if d.cmd.ProcessState == nil {
 			d.cmd.Process.Kill()
@@ -346,7 +349,9 @@ func (d *daemonProc) term(t *testing.T) {
 
 func (d *daemonProc) waitListening(t *testing.T, port int) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
+	// Start-up loads and checks the model before the SCP listens: seconds
+	// on a quiet machine, more on a loaded one; the budget is generous.
+	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
 		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), 200*time.Millisecond)
 		if err == nil {
@@ -354,11 +359,20 @@ func (d *daemonProc) waitListening(t *testing.T, port int) {
 			return
 		}
 		if d.cmd.ProcessState != nil {
-			t.Fatal("metsentryd exited during start-up (see daemon.log)")
+			t.Fatalf("metsentryd exited during start-up; its log ends:\n%s", d.logTail())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	t.Fatal("metsentryd did not listen within 15 s")
+	t.Fatalf("metsentryd did not listen within 60 s; its log ends:\n%s", d.logTail())
+}
+
+// logTail returns the last lines of the daemon's log.
+func (d *daemonProc) logTail() string {
+	raw, err := os.ReadFile(d.log)
+	if err != nil {
+		return err.Error()
+	}
+	return tail(raw)
 }
 
 // runStorescu sends files; with killAfter > 0 it calls kill after that long
