@@ -29,6 +29,7 @@ APT_PACKAGES=(
   gcc-aarch64-linux-gnu libc6-dev-arm64-cross # cross-compiling the cgo runtime for Jetson
   python3 python3-minimal python3-torch python3-numpy python3-onnx # runtime/bench: PyTorch against ONNX Runtime; runtime/testdata and models/recipe scripts
   systemd          # systemd-analyze verify: the unit in the .deb (tools/mkdeb)
+  strace           # tools/dimsebench -strace: the daemon's syncs per instance
   file socat iproute2 util-linux ca-certificates
 )
 

@@ -8,16 +8,28 @@
 // failed, dead or skipped), outbox entries for result delivery, and an audit
 // log of every decision with its reason.
 //
-// Durability. An instance file is written to a temporary file on the same
-// file system (CreateTemp), and PutInstance fsyncs it, checks it with
-// dcmguard.Check (the shared bounded walk, then UIDs, geometry and pixel
-// data; a refusal wraps ErrBadInstance and the *dcmguard.Error the SCP turns
-// into A900 or C000 with its reason), parses its header, renames it into
-// place, fsyncs the folder and commits the record, all before it returns;
-// the SCP answers Success only after that. A crash between rename
-// and commit leaves a file with no record: Open finds it and adopts it (when it
-// parses as DICOM) or removes it, so nothing is left behind. Temporary files
-// left by a crash were never acknowledged and are removed.
+// Durability. An instance costs one fdatasync. CreateTemp hands out an
+// empty file from a pool whose names a background filler has already made
+// durable (one folder sync per eight names); the SCP streams the instance
+// into it, hashing the file and its data set as the bytes arrive.
+// PutInstance fdatasyncs it, checks and reads its header in one bounded walk
+// (dcmguard.Check: structure, UIDs, geometry, pixel data; a refusal wraps
+// ErrBadInstance and the *dcmguard.Error the SCP turns into A900 or C000
+// with its reason), renames it into one of the 256 instance folders made at
+// Open (no folder sync), and queues its record. Records are committed in
+// batches, one bbolt transaction for every instance that arrived within
+// Options.IndexDelay (the daemon's storage.index_delay, 100 ms), or before
+// PutInstance returns when IndexDelay is zero, sharing the commit with
+// concurrent callers. The SCP answers Success when PutInstance returns: the
+// instance is on disk under a durable name, and recorded or certain to be.
+// A crash before its batch commits leaves the file under its final or its
+// temporary name (a journaling file system keeps a rename atomic); Open
+// finds it there and adopts it, or moves it back to its recorded path, so
+// an acknowledged instance is never lost and an unrecorded file never left.
+// Empty or partial temporary files (never acknowledged) are removed. An
+// instance that replaces a recorded one with other content takes a slower
+// path: flush, rename, folder sync, commit, and only then remove the old
+// file.
 //
 // Keys and values are versioned. Keys use an order-preserving tuple encoding
 // (keys.go) whose first byte is the key-format version; values start with a

@@ -1,15 +1,17 @@
 package cache
 
 import (
-	"bufio"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
-	"github.com/suyashkumar/dicom"
 	"github.com/suyashkumar/dicom/pkg/tag"
+
+	"metsentry/firmware/dcmguard"
 )
 
 // SOP classes whose one instance holds a whole series: complete on receipt.
@@ -39,56 +41,34 @@ func ExpectedCount(h Header) (int, string) {
 	return 0, ""
 }
 
-// lastHeaderTag is the last top-level tag ParseHeader reads: the per-frame
-// functional groups of an Enhanced MR instance (whose first item gives
-// geometry the shared groups may lack). Pixel data is never read.
-var lastHeaderTag = tag.PerFrameFunctionalGroupsSequence
-
-// ParseHeader reads the attributes the cache records from a DICOM Part 10
-// file of size bytes. It first checks the whole file with dcmguard.Check
-// (validate.go: structure within the shared limits, UIDs, geometry, pixel
-// data against its attributes), then lets the DICOM parser read the header
-// only: up to the per-frame functional groups, never the pixel data. An
-// error wraps ErrBadInstance, and a *dcmguard.Error when the check refused
-// the file.
-func ParseHeader(r io.ReadSeeker, size int64) (h Header, err error) {
-	defer func() {
-		// The parser is fed outside input; a panic in it is a bad file,
-		// never a crashed SCP.
-		if p := recover(); p != nil {
-			err = fmt.Errorf("%w: DICOM parser failed: %v", ErrBadInstance, p)
-		}
-	}()
-	hr, n, err := headerOnly(r, size)
-	if err != nil {
-		return Header{}, err
+// ParseHeader checks a DICOM Part 10 file of size bytes and reads the
+// attributes the cache records, in one pass: dcmguard.Check walks the whole
+// file within the shared limits (structure, UIDs, geometry, pixel data
+// against its attributes) and hands over the values of the header's
+// elements as it passes them; pixel data is skipped, never held. Geometry
+// an Enhanced MR instance keeps in its shared functional groups, or in its
+// first frame's, is taken where the top level lacks it. An error wraps
+// ErrBadInstance, and a *dcmguard.Error when the check refused the file.
+func ParseHeader(r io.ReadSeeker, size int64) (Header, error) {
+	if _, err := r.Seek(0, io.SeekStart); err != nil {
+		return Header{}, fmt.Errorf("cache: rewind instance: %w", err)
 	}
-	p, err := dicom.NewParser(bufio.NewReaderSize(hr, 64<<10), n, nil, dicom.SkipPixelData(), dicom.AllowUnknownSpecificCharacterSet())
-	if err != nil {
-		return Header{}, fmt.Errorf("%w: not a DICOM Part 10 file: %v", ErrBadInstance, err)
+	var b headerBuilder
+	_, res, err := dcmguard.Check(r, size, dcmguard.Options{Want: wantHeader, Visit: b.visit})
+	var ge *dcmguard.Error
+	switch {
+	case errors.As(err, &ge):
+		return Header{}, fmt.Errorf("%w: %w", ErrBadInstance, err)
+	case err != nil:
+		return Header{}, fmt.Errorf("cache: read instance: %w", err)
 	}
-	meta := p.GetMetadata()
-	h.TransferSyntaxUID = strValue(find(&meta, tag.TransferSyntaxUID))
-	msop := strValue(find(&meta, tag.MediaStorageSOPInstanceUID))
-	mclass := strValue(find(&meta, tag.MediaStorageSOPClassUID))
-	for {
-		e, err := p.Next()
-		if errors.Is(err, dicom.ErrorEndOfDICOM) || errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return Header{}, fmt.Errorf("%w: DICOM parse: %v", ErrBadInstance, err)
-		}
-		if e.Tag.Group > lastHeaderTag.Group || (e.Tag.Group == lastHeaderTag.Group && e.Tag.Element > lastHeaderTag.Element) {
-			break
-		}
-		h.set(e)
-	}
+	h := b.header(res.Meta.TransferSyntaxUID == dcmguard.ExplicitVRBigEndian)
+	h.TransferSyntaxUID = res.Meta.TransferSyntaxUID
 	if h.SOPInstanceUID == "" {
-		h.SOPInstanceUID = msop
+		h.SOPInstanceUID = res.Meta.MediaStorageSOPInstanceUID
 	}
 	if h.SOPClassUID == "" {
-		h.SOPClassUID = mclass
+		h.SOPClassUID = res.Meta.MediaStorageSOPClassUID
 	}
 	switch {
 	case h.SOPInstanceUID == "":
@@ -101,148 +81,174 @@ func ParseHeader(r io.ReadSeeker, size int64) (h Header, err error) {
 	return h, nil
 }
 
-func find(ds *dicom.Dataset, t tag.Tag) *dicom.Element {
-	e, err := ds.FindElementByTag(t)
-	if err != nil {
-		return nil
-	}
-	return e
+// headerTags are the top-level attributes a Header holds.
+var headerTags = map[tag.Tag]bool{
+	tag.SpecificCharacterSet: true, tag.SOPClassUID: true, tag.SOPInstanceUID: true, tag.StudyInstanceUID: true,
+	tag.SeriesInstanceUID: true, tag.Modality: true, tag.SeriesNumber: true, tag.InstanceNumber: true,
+	tag.AcquisitionNumber: true, tag.SeriesDescription: true, tag.ProtocolName: true, tag.SequenceName: true,
+	tag.ImageType: true, tag.MRAcquisitionType: true, tag.ContrastBolusAgent: true, tag.SliceThickness: true,
+	tag.SpacingBetweenSlices: true, tag.FrameOfReferenceUID: true, tag.ImageOrientationPatient: true,
+	tag.ImagePositionPatient: true, tag.PixelSpacing: true, tag.Rows: true, tag.Columns: true,
+	tag.NumberOfFrames: true, tag.EchoNumbers: true, tag.ImagesInAcquisition: true, tag.NumberOfSlices: true,
+	tag.NumberOfTemporalPositions: true,
 }
 
-func (h *Header) set(e *dicom.Element) {
-	switch e.Tag {
-	case tag.SOPClassUID:
-		h.SOPClassUID = strValue(e)
-	case tag.SOPInstanceUID:
-		h.SOPInstanceUID = strValue(e)
-	case tag.StudyInstanceUID:
-		h.StudyInstanceUID = strValue(e)
-	case tag.SeriesInstanceUID:
-		h.SeriesInstanceUID = strValue(e)
-	case tag.Modality:
-		h.Modality = strValue(e)
-	case tag.SeriesNumber:
-		h.SeriesNumber = intValue(e)
-	case tag.InstanceNumber:
-		h.InstanceNumber = intValue(e)
-	case tag.AcquisitionNumber:
-		h.AcquisitionNumber = intValue(e)
-	case tag.SeriesDescription:
-		h.SeriesDescription = strValue(e)
-	case tag.ProtocolName:
-		h.ProtocolName = strValue(e)
-	case tag.SequenceName:
-		h.SequenceName = strValue(e)
-	case tag.ImageType:
-		h.ImageType = strValues(e)
-	case tag.MRAcquisitionType:
-		h.MRAcquisitionType = strValue(e)
-	case tag.ContrastBolusAgent:
-		h.ContrastBolusAgent = strValue(e)
-	case tag.SliceThickness:
-		h.SliceThickness = floatValues(e, 1)[0]
-	case tag.SpacingBetweenSlices:
-		h.SpacingBetweenSlices = floatValues(e, 1)[0]
-	case tag.FrameOfReferenceUID:
-		h.FrameOfReferenceUID = strValue(e)
-	case tag.ImageOrientationPatient:
-		h.ImageOrientation = floatValues(e, 6)
-	case tag.ImagePositionPatient:
-		h.ImagePosition = floatValues(e, 3)
-	case tag.PixelSpacing:
-		h.PixelSpacing = floatValues(e, 2)
-	case tag.Rows:
-		h.Rows = intValue(e)
-	case tag.Columns:
-		h.Columns = intValue(e)
-	case tag.NumberOfFrames:
-		h.NumberOfFrames = intValue(e)
-	case tag.EchoNumbers:
-		h.EchoNumbers = intValue(e)
-	case tag.ImagesInAcquisition:
-		h.ImagesInAcquisition = intValue(e)
-	case tag.NumberOfSlices:
-		h.NumberOfSlices = intValue(e)
-	case tag.NumberOfTemporalPositions:
-		h.NumberOfTemporalPositions = intValue(e)
-	case tag.SharedFunctionalGroupsSequence, tag.PerFrameFunctionalGroupsSequence:
-		h.setShared(e)
-	}
+// groupGeometry are the attributes taken from an Enhanced MR instance's
+// functional groups (inside the items of the macros' sequences, depth 2).
+var groupGeometry = map[tag.Tag]bool{
+	tag.ImagePositionPatient: true, tag.ImageOrientationPatient: true, tag.PixelSpacing: true,
+	tag.SliceThickness: true, tag.SpacingBetweenSlices: true,
 }
 
-// setShared takes geometry an Enhanced MR instance keeps in its shared (or
-// first per-frame) functional groups, where a classic instance has it at the top level.
-func (h *Header) setShared(e *dicom.Element) {
-	items, ok := e.Value.GetValue().([]*dicom.SequenceItemValue)
-	if !ok {
-		return
-	}
-	if e.Tag == tag.PerFrameFunctionalGroupsSequence && len(items) > 1 {
-		items = items[:1]
-	}
-	for _, it := range items {
-		elems, _ := it.GetValue().([]*dicom.Element)
-		for _, g := range elems {
-			sub, ok := g.Value.GetValue().([]*dicom.SequenceItemValue)
-			if !ok {
-				continue
-			}
-			for _, si := range sub {
-				inner, _ := si.GetValue().([]*dicom.Element)
-				for _, x := range inner {
-					switch x.Tag {
-					case tag.ImagePositionPatient:
-						if h.ImagePosition == nil {
-							h.ImagePosition = floatValues(x, 3)
-						}
-					case tag.ImageOrientationPatient:
-						if h.ImageOrientation == nil {
-							h.ImageOrientation = floatValues(x, 6)
-						}
-					case tag.PixelSpacing:
-						if h.PixelSpacing == nil {
-							h.PixelSpacing = floatValues(x, 2)
-						}
-					case tag.SliceThickness:
-						if h.SliceThickness == 0 {
-							h.SliceThickness = floatValues(x, 1)[0]
-						}
-					case tag.SpacingBetweenSlices:
-						if h.SpacingBetweenSlices == 0 {
-							h.SpacingBetweenSlices = floatValues(x, 1)[0]
-						}
-					}
-				}
-			}
-		}
-	}
+func wantHeader(t tag.Tag, depth int) bool {
+	return depth == 0 && headerTags[t] || depth == 2 && groupGeometry[t]
 }
 
-func strValues(e *dicom.Element) []string {
-	if e == nil || e.Value == nil {
-		return nil
-	}
-	switch v := e.Value.GetValue().(type) {
-	case []string:
-		out := make([]string, 0, len(v))
-		for _, s := range v {
-			out = append(out, strings.TrimRight(strings.TrimSpace(s), "\x00"))
+// headerBuilder keeps the values the walk hands over, in order.
+type headerBuilder struct {
+	top   map[tag.Tag]dcmguard.Element
+	group []dcmguard.Element // from the shared groups and the first frame's
+}
+
+func (b *headerBuilder) visit(e dcmguard.Element) error {
+	switch {
+	case e.Depth == 0:
+		if b.top == nil {
+			b.top = make(map[tag.Tag]dcmguard.Element, len(headerTags))
 		}
-		return out
-	case []int:
-		out := make([]string, len(v))
-		for i, n := range v {
-			out[i] = strconv.Itoa(n)
-		}
-		return out
+		b.top[e.Tag] = e
+	case e.Top == tag.SharedFunctionalGroupsSequence,
+		e.Top == tag.PerFrameFunctionalGroupsSequence && e.TopItem == 0:
+		b.group = append(b.group, e)
 	}
 	return nil
 }
 
-func strValue(e *dicom.Element) string { return strings.Join(strValues(e), `\`) }
+func (b *headerBuilder) header(bigEndian bool) Header {
+	v := values{bigEndian: bigEndian}
+	if cs, ok := b.top[tag.SpecificCharacterSet]; ok {
+		v.latin1 = strings.Contains(strings.ToUpper(string(cs.Value)), "ISO_IR 100")
+	}
+	str := func(t tag.Tag) string { return v.str(b.top, t) }
+	num := func(t tag.Tag) int { return v.int(b.top, t) }
+	h := Header{
+		SOPClassUID: str(tag.SOPClassUID), SOPInstanceUID: str(tag.SOPInstanceUID),
+		StudyInstanceUID: str(tag.StudyInstanceUID), SeriesInstanceUID: str(tag.SeriesInstanceUID),
+		Modality: str(tag.Modality), SeriesNumber: num(tag.SeriesNumber), InstanceNumber: num(tag.InstanceNumber),
+		AcquisitionNumber: num(tag.AcquisitionNumber), SeriesDescription: str(tag.SeriesDescription),
+		ProtocolName: str(tag.ProtocolName), SequenceName: str(tag.SequenceName),
+		MRAcquisitionType: str(tag.MRAcquisitionType), ContrastBolusAgent: str(tag.ContrastBolusAgent),
+		FrameOfReferenceUID: str(tag.FrameOfReferenceUID), Rows: num(tag.Rows), Columns: num(tag.Columns),
+		NumberOfFrames: num(tag.NumberOfFrames), EchoNumbers: num(tag.EchoNumbers),
+		ImagesInAcquisition: num(tag.ImagesInAcquisition), NumberOfSlices: num(tag.NumberOfSlices),
+		NumberOfTemporalPositions: num(tag.NumberOfTemporalPositions),
+	}
+	if e, ok := b.top[tag.ImageType]; ok {
+		h.ImageType = v.strs(e)
+	}
+	h.SliceThickness = v.floats(b.top[tag.SliceThickness], 1)[0]
+	h.SpacingBetweenSlices = v.floats(b.top[tag.SpacingBetweenSlices], 1)[0]
+	h.ImageOrientation = v.floats(b.top[tag.ImageOrientationPatient], 6)
+	h.ImagePosition = v.floats(b.top[tag.ImagePositionPatient], 3)
+	h.PixelSpacing = v.floats(b.top[tag.PixelSpacing], 2)
+	for _, e := range b.group {
+		switch e.Tag {
+		case tag.ImagePositionPatient:
+			if h.ImagePosition == nil {
+				h.ImagePosition = v.floats(e, 3)
+			}
+		case tag.ImageOrientationPatient:
+			if h.ImageOrientation == nil {
+				h.ImageOrientation = v.floats(e, 6)
+			}
+		case tag.PixelSpacing:
+			if h.PixelSpacing == nil {
+				h.PixelSpacing = v.floats(e, 2)
+			}
+		case tag.SliceThickness:
+			if h.SliceThickness == 0 {
+				h.SliceThickness = v.floats(e, 1)[0]
+			}
+		case tag.SpacingBetweenSlices:
+			if h.SpacingBetweenSlices == 0 {
+				h.SpacingBetweenSlices = v.floats(e, 1)[0]
+			}
+		}
+	}
+	return h
+}
 
-func intValue(e *dicom.Element) int {
-	vs := strValues(e)
+// values decodes element values as the Header needs them.
+type values struct {
+	bigEndian bool
+	latin1    bool // SpecificCharacterSet ISO_IR 100
+}
+
+// strs returns an element's values: text split at backslashes with its
+// padding trimmed (ISO 8859-1 text as UTF-8), or binary integers (US, SS,
+// UL, SL) written in decimal.
+func (v values) strs(e dcmguard.Element) []string {
+	if e.Value == nil {
+		return nil
+	}
+	var bo binary.ByteOrder = binary.LittleEndian
+	if v.bigEndian {
+		bo = binary.BigEndian
+	}
+	switch e.VR {
+	case "US", "SS":
+		out := make([]string, 0, len(e.Value)/2)
+		for i := 0; i+2 <= len(e.Value); i += 2 {
+			n := int(bo.Uint16(e.Value[i:]))
+			if e.VR == "SS" {
+				n = int(int16(n))
+			}
+			out = append(out, strconv.Itoa(n))
+		}
+		return out
+	case "UL", "SL":
+		out := make([]string, 0, len(e.Value)/4)
+		for i := 0; i+4 <= len(e.Value); i += 4 {
+			n := int(bo.Uint32(e.Value[i:]))
+			if e.VR == "SL" {
+				n = int(int32(n))
+			}
+			out = append(out, strconv.Itoa(n))
+		}
+		return out
+	}
+	s := string(e.Value)
+	if v.latin1 && !utf8.ValidString(s) {
+		r := make([]rune, len(e.Value))
+		for i, c := range e.Value {
+			r[i] = rune(c)
+		}
+		s = string(r)
+	}
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	parts := strings.Split(s, `\`)
+	for i, p := range parts {
+		parts[i] = strings.TrimRight(strings.TrimSpace(p), "\x00")
+	}
+	return parts
+}
+
+func (v values) str(m map[tag.Tag]dcmguard.Element, t tag.Tag) string {
+	e, ok := m[t]
+	if !ok {
+		return ""
+	}
+	return strings.Join(v.strs(e), `\`)
+}
+
+// int returns the first value as an integer (a decimal string is
+// truncated), or 0.
+func (v values) int(m map[tag.Tag]dcmguard.Element, t tag.Tag) int {
+	e, ok := m[t]
+	if !ok {
+		return 0
+	}
+	vs := v.strs(e)
 	if len(vs) == 0 {
 		return 0
 	}
@@ -257,12 +263,11 @@ func intValue(e *dicom.Element) int {
 	return n
 }
 
-// floatValues returns want numbers, or nil (want > 1) / {0} (want == 1) when
+// floats returns want numbers, or nil (want > 1) / {0} (want == 1) when
 // the element does not hold that many.
-func floatValues(e *dicom.Element, want int) []float64 {
-	vs := strValues(e)
+func (v values) floats(e dcmguard.Element, want int) []float64 {
 	out := make([]float64, 0, want)
-	for _, s := range vs {
+	for _, s := range v.strs(e) {
 		f, err := strconv.ParseFloat(s, 64)
 		if err != nil {
 			break

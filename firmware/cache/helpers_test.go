@@ -107,3 +107,20 @@ func fileSHA(t testing.TB, path string) [32]byte {
 	copy(s[:], h.Sum(nil))
 	return s
 }
+
+// usedTemp counts the files in the temporary folder that hold data: the
+// pool's empty files waiting for an instance do not count.
+func usedTemp(t testing.TB, s *Store) int {
+	t.Helper()
+	ents, err := os.ReadDir(filepath.Join(s.Dir(), TempDir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, e := range ents {
+		if fi, err := e.Info(); err == nil && fi.Size() > 0 {
+			n++
+		}
+	}
+	return n
+}

@@ -16,17 +16,14 @@ import (
 
 // CreateTemp returns a new empty file in the store's temporary folder, on
 // the file system where instances are kept, so PutInstance can rename it into
-// place. It fails with ErrDiskFull below the low free-space watermark, before
-// a byte is received.
+// place. Its name is already durable (slots.go), so the instance written into
+// it needs one fdatasync and no folder sync. It fails with ErrDiskFull below
+// the low free-space watermark, before a byte is received.
 func (s *Store) CreateTemp() (*os.File, error) {
 	if err := s.CheckSpace(); err != nil {
 		return nil, err
 	}
-	f, err := os.CreateTemp(filepath.Join(s.dir, TempDir), "in-*.part")
-	if err != nil {
-		return nil, fmt.Errorf("cache: create temporary file: %w", err)
-	}
-	return f, nil
+	return s.pool.take()
 }
 
 // InstancePath returns the path, relative to the store, where the file of a
@@ -40,13 +37,47 @@ func InstancePath(sopUID string, sum [32]byte) string {
 	return InstanceDir + "/" + x[:2] + "/" + x[:40] + "-" + hex.EncodeToString(sum[:8]) + ".dcm"
 }
 
+// makeInstanceDirs creates the 256 folders instance files go into (the first
+// two hex digits of InstancePath) and makes them durable once, so storing
+// an instance never creates or syncs a folder.
+func (s *Store) makeInstanceDirs() error {
+	root := filepath.Join(s.dir, InstanceDir)
+	made := false
+	for i := range 256 {
+		d := filepath.Join(root, fmt.Sprintf("%02x", i))
+		if _, err := os.Stat(d); err == nil {
+			continue
+		}
+		if err := os.Mkdir(d, 0o750); err != nil && !errors.Is(err, os.ErrExist) {
+			return fmt.Errorf("cache: create folder: %w", err)
+		}
+		made = true
+	}
+	if made {
+		return s.syncDir(root)
+	}
+	return nil
+}
+
 // PutInstance makes a received instance durable and recorded. It takes
-// ownership of f (a complete DICOM Part 10 file, from CreateTemp): it fsyncs
-// it, hashes it, parses its header, renames it into place, fsyncs the folder
-// and commits the record in one Update, then returns nil. On any error f is
-// closed and removed and nothing is recorded. Errors wrap ErrDiskFull (low
-// free space), ErrBadInstance (not DICOM, missing UIDs, or identifiers that
-// disagree with meta) or are I/O errors.
+// ownership of f (a complete DICOM Part 10 file, from CreateTemp, positioned
+// anywhere): on success the file is in place and its record committed, or,
+// with an asynchronous index (Options.IndexDelay), in place and queued for
+// the next batch commit, which a crash cannot lose: Recover adopts a
+// durable file that has no record. On any error f is closed and removed and
+// nothing is recorded. Errors wrap ErrDiskFull (low free space),
+// ErrBadInstance (not DICOM, refused by dcmguard, missing UIDs, or
+// identifiers that disagree with meta) or are I/O errors.
+//
+// The path of a new instance costs one fdatasync: the file's name is durable
+// before it is written (CreateTemp), the folders it is renamed into exist
+// from Open, and a crash that undoes the rename leaves it under its
+// temporary name, where Recover looks too. Hashes come from the SCP, which
+// computed them as the bytes arrived (meta.SHA256, meta.DataSetSHA256); the
+// header is read once, by ParseHeader. An instance that replaces a recorded
+// one with other content (a corrected resend) takes the careful path: the
+// index is flushed, the file renamed and its folder synced, the new record
+// committed, and only then the old file removed.
 func (s *Store) PutInstance(ctx context.Context, f *os.File, meta Received) (err error) {
 	tmp := f.Name()
 	placed := ""
@@ -68,32 +99,28 @@ func (s *Store) PutInstance(ctx context.Context, f *os.File, meta Received) (err
 		return err
 	}
 	if !s.opt.NoSync {
-		if err := f.Sync(); err != nil {
-			return fmt.Errorf("cache: fsync %s: %w", filepath.Base(tmp), err)
+		if err := fdatasync(f); err != nil {
+			return fmt.Errorf("cache: fdatasync %s: %w", filepath.Base(tmp), err)
 		}
 	}
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return fmt.Errorf("cache: rewind %s: %w", filepath.Base(tmp), err)
-	}
-	hasher := sha256.New()
-	size, err := io.Copy(hasher, f)
+	fi, err := f.Stat()
 	if err != nil {
-		return fmt.Errorf("cache: read back %s: %w", filepath.Base(tmp), err)
+		return fmt.Errorf("cache: stat %s: %w", filepath.Base(tmp), err)
 	}
-	var sum [32]byte
-	copy(sum[:], hasher.Sum(nil))
+	size := fi.Size()
 	if meta.Size != 0 && meta.Size != size {
 		return fmt.Errorf("%w: file is %d bytes, the SCP wrote %d", ErrBadInstance, size, meta.Size)
 	}
-	if meta.SHA256 != ([32]byte{}) && meta.SHA256 != sum {
-		return fmt.Errorf("%w: sha256 of the file differs from what the SCP wrote (disk fault?)", ErrBadInstance)
+	sum, dsSum := meta.SHA256, meta.DataSetSHA256
+	if sum == ([32]byte{}) {
+		if sum, err = fileSHA256(f); err != nil {
+			return err
+		}
 	}
-	dsSum, err := dataSetSHA256(f)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return fmt.Errorf("cache: rewind %s: %w", filepath.Base(tmp), err)
+	if dsSum == ([32]byte{}) {
+		if dsSum, err = dataSetSHA256(f); err != nil {
+			return err
+		}
 	}
 	h, err := ParseHeader(f, size)
 	if err != nil {
@@ -114,46 +141,74 @@ func (s *Store) PutInstance(ctx context.Context, f *os.File, meta Received) (err
 	in := Instance{Header: h, Path: InstancePath(h.SOPInstanceUID, sum), Size: size, SHA256: sum, DataSetSHA256: dsSum,
 		ReceivedAt: s.opt.Now(), CallingAE: meta.CallingAE, CalledAE: meta.CalledAE, Remote: meta.Remote}
 
-	// An identical copy already recorded: keep the file we have.
-	var dup bool
-	var old Instance
-	if err := s.View(func(t *Tx) error {
-		o, ok, err := t.Instance(h.SOPInstanceUID)
-		old = o
-		dup = ok && sameContent(o, in)
-		return err
-	}); err != nil {
+	old, known, err := s.current(h.SOPInstanceUID)
+	if err != nil {
 		return err
 	}
-	if dup {
+	if known && sameContent(old, in) {
+		// An identical copy already recorded (or queued): keep the file we have.
 		if err := os.Remove(tmp); err != nil {
 			return fmt.Errorf("cache: remove duplicate %s: %w", filepath.Base(tmp), err)
 		}
 		return nil
 	}
-
 	dst := s.Path(in.Path)
-	if err := os.MkdirAll(filepath.Dir(dst), 0o750); err != nil {
-		return fmt.Errorf("cache: create folder: %w", err)
+	if !known {
+		if err := os.Rename(tmp, dst); err != nil {
+			return fmt.Errorf("cache: rename into place: %w", err)
+		}
+		placed = dst
+		seq := s.idx.add(in)
+		if s.opt.IndexDelay > 0 {
+			return nil
+		}
+		if err := s.idx.wait(seq); err != nil {
+			// The file is durable and the record queued: the next
+			// commit, or Recover, records it. The sender is not told
+			// Success, so it resends, which is a duplicate.
+			placed = ""
+			return err
+		}
+		return nil
 	}
-	if err := s.syncDir(filepath.Dir(filepath.Dir(dst))); err != nil {
+	return s.replace(tmp, dst, old, in, &placed)
+}
+
+// current returns the record of a SOP instance, queued or committed.
+func (s *Store) current(sop string) (Instance, bool, error) {
+	if in, ok := s.idx.lookup(sop); ok {
+		return in, true, nil
+	}
+	var in Instance
+	var ok bool
+	err := s.View(func(t *Tx) error {
+		var err error
+		in, ok, err = t.Instance(sop)
+		return err
+	})
+	return in, ok, err
+}
+
+// replace stores an instance whose SOP Instance UID is recorded with other
+// content, synchronously: the old record must not be lost to a crash
+// before the new one is committed, and the old file goes only after.
+func (s *Store) replace(tmp, dst string, old, in Instance, placed *string) error {
+	if err := s.idx.flush(); err != nil {
 		return err
 	}
 	if err := os.Rename(tmp, dst); err != nil {
 		return fmt.Errorf("cache: rename into place: %w", err)
 	}
 	if in.Path != old.Path {
-		placed = dst
+		*placed = dst
 	}
 	if err := s.syncDir(filepath.Dir(dst)); err != nil {
 		return err
 	}
-	if err := s.Update(func(t *Tx) error {
-		_, err := t.applyInstance(in)
-		return err
-	}); err != nil {
+	if err := s.idx.wait(s.idx.add(in)); err != nil {
 		return fmt.Errorf("cache: record instance: %w", err)
 	}
+	*placed = ""
 	if old.Path != "" && old.Path != in.Path {
 		// The replaced copy; a crash before this leaves an orphan that
 		// Recover removes.
@@ -162,6 +217,20 @@ func (s *Store) PutInstance(ctx context.Context, f *os.File, meta Received) (err
 		}
 	}
 	return nil
+}
+
+// fileSHA256 hashes a whole file (when the caller did not).
+func fileSHA256(f *os.File) ([32]byte, error) {
+	var sum [32]byte
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return sum, fmt.Errorf("cache: rewind %s: %w", filepath.Base(f.Name()), err)
+	}
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return sum, fmt.Errorf("cache: read back %s: %w", filepath.Base(f.Name()), err)
+	}
+	copy(sum[:], h.Sum(nil))
+	return sum, nil
 }
 
 // sameContent reports whether two records of one SOP instance hold the same

@@ -97,8 +97,8 @@ func TestPutInstanceRealSeries(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if ents, _ := os.ReadDir(filepath.Join(s.Dir(), TempDir)); len(ents) != 0 {
-				t.Errorf("%d files left in tmp", len(ents))
+			if n := usedTemp(t, s); n != 0 {
+				t.Errorf("%d written files left in tmp", n)
 			}
 		})
 	}
@@ -187,7 +187,7 @@ func TestPutInstanceRefusals(t *testing.T) {
 			if !errors.Is(err, tc.want) {
 				t.Fatalf("PutInstance = %v, want %v", err, tc.want)
 			}
-			if ents, _ := os.ReadDir(filepath.Join(s.Dir(), TempDir)); len(ents) != 0 {
+			if n := usedTemp(t, s); n != 0 {
 				t.Errorf("temporary file left behind")
 			}
 			s.View(func(tx *Tx) error {

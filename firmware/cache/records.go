@@ -66,7 +66,8 @@ type Received struct {
 	CallingAE, CalledAE                            string
 	Remote                                         string
 	Size                                           int64    // bytes written to the file; 0 = not checked
-	SHA256                                         [32]byte // of the whole file; zero = not checked
+	SHA256                                         [32]byte // of the whole file; zero = not known (PutInstance hashes it)
+	DataSetSHA256                                  [32]byte // of the data set after the meta group; zero = not known
 }
 
 // Series is the state of one series: its attributes (from its first

@@ -57,6 +57,17 @@ type Options struct {
 	// NoSync skips every fsync (files, folders and the database). For tests
 	// of other packages only: a crash can then lose acknowledged instances.
 	NoSync bool
+	// IndexDelay, when positive, makes the index asynchronous: PutInstance
+	// returns once the instance file is durable (one fdatasync), and its
+	// record is committed with the others that arrive within IndexDelay
+	// (one bbolt commit per batch). Until then Recover would adopt the file
+	// after a crash, and Flush commits at once. Zero (the default) commits
+	// each record before PutInstance returns, sharing the commit with
+	// concurrent callers.
+	IndexDelay time.Duration
+	// Indexed, when set, is called after each batch of records is
+	// committed (the daemon wakes intake with it).
+	Indexed func()
 }
 
 // Store is an open cache. Its methods are safe for concurrent use.
@@ -68,6 +79,8 @@ type Store struct {
 	mu   sync.Mutex // guards closed
 	rec  Recovery
 	done bool
+	pool *slotPool
+	idx  *indexer
 }
 
 // Open opens (or creates) the cache in dir, migrates an older schema,
@@ -118,6 +131,12 @@ func Open(dir string, opt Options) (*Store, error) {
 		return nil, err
 	}
 	s.rec = rec
+	if err := s.makeInstanceDirs(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	s.pool = newSlotPool(filepath.Join(dir, TempDir), opt.NoSync)
+	s.idx = newIndexer(s, opt.IndexDelay)
 	return s, nil
 }
 
@@ -175,6 +194,11 @@ func (s *Store) Close() error {
 		return nil
 	}
 	s.done = true
+	ierr := s.idx.close()
+	s.pool.close()
+	if ierr != nil {
+		s.log.Error("cache: closing with unrecorded instances; the next start adopts their files", "err", ierr)
+	}
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("cache: close: %w", err)
 	}

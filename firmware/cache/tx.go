@@ -259,13 +259,8 @@ func (t *Tx) applyInstance(in Instance) (Outcome, error) {
 			if err := t.tx.Bucket(bucketInstances).Delete(EncodeKey(old.StudyInstanceUID, old.SeriesInstanceUID, old.SOPInstanceUID)); err != nil {
 				return 0, err
 			}
-			if prev, ok, err := t.Series(old.StudyInstanceUID, old.SeriesInstanceUID); err != nil {
+			if err := t.moveOut(old, in); err != nil {
 				return 0, err
-			} else if ok {
-				prev.Count--
-				if err := t.PutSeries(prev); err != nil {
-					return 0, err
-				}
 			}
 			outcome = Added
 		}
@@ -341,6 +336,61 @@ func (t *Tx) applyInstance(in Instance) (Outcome, error) {
 		st.LastAt = now
 	}
 	return outcome, t.PutStudy(st)
+}
+
+// moveOut takes an instance out of the series it was recorded in, because
+// the same SOP Instance UID arrived in another series or study (a sender
+// that corrected the patient or study and resent, or one that reuses UIDs:
+// PS3.3 requires them unique, so the last one received wins). A series left
+// empty is removed, and a study left empty has its waiting job skipped,
+// so no empty series is ever selected and no job waits for nothing. The
+// audit log says where the instance went.
+func (t *Tx) moveOut(old, in Instance) error {
+	prev, ok, err := t.Series(old.StudyInstanceUID, old.SeriesInstanceUID)
+	if err != nil || !ok {
+		return err
+	}
+	prev.Count--
+	if prev.Count > 0 {
+		if err := t.PutSeries(prev); err != nil {
+			return err
+		}
+	} else if err := t.tx.Bucket(bucketSeries).Delete(EncodeKey(old.StudyInstanceUID, old.SeriesInstanceUID)); err != nil {
+		return err
+	}
+	where := "another series of the study"
+	if old.StudyInstanceUID != in.StudyInstanceUID {
+		where = "another study"
+	}
+	if err := t.Audit(AuditEvent{Kind: "instance-moved", Study: old.StudyInstanceUID, Series: old.SeriesInstanceUID,
+		Msg: fmt.Sprintf("an instance of series %d was received again in %s; it now belongs there (%d left in this series)",
+			prev.Attrs.SeriesNumber, where, prev.Count)}); err != nil {
+		return err
+	}
+	if old.StudyInstanceUID == in.StudyInstanceUID {
+		return nil
+	}
+	left, err := t.StudySeries(old.StudyInstanceUID)
+	if err != nil || len(left) > 0 {
+		return err
+	}
+	st, ok, err := t.Study(old.StudyInstanceUID)
+	if err != nil || !ok || st.State != StudyReceiving {
+		return err
+	}
+	const why = "every instance of the study was received again under another study"
+	st.State, st.Reason = StudySkipped, why
+	if err := t.PutStudy(st); err != nil {
+		return err
+	}
+	if j, ok, err := t.Job(st.JobID); err != nil {
+		return err
+	} else if ok && j.State == JobWaiting {
+		if _, err := t.SetJobState(j.ID, JobSkipped, why, nil); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func wasCompleteWord(c bool) string {

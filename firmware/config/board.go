@@ -110,6 +110,23 @@ type Inference struct {
 // Storage says where the cache database and instance files live.
 type Storage struct {
 	DataDir string `yaml:"data_dir"`
+	// IndexDelay is how long received instances wait to be recorded in the
+	// database together (one commit per batch). Each is durable on disk
+	// before it is acknowledged; a crash within the delay loses nothing,
+	// since the next start records the files it finds. Zero (left out)
+	// means DefaultIndexDelay.
+	IndexDelay time.Duration `yaml:"index_delay"`
+}
+
+// DefaultIndexDelay is the index batch delay when the board sets none.
+const DefaultIndexDelay = 100 * time.Millisecond
+
+// IndexDelayOrDefault returns IndexDelay, or DefaultIndexDelay when unset.
+func (s Storage) IndexDelayOrDefault() time.Duration {
+	if s.IndexDelay <= 0 {
+		return DefaultIndexDelay
+	}
+	return s.IndexDelay
 }
 
 // Limits bound the resources the daemon may use.
@@ -257,6 +274,9 @@ func (b *Board) check(c *checker) {
 
 	if !filepath.IsAbs(b.Storage.DataDir) {
 		c.addf("storage.data_dir", "storage.data_dir %q must be an absolute path (e.g. /var/lib/metsentry)", b.Storage.DataDir)
+	}
+	if b.Storage.IndexDelay < 0 || b.Storage.IndexDelay > 2*time.Second {
+		c.addf("storage.index_delay", "storage.index_delay %v is out of range (expected 0 to 2s, or leave it out for %v)", b.Storage.IndexDelay, DefaultIndexDelay)
 	}
 	if b.Limits.MaxAssociations < 1 || b.Limits.MaxAssociations > 1024 {
 		c.addf("limits.max_associations", "limits.max_associations %d is out of range (expected 1 to 1024; 32 is usual)", b.Limits.MaxAssociations)

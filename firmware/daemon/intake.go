@@ -8,6 +8,7 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"metsentry/firmware/analyze"
@@ -69,8 +70,17 @@ func (s *Intake) Run(ctx context.Context) error {
 		log = slog.Default()
 	}
 	rt := s.Site.Retention
+	// Instances are recorded in batches (cache.Options.IndexDelay); intake
+	// looks at them once their batch is committed.
+	var indexed atomic.Pointer[func()]
 	store, err := cache.Open(s.Board.Storage.DataDir, cache.Options{
 		MinFreeBytes: uint64(rt.MinFreeMB) << 20, Logger: log,
+		IndexDelay: s.Board.Storage.IndexDelayOrDefault(),
+		Indexed: func() {
+			if f := indexed.Load(); f != nil {
+				(*f)()
+			}
+		},
 	})
 	if err != nil {
 		return fmt.Errorf("daemon: cache: %w", err)
@@ -104,9 +114,23 @@ func (s *Intake) Run(ctx context.Context) error {
 	} else {
 		log.Warn("no model given: studies are received and selected, but ready jobs wait for a daemon with a model")
 	}
-	stored := in.Wake
+	wake := in.Wake
+	indexed.Store(&wake)
+	var stored func()
 	if s.Panel != nil {
-		stored = func() { s.Panel.Receiving(); in.Wake() }
+		stored = s.Panel.Receiving
+	}
+	// A release is when intake judges a series complete by its count or
+	// geometry: every instance acknowledged on the association must be in
+	// the index it reads by then.
+	released := func(remote string) {
+		if err := store.Flush(); err != nil {
+			// Judging by the release would see part of what was sent;
+			// the quiet period decides instead, once the retry records it.
+			log.Error("cache: recording the released association's instances failed", "err", err)
+			return
+		}
+		in.Released(remote)
 	}
 
 	pol, err := dimse.PolicyFromConfig(s.Site, s.Board)
@@ -114,7 +138,7 @@ func (s *Intake) Run(ctx context.Context) error {
 		return fmt.Errorf("daemon: %w", err)
 	}
 	srv := &dimse.Server{Policy: pol, Storage: &cacheStorage{store: store, stored: stored},
-		Logger: slog.New(&releaseHook{Handler: log.Handler(), released: in.Released})}
+		Logger: slog.New(&releaseHook{Handler: log.Handler(), released: released})}
 	addr := net.JoinHostPort(s.Site.Bind, strconv.Itoa(s.Site.Port))
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {

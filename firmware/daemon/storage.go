@@ -29,7 +29,7 @@ func (c *cacheStorage) Store(ctx context.Context, f *os.File, in dimse.Instance)
 	err := c.store.PutInstance(ctx, f, cache.Received{
 		SOPClassUID: in.SOPClassUID, SOPInstanceUID: in.SOPInstanceUID, TransferSyntaxUID: in.TransferSyntaxUID,
 		CallingAE: in.CallingAE, CalledAE: in.CalledAE, Remote: in.Remote.String(),
-		SHA256: in.SHA256, // in.Size counts the data set only, not the file
+		SHA256: in.SHA256, DataSetSHA256: in.DataSetSHA256, // in.Size counts the data set only, not the file
 	})
 	if err == nil && c.stored != nil {
 		c.stored()

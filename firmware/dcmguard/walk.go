@@ -92,6 +92,12 @@ type Element struct {
 	Value []byte
 	// Length is the declared value length.
 	Length uint32
+	// Top is the top-level sequence the element is nested in (the zero Tag
+	// at depth 0), and TopItem the index of its item there: enough to tell
+	// an Enhanced MR instance's shared functional groups from its first
+	// frame's.
+	Top     tag.Tag
+	TopItem int
 }
 
 // MaxValueBytes bounds the values Walk hands to Options.Visit.
@@ -246,6 +252,8 @@ type walker struct {
 	pos      int64 // data set bytes read
 	end      int64 // data set size, or -1 when unknown
 	res      Result
+	top      tag.Tag // the top-level sequence being walked
+	topItem  int     // its item being walked
 }
 
 type header struct {
@@ -437,6 +445,10 @@ func (w *walker) element(h header, at, end int64, depth int) error {
 			}
 			iend = w.pos + int64(h.length)
 		}
+		if depth == 0 {
+			w.top, w.topItem = h.tag, 0
+			defer func() { w.top = tag.Tag{} }()
+		}
 		return w.items(h.tag, iend, depth+1)
 	case h.length == undefinedLength:
 		return malformed("%v (%s) has an undefined length", h.tag, h.vr)
@@ -454,7 +466,7 @@ func (w *walker) element(h header, at, end int64, depth int) error {
 	if w.opt.Want == nil || !w.opt.Want(h.tag, depth) {
 		return w.skip(h.tag, n)
 	}
-	e := Element{Tag: h.tag, VR: h.vr, Depth: depth, Length: h.length}
+	e := Element{Tag: h.tag, VR: h.vr, Depth: depth, Length: h.length, Top: w.top, TopItem: w.topItem}
 	if n <= MaxValueBytes {
 		e.Value = make([]byte, n)
 		if _, err := io.ReadFull(w.r, e.Value); err != nil {
@@ -500,6 +512,9 @@ func (w *walker) items(t tag.Tag, end int64, depth int) error {
 		}
 		if err := w.count(); err != nil {
 			return err
+		}
+		if depth == 1 {
+			w.topItem = n
 		}
 		if l == undefinedLength {
 			if err := w.dataset(-1, depth, true); err != nil {

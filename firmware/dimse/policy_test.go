@@ -90,8 +90,12 @@ func TestStoreHandsOverInstance(t *testing.T) {
 	if in.SHA256 != sha256.Sum256(stored) {
 		t.Error("Instance.SHA256 is not the hash of the stored file")
 	}
+	if in.DataSetSHA256 != sha256.Sum256(file[fm.DataSetOffset:]) {
+		t.Error("Instance.DataSetSHA256 is not the hash of the data set sent")
+	}
 	want := Instance{SOPClassUID: MRImageStorage, SOPInstanceUID: "1.2.3.5", TransferSyntaxUID: ExplicitVRLittleEndian,
-		CallingAE: testPeer, CalledAE: testAE, Remote: in.Remote, Size: int64(len(file)) - fm.DataSetOffset, SHA256: in.SHA256}
+		CallingAE: testPeer, CalledAE: testAE, Remote: in.Remote, Size: int64(len(file)) - fm.DataSetOffset, SHA256: in.SHA256,
+		DataSetSHA256: in.DataSetSHA256}
 	if in != want {
 		t.Errorf("Instance %+v, want %+v", in, want)
 	}

@@ -27,7 +27,8 @@ type scpAssoc struct {
 	contexts map[byte]ContextAC
 	abstract map[byte]string
 	bw       *bufio.Writer
-	hash     hash.Hash
+	hash     hash.Hash // of the file written
+	dsHash   hash.Hash // of the data set as received
 	meta     []byte
 }
 
@@ -202,10 +203,11 @@ func (a *scpAssoc) store(pcid byte, ts string, cmd *Command) (uint16, string, er
 		}
 	}()
 	if a.hash == nil {
-		a.hash = sha256.New()
+		a.hash, a.dsHash = sha256.New(), sha256.New()
 		a.bw = bufio.NewWriterSize(f, 256<<10)
 	}
 	a.hash.Reset()
+	a.dsHash.Reset()
 	a.bw.Reset(f)
 	w := io.MultiWriter(a.bw, a.hash)
 	a.meta = AppendFileMeta(a.meta[:0], FileMeta{SOPClassUID: cmd.AffectedSOPClassUID, SOPInstanceUID: cmd.AffectedSOPInstanceUID,
@@ -214,7 +216,7 @@ func (a *scpAssoc) store(pcid byte, ts string, cmd *Command) (uint16, string, er
 	_, werr := w.Write(a.meta)
 	var n int64
 	if werr == nil {
-		n, err = a.c.readData(pcid, io.MultiWriter(w, &sniff), a.s.pol.MaxDataSetBytes)
+		n, err = a.c.readData(pcid, io.MultiWriter(w, a.dsHash, &sniff), a.s.pol.MaxDataSetBytes)
 	} else {
 		n, err = a.c.readData(pcid, io.Discard, a.s.pol.MaxDataSetBytes)
 		if err == nil || errors.Is(err, errTooLarge) {
@@ -245,6 +247,7 @@ func (a *scpAssoc) store(pcid byte, ts string, cmd *Command) (uint16, string, er
 		CallingAE: a.rq.CallingAE, CalledAE: a.rq.CalledAE, Remote: a.remote, Size: n,
 	}
 	copy(in.SHA256[:], a.hash.Sum(nil))
+	copy(in.DataSetSHA256[:], a.dsHash.Sum(nil))
 	keep = true // Store owns f now.
 	if err := a.s.Storage.Store(context.Background(), f, in); err != nil {
 		var ge *dcmguard.Error

@@ -37,6 +37,7 @@ type Instance struct {
 	Remote                                         netip.AddrPort
 	Size                                           int64    // bytes of the data set as received
 	SHA256                                         [32]byte // of the whole file written to f
+	DataSetSHA256                                  [32]byte // of the data set bytes as received
 }
 
 // DirStorage keeps each instance as Dir/<SOP Instance UID>.dcm through

@@ -33,6 +33,8 @@ var Programs = map[string]string{
 	"dpkg":                  "",        // Debian's own package tools: tools/mkdeb installs
 	"dpkg-deb":              "",        // the .deb into a scratch root
 	"ldd":                   "",        // libc-bin, essential: the scratch root's /bin/sh libraries
+	"sync":                  "",        // coreutils, essential: tools/dimsebench times storescp + sync
+	"strace":                "strace",  // tools/dimsebench -strace: syncs per instance
 }
 
 // Files maps a file a test reads from the system to its Debian package.

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -24,7 +25,10 @@ import (
 
 // TestCrashRecovery runs the real metsentryd binary, sends two real studies
 // to it with dcmtk's storescu, and kills the daemon with SIGKILL at random
-// moments (at least 20 times), restarting it each time. Then every instance
+// moments (at least 20 times; half of them right after a random number of
+// Success responses, so inside an index batch: storage.index_delay is 150 ms
+// here, and the acknowledged instances of the batch are durable files not
+// yet recorded), restarting it each time. Then every instance
 // storescu saw answered Success must be in the cache, its file intact (the
 // recorded sha256, and pixel data equal to the source's), no file may be left
 // unrecorded, and each study must have become ready exactly once.
@@ -63,7 +67,10 @@ func TestCrashRecovery(t *testing.T) {
 	}
 	b := strings.Replace(string(board), "data_dir: /var/lib/metsentry-sim", "data_dir: "+data, 1)
 	b = strings.Replace(b, "library: .cache/ort/1.24.1/linux-x64/libonnxruntime.so.1", "library: "+lib, 1)
-	if b == string(board) || !strings.Contains(b, data) || !strings.Contains(b, lib) {
+	// A long index batch (storage.index_delay): most kills then land while
+	// acknowledged instances wait for their batch's commit.
+	b = strings.Replace(b, "  data_dir: "+data, "  data_dir: "+data+"\n  index_delay: 150ms", 1)
+	if b == string(board) || !strings.Contains(b, data) || !strings.Contains(b, lib) || !strings.Contains(b, "index_delay") {
 		t.Fatal("boards/sim.yaml changed: cannot point its data_dir and library at the test's")
 	}
 	boardFile := filepath.Join(tmp, "board.yaml")
@@ -133,8 +140,15 @@ retention:
 				}
 			}
 		} else {
+			// Half the kills at a random time (association set-up included),
+			// half right after a random number of Success responses: inside
+			// an index batch, with acknowledged instances not yet committed.
 			killAfter := time.Duration(50+rng.IntN(600)) * time.Millisecond
-			out, _ := runStorescu(storescu, port, send, killAfter, func() { d.kill(t) })
+			acks := 0
+			if rng.IntN(2) == 0 && len(send) > 1 {
+				killAfter, acks = 20*time.Second, 1+rng.IntN(len(send)-1)
+			}
+			out, _ := runStorescuKill(storescu, port, send, killAfter, acks, func() { d.kill(t) })
 			recordAcks(out, acked)
 			kills++
 			if bytes.Contains(out, []byte("Sending file")) {
@@ -165,6 +179,9 @@ retention:
 		t.Errorf("only %d kills hit a transfer; the test is not testing what it claims", killsWhileSending)
 	}
 
+	if ents, _ := os.ReadDir(filepath.Join(data, cache.TempDir)); len(ents) != 0 {
+		t.Errorf("%d temporary files left after a clean stop", len(ents))
+	}
 	s, err := cache.Open(data, cache.Options{})
 	if err != nil {
 		t.Fatalf("open the cache after the run: %v", err)
@@ -209,13 +226,16 @@ retention:
 			return err
 		}
 		readies := map[string]int{}
-		recoveries, adopted := 0, 0
+		recoveries, adopted, inBatch := 0, 0, 0
 		if err := tx.AuditEvents(0, func(e cache.AuditEvent) error {
 			switch e.Kind {
 			case "study-ready":
 				readies[e.Study]++
 			case "recover":
 				recoveries++
+				if strings.Contains(e.Msg, "adopted") || strings.Contains(e.Msg, "restored") {
+					inBatch++ // killed with acknowledged instances not yet committed
+				}
 			case "adopt":
 				adopted++
 			}
@@ -223,7 +243,10 @@ retention:
 		}); err != nil {
 			return err
 		}
-		t.Logf("%d restarts found something to repair; %d unrecorded instance files adopted", recoveries, adopted)
+		t.Logf("%d restarts found something to repair; %d of them after a kill inside an index batch; %d unrecorded instance files adopted", recoveries, inBatch, adopted)
+		if inBatch < 3 {
+			t.Errorf("only %d kills landed inside an index batch; the test is not testing what it claims", inBatch)
+		}
 		jobs := map[string][]cache.Job{}
 		if err := tx.Jobs(func(j cache.Job) error { jobs[j.StudyInstanceUID] = append(jobs[j.StudyInstanceUID], j); return nil }); err != nil {
 			return err
@@ -278,12 +301,12 @@ retention:
 	if files != len(records) || files != len(all) {
 		t.Errorf("%d instance files, %d records, %d instances sent", files, len(records), len(all))
 	}
-	if ents, _ := os.ReadDir(filepath.Join(data, cache.TempDir)); len(ents) != 0 {
-		t.Errorf("%d temporary files left after a clean stop", len(ents))
-	}
 }
 
-type daemonProc struct{ cmd *exec.Cmd }
+type daemonProc struct {
+	cmd *exec.Cmd
+	log string // the daemon's log file
+}
 
 func startDaemon(t *testing.T, bin, board, site string, log *os.File, extra ...string) *daemonProc {
 	t.Helper()
@@ -292,7 +315,7 @@ func startDaemon(t *testing.T, bin, board, site string, log *os.File, extra ...s
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start metsentryd: %v", err)
 	}
-	d := &daemonProc{cmd: cmd}
+	d := &daemonProc{cmd: cmd, log: log.Name()}
 	t.Cleanup(func() {
 		if d.cmd.ProcessState == nil {
 			d.cmd.Process.Kill()
@@ -326,7 +349,9 @@ func (d *daemonProc) term(t *testing.T) {
 
 func (d *daemonProc) waitListening(t *testing.T, port int) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
+	// Start-up loads and checks the model before the SCP listens: seconds
+	// on a quiet machine, more on a loaded one; the budget is generous.
+	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
 		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), 200*time.Millisecond)
 		if err == nil {
@@ -334,31 +359,78 @@ func (d *daemonProc) waitListening(t *testing.T, port int) {
 			return
 		}
 		if d.cmd.ProcessState != nil {
-			t.Fatal("metsentryd exited during start-up (see daemon.log)")
+			t.Fatalf("metsentryd exited during start-up; its log ends:\n%s", d.logTail())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	t.Fatal("metsentryd did not listen within 15 s")
+	t.Fatalf("metsentryd did not listen within 60 s; its log ends:\n%s", d.logTail())
+}
+
+// logTail returns the last lines of the daemon's log.
+func (d *daemonProc) logTail() string {
+	raw, err := os.ReadFile(d.log)
+	if err != nil {
+		return err.Error()
+	}
+	return tail(raw)
 }
 
 // runStorescu sends files; with killAfter > 0 it calls kill after that long
 // and then waits for storescu to give up (at most 10 s).
 func runStorescu(bin string, port int, files []string, killAfter time.Duration, kill func()) ([]byte, error) {
+	return runStorescuKill(bin, port, files, killAfter, 0, kill)
+}
+
+// runStorescuKill runs storescu and calls kill killAfter after it starts,
+// or, when acks > 0, as soon as storescu has seen that many Success
+// responses (with killAfter as the deadline).
+func runStorescuKill(bin string, port int, files []string, killAfter time.Duration, acks int, kill func()) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	args := append([]string{"-v", "-aet", "STORESCU", "-aec", "METSENTRY", "-to", "5", "127.0.0.1", fmt.Sprint(port)}, files...)
 	cmd := exec.CommandContext(ctx, bin, args...)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
+	out := &ackWriter{want: acks, reached: make(chan struct{})}
+	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
 	if killAfter > 0 {
-		time.Sleep(killAfter)
+		select {
+		case <-time.After(killAfter):
+		case <-out.reached:
+		}
 		kill()
 	}
 	err := cmd.Wait()
-	return out.Bytes(), err
+	return out.bytes(), err
+}
+
+// ackWriter keeps storescu's output and signals once it holds want
+// Success responses.
+type ackWriter struct {
+	mu      sync.Mutex
+	buf     bytes.Buffer
+	want    int
+	seen    int
+	reached chan struct{}
+}
+
+func (w *ackWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	before := w.seen
+	w.buf.Write(p)
+	w.seen = bytes.Count(w.buf.Bytes(), []byte("Received Store Response (Success)"))
+	if w.want > 0 && before < w.want && w.seen >= w.want {
+		close(w.reached)
+	}
+	return len(p), nil
+}
+
+func (w *ackWriter) bytes() []byte {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return bytes.Clone(w.buf.Bytes())
 }
 
 // recordAcks marks each file storescu saw answered Success.
