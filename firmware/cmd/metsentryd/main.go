@@ -95,11 +95,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "metsentryd: --log-level %q is not a level (use debug, info, warn or error)\n", *level)
 		return 2
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl}))
+	ring := daemon.NewLogRing(logRingLines) // recent lines for metctl diag
+	log := slog.New(slog.NewMultiHandler(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl}), ring.Handler(lvl)))
 	setMemoryLimit(board, log)
 	defer notifySystemd(ctx, site, log)() // systemd.go: READY=1, watchdog pings
 	svc := daemon.NewIntake(site, board, log)
-	services := []daemon.Service{svc}
+	services := append([]daemon.Service{svc}, controlServices(board, boardFile, *sitePath, svc, ring, log)...)
 	if board.Serial.Panel.Device != "" {
 		pan := daemon.NewPanel(ctx, board, serial.Open, log)
 		svc.Panel = pan.Machine
