@@ -84,9 +84,10 @@ type testBox struct {
 	data   string
 }
 
-// startBox runs an intake service (no model) and its control socket until
-// the test ends. destsYAML lists the site's destinations.
-func startBox(t *testing.T, destsYAML string) *testBox {
+// startBox runs an intake service and its control socket until the test
+// ends. destsYAML lists the site's destinations; setup, when not nil,
+// configures the service (a model, a sender, metrics) and may add services.
+func startBox(t *testing.T, destsYAML string, setup func(*Intake, *Control) []Service) *testBox {
 	t.Helper()
 	tmp := t.TempDir()
 	port := testenv.FreePort(t)
@@ -120,9 +121,13 @@ status:
 	log := slog.New(sig)
 	svc := NewIntake(site, board, log)
 	ctl := &Control{Intake: svc, Version: "test", Logs: ring, Log: log, ConfigFiles: map[string]string{"site.yaml": sitePath}}
+	services := []Service{svc, ctl}
+	if setup != nil {
+		services = append(services, setup(svc, ctl)...)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	for _, s := range []Service{svc, ctl} {
+	for _, s := range services {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -254,7 +259,7 @@ func TestDiagHasNoPatientData(t *testing.T) {
 		{"a log line leaks the name", func(log *slog.Logger) { log.Info("study received", "patient", ps[0].name) }, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			b := startBox(t, "  - {name: pacs, ae_title: PACS, host: 127.0.0.1, port: 4242, send: [sr]}")
+			b := startBox(t, "  - {name: pacs, ae_title: PACS, host: 127.0.0.1, port: 4242, send: [sr]}", nil)
 			for i, p := range ps {
 				storeAll(t, b.port, patientStudy(i+1, p, 4))
 			}

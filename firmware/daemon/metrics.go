@@ -112,9 +112,12 @@ func (m *Metrics) observe(e JobEvent) {
 	t := m.jobs[e.Job]
 	switch e.State {
 	case cache.JobRunning:
+		if m.replays[e.Job] {
+			break // a replay's times are the study's age, not the box's speed
+		}
 		t = &jobTimes{}
 		m.jobs[e.Job] = t
-		if store != nil && !m.replays[e.Job] {
+		if store != nil {
 			t.lastImage, t.complete = seriesTimes(store, e.Job)
 			if span(t.lastImage, t.complete) >= 0 {
 				m.stages.WithLabelValues(StageComplete).Observe(span(t.lastImage, t.complete))
