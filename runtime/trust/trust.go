@@ -416,13 +416,41 @@ func KeyGen(rand io.Reader, dir, name string) (string, error) {
 
 // SignWithKeyFile signs manifestPath with the private key file at keyPath.
 func SignWithKeyFile(manifestPath, keyPath string) error {
+	k, err := LoadPrivateKey(keyPath)
+	if err != nil {
+		return err
+	}
+	return Sign(manifestPath, k)
+}
+
+// LoadPrivateKey reads a private key file written by KeyGen.
+func LoadPrivateKey(keyPath string) (ed25519.PrivateKey, error) {
 	b, err := os.ReadFile(keyPath)
 	if err != nil {
-		return fmt.Errorf("trust: %w", err)
+		return nil, fmt.Errorf("trust: %w", err)
 	}
 	k, err := ParsePrivateKey(b)
 	if err != nil {
-		return fmt.Errorf("%s: %w", keyPath, err)
+		return nil, fmt.Errorf("%s: %w", keyPath, err)
 	}
-	return Sign(manifestPath, k)
+	return k, nil
+}
+
+// VerifyMessage checks that sig is the signature of the trusted key keyID
+// over msg. It is the primitive other signed formats (the update bundles of
+// firmware/bundle) build on, so they share the models' trust store, key ids
+// and errors: ErrNoKeys, ErrUntrustedKey (naming the trusted ids) or
+// ErrBadSignature.
+func (s *Store) VerifyMessage(keyID string, msg, sig []byte) error {
+	if s == nil || len(s.keys) == 0 {
+		return fmt.Errorf("%w (install the vendor's key in the trust store folder)", ErrNoKeys)
+	}
+	pub, ok := s.keys[keyID]
+	if !ok {
+		return fmt.Errorf("%w: key %s (trusted: %s)", ErrUntrustedKey, keyID, strings.Join(s.IDs(), ", "))
+	}
+	if len(sig) != ed25519.SignatureSize || !ed25519.Verify(pub, msg, sig) {
+		return fmt.Errorf("%w: the signature by key %s does not verify over this content", ErrBadSignature, keyID)
+	}
+	return nil
 }

@@ -188,3 +188,54 @@ func FuzzParsePublicKey(f *testing.F) {
 		}
 	})
 }
+
+func TestVerifyMessage(t *testing.T) {
+	dir := t.TempDir()
+	id, k := keys(t, dir, "vendor")
+	otherID, other := keys(t, t.TempDir(), "other")
+	store, err := LoadStore(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := []byte("metsentry-bundle-sig-v1\nabc\n")
+	tampered := append([]byte(nil), msg...)
+	tampered[3] ^= 1
+	tests := []struct {
+		name  string
+		store *Store
+		keyID string
+		msg   []byte
+		sig   []byte
+		want  error
+	}{
+		{"signed by a trusted key", store, id, msg, ed25519.Sign(k, msg), nil},
+		{"message changed by one bit", store, id, tampered, ed25519.Sign(k, msg), ErrBadSignature},
+		{"signed by an untrusted key", store, otherID, msg, ed25519.Sign(other, msg), ErrUntrustedKey},
+		{"other key's signature under the trusted id", store, id, msg, ed25519.Sign(other, msg), ErrBadSignature},
+		{"truncated signature", store, id, msg, ed25519.Sign(k, msg)[:10], ErrBadSignature},
+		{"empty store", NewStore(), id, msg, ed25519.Sign(k, msg), ErrNoKeys},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.store.VerifyMessage(tc.keyID, tc.msg, tc.sig)
+			if !errors.Is(err, tc.want) || (tc.want == nil) != (err == nil) {
+				t.Fatalf("VerifyMessage = %v, want %v", err, tc.want)
+			}
+			if errors.Is(err, ErrUntrustedKey) && !strings.Contains(err.Error(), id) {
+				t.Fatalf("untrusted-key error does not name the trusted key %s: %v", id, err)
+			}
+		})
+	}
+}
+
+func TestLoadPrivateKey(t *testing.T) {
+	dir := t.TempDir()
+	id, _ := keys(t, dir, "vendor")
+	k, err := LoadPrivateKey(filepath.Join(dir, "vendor.key"))
+	if err != nil || KeyID(k.Public().(ed25519.PublicKey)) != id {
+		t.Fatalf("LoadPrivateKey: %v, id mismatch", err)
+	}
+	if _, err := LoadPrivateKey(filepath.Join(dir, "vendor.pub")); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("a public key file read as private: %v, want ErrMalformed", err)
+	}
+}

@@ -3,11 +3,14 @@
 //
 //	metsentryd --board sim --site /etc/metsentry/site.yaml --model models/metnet/metnet-fp32.manifest.json --trust models/trust
 //	metsentryd --check --board boards/jetson-orin-nano.yaml [--site site.yaml] [--probe]
+//	metsentryd --selftest --board sim --model models/metnet/metnet-int8.manifest.json --trust models/trust
 //
 // --board takes a built-in board name (see boards/) or a file path. --model
 // (repeatable: preferred first) names signed model manifests and --trust the
 // folder of public keys they must be signed with; without --model the daemon
-// receives and selects studies but analyses none.
+// receives and selects studies but analyses none. --selftest runs the
+// built-in phantom study through the models (firmware/selftest) and exits 0
+// when it passes, 1 when it fails.
 package main
 
 import (
@@ -44,6 +47,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	boardArg := fs.String("board", "", "built-in board name ("+fmt.Sprint(boards.Names())+") or board file path")
 	sitePath := fs.String("site", "", "site file path")
 	check := fs.Bool("check", false, "check the board (and site) files, print every problem, exit 0 or 1")
+	selfTest := fs.Bool("selftest", false, "run the built-in self-test (a phantom study through --model on this board), print the report, exit 0 when it passes, 1 when it fails")
 	probe := fs.Bool("probe", false, "with --check: also check on this machine that the board's devices exist, its data folder can be written and the site's bind address is local")
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	var models stringList
@@ -66,7 +70,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if *sitePath != "" {
 		site, err = config.LoadSite(*sitePath)
 		problems = append(problems, config.AsProblems(err)...)
-	} else if !*check {
+	} else if !*check && !*selfTest {
 		problems = append(problems, config.Problem{File: "metsentryd", Msg: "--site is required to run (the site file with AE title, peers and destinations)"})
 	}
 	if *check && *probe && board != nil && len(problems) == 0 {
@@ -94,6 +98,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err := lvl.UnmarshalText([]byte(*level)); err != nil {
 		fmt.Fprintf(stderr, "metsentryd: --log-level %q is not a level (use debug, info, warn or error)\n", *level)
 		return 2
+	}
+	if *selfTest {
+		log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl}))
+		return runSelfTest(ctx, board, models, *trustDir, stdout, log) // selftest.go
 	}
 	ring := daemon.NewLogRing(logRingLines) // recent lines for metctl diag
 	log := slog.New(slog.NewMultiHandler(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl}), ring.Handler(lvl)))
