@@ -28,6 +28,10 @@ const (
 	CmdReplay      = "replay"      // args: study instance UID or job id; result Replay
 	CmdDiag        = "diag"        // no args; result Diag
 	CmdSelftest    = "selftest"    // no args; result Selftest
+	// CmdModelInstall installs a signed update bundle into the slot not in
+	// use and self-tests it; args: the bundle's path on the box; result
+	// Install.
+	CmdModelInstall = "model-install"
 )
 
 // Request is one command to the daemon.
@@ -106,8 +110,18 @@ type Diag struct {
 	Data []byte `json:"data"`
 }
 
-// Selftest is the outcome of the built-in phantom study through the model.
+// Selftest is the outcome of the built-in phantom study through the model
+// (firmware/selftest), opened again from its files.
 type Selftest struct {
 	Passed bool   `json:"passed"`
-	Detail string `json:"detail"`
+	Report string `json:"report"` // one line per lesion, then PASS or FAIL with every reason
+}
+
+// Install is what a passed install did (firmware/update.Result).
+type Install struct {
+	Version         string `json:"version"`
+	Slot            string `json:"slot"`
+	KeyID           string `json:"key_id"`
+	Previous        string `json:"previous,omitempty"`
+	PreviousVersion string `json:"previous_version,omitempty"`
 }

@@ -63,9 +63,12 @@ type Control struct {
 	// ConfigFiles are the board and site files diag copies, by the name
 	// they get in the bundle (e.g. "site.yaml").
 	ConfigFiles map[string]string
-	// Selftest runs the built-in phantom study through the model; nil
-	// means this daemon has none.
+	// Selftest runs the built-in phantom study through the model, opened
+	// again from its files; nil means this daemon has no model.
 	Selftest func(ctx context.Context) (control.Selftest, error)
+	// Install installs a signed update bundle (firmware/update), telling
+	// progress each step; nil means this daemon cannot install.
+	Install func(ctx context.Context, bundle string, progress func(step string)) (control.Install, error)
 	// Dialer opens the C-ECHO association (zero value: plain TCP).
 	Dialer dimse.Dialer
 	Log    *slog.Logger
@@ -73,6 +76,8 @@ type Control struct {
 	Now func() time.Time
 
 	started time.Time
+	// installing is held while an install runs: one at a time.
+	installing sync.Mutex
 }
 
 // Name implements Service.
@@ -119,10 +124,10 @@ func (c *Control) now() time.Time {
 
 func (c *Control) handle(ctx context.Context, req control.Request, w *control.Writer) (any, error) {
 	nargs := map[string]int{control.CmdStatus: 0, control.CmdEcho: 1, control.CmdDestination: 1,
-		control.CmdReplay: 1, control.CmdDiag: 0, control.CmdSelftest: 0}
+		control.CmdReplay: 1, control.CmdDiag: 0, control.CmdSelftest: 0, control.CmdModelInstall: 1}
 	n, ok := nargs[req.Cmd]
 	if !ok {
-		return nil, fmt.Errorf("daemon: unknown control command %q (this daemon knows status, echo, destination, replay, diag, selftest)", req.Cmd)
+		return nil, fmt.Errorf("daemon: unknown control command %q (this daemon knows status, echo, destination, replay, diag, selftest, model-install)", req.Cmd)
 	}
 	if len(req.Args) != n {
 		return nil, fmt.Errorf("daemon: %s takes %d argument(s), got %d", req.Cmd, n, len(req.Args))
@@ -146,8 +151,21 @@ func (c *Control) handle(ctx context.Context, req control.Request, w *control.Wr
 		if c.Selftest == nil {
 			return nil, errors.New("daemon: this daemon has no self-test (it was started without a model)")
 		}
-		w.Text("running the built-in phantom study through the model")
+		w.Text("running the built-in phantom study through the model (opened again from its files)")
 		return c.Selftest(ctx)
+	case control.CmdModelInstall:
+		if c.Install == nil {
+			return nil, errors.New("daemon: this daemon cannot install bundles (no trust store or data folder for the slots)")
+		}
+		if !c.installing.TryLock() {
+			return nil, errors.New("daemon: an install is already running; wait for it to end")
+		}
+		defer c.installing.Unlock()
+		step := int64(0)
+		return c.Install(ctx, req.Args[0], func(s string) {
+			step++
+			w.Progress(step, 4, s) // verify, unpack, switch, self-test (then roll back, if it failed)
+		})
 	}
 	return nil, nil
 }

@@ -225,13 +225,24 @@ func untar(t *testing.T, data []byte) map[string][]byte {
 // identityHits lists where any of the patients' name, ID or birth date
 // appears in files (case-insensitive, and the name's parts on their own).
 func identityHits(files map[string][]byte, ps []patient) []string {
+	return identityHitsIn(files, ps, true)
+}
+
+// identityHitsIn is identityHits; parts says whether the parts of each
+// name count on their own.
+func identityHitsIn(files map[string][]byte, ps []patient, parts bool) []string {
 	var hits []string
 	for name, b := range files {
 		low := bytes.ToLower(b)
 		for _, p := range ps {
 			needles := []string{p.name, p.id, p.birth}
-			needles = append(needles, strings.Split(p.name, "^")...)
+			if parts {
+				needles = append(needles, strings.Split(p.name, "^")...)
+			}
 			for _, n := range needles {
+				if n == "" {
+					continue
+				}
 				if bytes.Contains(low, bytes.ToLower([]byte(n))) {
 					hits = append(hits, fmt.Sprintf("%s holds %q", name, n))
 				}

@@ -18,12 +18,15 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
+	"github.com/suyashkumar/dicom"
+	"github.com/suyashkumar/dicom/pkg/tag"
 
 	"metsentry/firmware/cache"
 	"metsentry/firmware/config"
@@ -250,4 +253,45 @@ func TestMetricsAfterAStudy(t *testing.T) {
 	if r.FromJob == 0 || r.Job <= r.FromJob {
 		t.Errorf("replay %+v; want a new job after the first", r)
 	}
+
+	// After a whole analysis, its logs and job reasons included, the
+	// diagnostics bundle still holds none of the study's identity.
+	ds, err := dicom.ParseFile(files(t, study)[0], nil, dicom.SkipPixelData())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var vals []string
+	for _, tg := range []tag.Tag{tag.PatientName, tag.PatientID, tag.PatientBirthDate} {
+		e, err := ds.FindElementByTag(tg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, _ := e.Value.GetValue().([]string)
+		if len(v) != 1 || len(v[0]) < 6 {
+			t.Fatalf("the study's %v is %q: the scan below would prove nothing", tg, v)
+		}
+		vals = append(vals, v[0])
+	}
+	id := patient{name: vals[0], id: vals[1], birth: vals[2]}
+	var d control.Diag
+	if err := control.Call(ctx, b.socket, control.Request{Cmd: control.CmdDiag}, nil, &d); err != nil {
+		t.Fatal(err)
+	}
+	bundle := untar(t, d.Data)
+	if hits := identityHitsIn(bundle, []patient{id}, false); len(hits) > 0 {
+		t.Errorf("patient identity in the diagnostics bundle: %v", hits)
+	}
+	if !bytes.Contains(bundle[strings.TrimSuffix(d.Name, ".tar.gz")+"/logs.txt"], []byte("study analysed")) {
+		t.Error("the bundle's logs do not hold the analysis")
+	}
+}
+
+// files lists a phantom study's DICOM files.
+func files(t *testing.T, dir string) []string {
+	t.Helper()
+	fs, _ := filepath.Glob(filepath.Join(dir, "s*", "*.dcm"))
+	if len(fs) == 0 {
+		t.Fatalf("no DICOM files under %s", dir)
+	}
+	return fs
 }

@@ -9,6 +9,8 @@
 //	metctl replay <study UID|job>  analyse a study again and deliver; its results keep their UIDs, so the PACS replaces them
 //	metctl diag [-o file]          a tar.gz of config, versions, recent logs and metrics, with no patient data
 //	metctl rules test <dir> [--site file]  dry run of the site's series rules on a folder of DICOM files (no daemon needed)
+//	metctl selftest                the built-in phantom study (firmware/selftest) through the daemon's model, opened again from its files
+//	metctl model install <bundle>  verify a signed update bundle, install it into the slot not in use, self-test it, roll back on failure
 //
 // Global flags come before the command: --socket (default
 // /var/lib/metsentry/run/control.sock, or $METSENTRY_SOCKET). When the

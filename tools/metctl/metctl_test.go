@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -15,6 +16,7 @@ import (
 
 	"metsentry/boards"
 	"metsentry/firmware/config"
+	"metsentry/firmware/control"
 	"metsentry/firmware/daemon"
 	"metsentry/firmware/dcmguard/dcmguardtest"
 	"metsentry/firmware/dimse"
@@ -63,7 +65,7 @@ func startPACS(t *testing.T) (int, string) {
 // startBox runs a daemon's intake service (no model) and control socket
 // with destinations pacs (at pacsPort) and down (nothing listens), and
 // returns the socket path.
-func startBox(t *testing.T, pacsPort int) string {
+func startBox(t *testing.T, pacsPort int, setup ...func(*daemon.Control)) string {
 	t.Helper()
 	tmp := t.TempDir()
 	site, err := config.ParseSite("site.yaml", []byte(fmt.Sprintf(`ae_title: METSENTRY
@@ -91,6 +93,9 @@ status:
 	log := slog.New(ctlSig)
 	svc := daemon.NewIntake(site, board, log)
 	ctl := &daemon.Control{Intake: svc, Version: "test", Log: log, Logs: daemon.NewLogRing(100)}
+	for _, f := range setup {
+		f(ctl)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	for _, s := range []daemon.Service{svc, ctl} {
@@ -212,5 +217,60 @@ func TestRulesTest(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// selftest prints the daemon's report and exits 1 when it failed; model
+// install passes the bundle's absolute path and prints what was installed,
+// or the daemon's refusal.
+func TestSelftestAndInstall(t *testing.T) {
+	pass := true
+	var gotPath string
+	socket := startBox(t, testenv.FreePort(t), func(c *daemon.Control) {
+		c.Selftest = func(context.Context) (control.Selftest, error) {
+			if pass {
+				return control.Selftest{Passed: true, Report: "3 lesions found\nPASS\n"}, nil
+			}
+			return control.Selftest{Report: "FAIL: the model could not be opened: metnet-fp32.onnx hashes to 00\n"}, nil
+		}
+		c.Install = func(_ context.Context, path string, progress func(string)) (control.Install, error) {
+			gotPath = path
+			for _, s := range []string{"verify", "unpack", "switch", "self-test"} {
+				progress(s)
+			}
+			if strings.Contains(path, "bad") {
+				return control.Install{}, errors.New("update: bundle refused: bundle: signed by a key that is not trusted")
+			}
+			return control.Install{Version: "1.4.0", Slot: "b", KeyID: "k1", Previous: "a", PreviousVersion: "1.3.0"}, nil
+		}
+	})
+	dir := t.TempDir()
+	good, bad := filepath.Join(dir, "good.bundle"), filepath.Join(dir, "bad.bundle")
+	os.WriteFile(good, []byte("x"), 0o644)
+	os.WriteFile(bad, []byte("x"), 0o644)
+	t.Chdir(dir)
+	for _, tc := range []struct {
+		name     string
+		pass     bool
+		args     []string
+		wantCode int
+		want     string
+	}{
+		{"selftest passes", true, []string{"selftest"}, 0, "PASS"},
+		{"selftest fails", false, []string{"selftest"}, 1, "FAIL: the model could not be opened"},
+		{"install", true, []string{"model", "install", "good.bundle"}, 0, "installed 1.4.0 in slot b (was 1.3.0 in slot a)"},
+		{"install refused", true, []string{"model", "install", "bad.bundle"}, 1, "signed by a key that is not trusted"},
+		{"install a missing file", true, []string{"model", "install", "none.bundle"}, 1, "none.bundle"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pass = tc.pass
+			code, out, errs := metctl(t, append([]string{"--quiet", "--socket", socket}, tc.args...)...)
+			if code != tc.wantCode || !strings.Contains(out+errs, tc.want) {
+				t.Fatalf("exit %d, stdout:\n%s\nstderr:\n%s\nwant exit %d and %q", code, out, errs, tc.wantCode, tc.want)
+			}
+		})
+	}
+	if gotPath != bad {
+		t.Errorf("the daemon was given %q; want the absolute path %q", gotPath, bad)
 	}
 }

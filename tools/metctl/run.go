@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -24,6 +25,8 @@ commands:
   replay <study UID | job id>    analyse a study again and deliver its results
   diag [-o file]                 write a diagnostics tar.gz (no patient data)
   rules test <dir> [--site file] which series the site's rules would pick from dir
+  selftest                       the built-in phantom study through the daemon's model
+  model install <bundle>         install a signed update bundle (A/B slot, self-tested)
 `
 
 // errUsage marks a command line that is wrong (exit status 2).
@@ -104,6 +107,16 @@ func (a *app) command(ctx context.Context, cmd string, args []string) error {
 			return fmt.Errorf("%w: diag takes only -o file", errUsage)
 		}
 		return a.diag(ctx, *out)
+	case "selftest":
+		if err := need(0, "no arguments"); err != nil {
+			return err
+		}
+		return a.selftest(ctx)
+	case "model":
+		if len(args) != 2 || args[0] != "install" {
+			return fmt.Errorf("%w: model has one subcommand: model install <bundle>", errUsage)
+		}
+		return a.install(ctx, args[1])
 	case "rules":
 		if len(args) == 0 || args[0] != "test" {
 			return fmt.Errorf("%w: rules has one subcommand: rules test <dir>", errUsage)
@@ -234,5 +247,44 @@ func (a *app) diag(ctx context.Context, out string) error {
 		return fmt.Errorf("metctl: %w", err)
 	}
 	fmt.Fprintf(a.stdout, "%s: %d bytes (config, versions, status, jobs, recent logs, metrics; no patient data)\n", out, len(d.Data))
+	return nil
+}
+
+// errFailed is a self-test that ran and failed: its report says why.
+var errFailed = errors.New("metctl: the self-test FAILED (see the report above)")
+
+func (a *app) selftest(ctx context.Context) error {
+	var r control.Selftest
+	if err := a.call(ctx, control.Request{Cmd: control.CmdSelftest}, &r); err != nil {
+		return err
+	}
+	fmt.Fprint(a.stdout, r.Report)
+	if !strings.HasSuffix(r.Report, "\n") {
+		fmt.Fprintln(a.stdout)
+	}
+	if !r.Passed {
+		return errFailed
+	}
+	return nil
+}
+
+func (a *app) install(ctx context.Context, bundle string) error {
+	abs, err := filepath.Abs(bundle)
+	if err != nil {
+		return fmt.Errorf("metctl: %w", err)
+	}
+	if _, err := os.Stat(abs); err != nil {
+		return fmt.Errorf("metctl: %w", err)
+	}
+	var r control.Install
+	if err := a.call(ctx, control.Request{Cmd: control.CmdModelInstall, Args: []string{abs}}, &r); err != nil {
+		return err
+	}
+	was := "first install"
+	if r.Previous != "" {
+		was = fmt.Sprintf("was %s in slot %s", r.PreviousVersion, r.Previous)
+	}
+	fmt.Fprintf(a.stdout, "installed %s in slot %s (%s), signed by %s; self-test passed. Restart the service to run it: sudo systemctl restart metsentry\n",
+		r.Version, r.Slot, was, r.KeyID)
 	return nil
 }

@@ -1,30 +1,82 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"time"
 
 	"metsentry/firmware/config"
+	"metsentry/firmware/control"
 	"metsentry/firmware/daemon"
+	"metsentry/firmware/selftest"
+	"metsentry/firmware/update"
 	"metsentry/hal/thermal"
+	"metsentry/runtime/trust"
 )
 
 // logRingLines is how many recent log lines metctl diag collects.
 const logRingLines = 5000
 
+// controlArgs is what the control socket needs from the command line.
+type controlArgs struct {
+	board             *config.Board
+	boardArg          string // as given: a built-in name or a path
+	boardFile         string
+	sitePath          string
+	models            []string
+	trustDir          string
+	ring              *daemon.LogRing
+	installSelfTestIn time.Duration
+}
+
 // controlServices returns the control socket for tools/metctl and, when
 // the site sets status.listen, the Prometheus status endpoint, both reading
-// svc. The board's thermal zones that open feed the temperature.
-func controlServices(board *config.Board, boardFile, sitePath string, svc *daemon.Intake, ring *daemon.LogRing, log *slog.Logger) []daemon.Service {
+// svc. The board's thermal zones that open feed the temperature. With
+// models, metctl selftest runs firmware/selftest on them (opened again from
+// their files, as --selftest does) and metctl model install installs a
+// signed bundle into the A/B slots under the data folder (firmware/update).
+func controlServices(a controlArgs, svc *daemon.Intake, log *slog.Logger) []daemon.Service {
+	board := a.board
 	temp := hottest(board, log)
-	files := map[string]string{"site.yaml": sitePath}
-	if filepath.Ext(boardFile) != "" {
-		files["board.yaml"] = boardFile
+	files := map[string]string{"site.yaml": a.sitePath}
+	if filepath.Ext(a.boardFile) != "" {
+		files["board.yaml"] = a.boardFile
 	}
-	ctl := &daemon.Control{Intake: svc, Version: equipment(board).SoftwareVersion, Temperature: temp, Logs: ring,
+	ctl := &daemon.Control{Intake: svc, Version: equipment(board).SoftwareVersion, Temperature: temp, Logs: a.ring,
 		ConfigFiles: files, Log: log}
+	if len(a.models) > 0 {
+		open := selftestOpener(board, a.models, a.trustDir, log)
+		ctl.Selftest = func(ctx context.Context) (control.Selftest, error) {
+			r := selftest.Open(ctx, open)
+			return control.Selftest{Passed: r.Passed, Report: r.String()}, nil
+		}
+	}
+	ctl.Install = func(ctx context.Context, path string, progress func(string)) (control.Install, error) {
+		store, err := trust.LoadStore(a.trustDir)
+		if err != nil {
+			return control.Install{}, fmt.Errorf("metsentryd: --trust %s: %w", a.trustDir, err)
+		}
+		trustAbs, err := filepath.Abs(a.trustDir)
+		if err != nil {
+			return control.Install{}, fmt.Errorf("metsentryd: %w", err)
+		}
+		boardArg := a.boardArg // a built-in name, or a path the slot's binary must find from its own folder
+		if filepath.Ext(boardArg) != "" {
+			if boardArg, err = filepath.Abs(boardArg); err != nil {
+				return control.Install{}, fmt.Errorf("metsentryd: %w", err)
+			}
+		}
+		slots := &update.Slots{Root: filepath.Join(board.Storage.DataDir, "slots"), Store: store, Log: log, Progress: progress,
+			SelfTest: update.ExecSelfTest(update.DaemonArgs(boardArg, trustAbs), a.installSelfTestIn)}
+		res, err := slots.Install(ctx, path)
+		if err != nil {
+			return control.Install{}, err
+		}
+		return control.Install{Version: res.Version, Slot: res.Slot, KeyID: res.KeyID, Previous: res.Previous, PreviousVersion: res.PreviousVersion}, nil
+	}
 	services := []daemon.Service{ctl}
 	if addr := svc.Site.Status.Listen; addr != "" {
 		m := daemon.NewMetrics(svc)

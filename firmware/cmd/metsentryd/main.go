@@ -24,6 +24,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	"metsentry/boards"
 	"metsentry/firmware/analyze"
@@ -108,7 +109,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	setMemoryLimit(board, log)
 	defer notifySystemd(ctx, site, log)() // systemd.go: READY=1, watchdog pings
 	svc := daemon.NewIntake(site, board, log)
-	services := append([]daemon.Service{svc}, controlServices(board, boardFile, *sitePath, svc, ring, log)...)
+	services := append([]daemon.Service{svc}, controlServices(controlArgs{board: board, boardArg: *boardArg, boardFile: boardFile,
+		sitePath: *sitePath, models: models, trustDir: *trustDir, ring: ring, installSelfTestIn: 10 * time.Minute}, svc, log)...)
 	if board.Serial.Panel.Device != "" {
 		pan := daemon.NewPanel(ctx, board, serial.Open, log)
 		svc.Panel = pan.Machine
