@@ -76,8 +76,9 @@ type Control struct {
 	Now func() time.Time
 
 	started time.Time
-	// installing is held while an install runs: one at a time.
-	installing sync.Mutex
+	// installing is held while an install runs, selftesting while a
+	// self-test does: one of each at a time (each opens a second model).
+	installing, selftesting sync.Mutex
 }
 
 // Name implements Service.
@@ -151,6 +152,10 @@ func (c *Control) handle(ctx context.Context, req control.Request, w *control.Wr
 		if c.Selftest == nil {
 			return nil, errors.New("daemon: this daemon has no self-test (it was started without a model)")
 		}
+		if !c.selftesting.TryLock() {
+			return nil, errors.New("daemon: a self-test is already running; wait for it to end")
+		}
+		defer c.selftesting.Unlock()
 		w.Text("running the built-in phantom study through the model (opened again from its files)")
 		return c.Selftest(ctx)
 	case control.CmdModelInstall:
