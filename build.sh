@@ -175,13 +175,15 @@ cmd_package() {
   pkg_stage=$(mktemp -d)
   local stage=$pkg_stage
   trap 'rm -rf "${ort_tmp:-}" "${pkg_stage:-}"' EXIT
-  say "metsentryd for amd64 and arm64"
+  say "metsentryd and metctl for amd64 and arm64"
   go build -o "$stage/amd64/metsentryd" ./firmware/cmd/metsentryd
   CGO_ENABLED=1 GOOS=linux GOARCH=arm64 CC=aarch64-linux-gnu-gcc go build -o "$stage/arm64/metsentryd" ./firmware/cmd/metsentryd
+  CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go build -o "$stage/amd64/metctl" ./tools/metctl
+  CGO_ENABLED=0 GOOS=linux GOARCH=arm64 go build -o "$stage/arm64/metctl" ./tools/metctl
   go build -o "$stage/mkdeb" ./tools/mkdeb
   mkdir -p dist
-  "$stage/mkdeb" -arch amd64 -version "$version" -daemon "$stage/amd64/metsentryd" -ort "$ortdir/linux-x64/libonnxruntime.so.1" -out dist
-  "$stage/mkdeb" -arch arm64 -version "$version" -daemon "$stage/arm64/metsentryd" -ort "$ortdir/linux-arm64/libonnxruntime.so.1" -out dist
+  "$stage/mkdeb" -arch amd64 -version "$version" -daemon "$stage/amd64/metsentryd" -ctl "$stage/amd64/metctl" -ort "$ortdir/linux-x64/libonnxruntime.so.1" -out dist
+  "$stage/mkdeb" -arch arm64 -version "$version" -daemon "$stage/arm64/metsentryd" -ctl "$stage/arm64/metctl" -ort "$ortdir/linux-arm64/libonnxruntime.so.1" -out dist
 }
 
 cmd_demo() {

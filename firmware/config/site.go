@@ -21,6 +21,8 @@ type Site struct {
 	Retention    Retention     `yaml:"retention"` // site_rules.go
 	// TLS, when set, makes the SCP speak the DICOM TLS profile (tls.go).
 	TLS *SiteTLS `yaml:"tls"`
+	// Status is the Prometheus status endpoint (site_status.go).
+	Status StatusEndpoint `yaml:"status"`
 }
 
 // Peer is a calling AE that may send studies, and the addresses it may come from.
@@ -72,7 +74,7 @@ func LoadSite(path string) (*Site, error) {
 func ParseSite(name string, data []byte) (*Site, error) {
 	s := Site{Port: DefaultPort, Bind: "0.0.0.0", Completeness: Completeness{
 		QuietPeriod: DefaultQuietPeriod, MaxWait: DefaultMaxWait, OnTimeout: "proceed"},
-		Rules: DefaultRules(), Retention: DefaultRetention()}
+		Rules: DefaultRules(), Retention: DefaultRetention(), Status: StatusEndpoint{Listen: DefaultStatusListen}}
 	root, ps := decode(name, data, &s, siteSection)
 	if root == nil {
 		return nil, ps
@@ -91,7 +93,7 @@ func siteSection(typ string) string {
 		"config.Completeness": " in completeness",
 		"config.Rules":        " in rules", "config.VisibleRule": " in rules.visible", "config.T1Rule": " in rules.t1_fallback",
 		"config.SeriesFilter": " in a rule filter", "config.SeriesMatch": " in a rule match", "config.Retention": " in retention",
-		"config.SplitRule": " in rules.visible.split", "config.SiteTLS": " in tls",
+		"config.SplitRule": " in rules.visible.split", "config.SiteTLS": " in tls", "config.StatusEndpoint": " in status",
 	}[typ]
 }
 
@@ -181,6 +183,7 @@ func (s *Site) check(c *checker) {
 	if s.TLS != nil {
 		s.TLS.check(c)
 	}
+	s.Status.check(c)
 }
 
 // ParsePeerAddress parses an allowed-peer address: a single IP or a CIDR prefix.

@@ -7,7 +7,12 @@
 // decides completeness and selection; when a model is given, the pipeline
 // (pipeline.go) runs each ready job through firmware/analyze and delivers
 // its results with firmware/outbox, whose queue is kept in the cache
-// (deliveries), every job step recorded before the next starts. Each stage is
+// (deliveries), every job step recorded before the next starts. Control
+// (control.go, diag.go) serves the local control socket tools/metctl talks
+// to (firmware/control): status, C-ECHO, replay, the diagnostics bundle,
+// the self-test and bundle installs; Metrics (metrics.go), fed by the
+// pipeline's job events and the cache, is the Prometheus status endpoint.
+// Both read the open cache the intake service shares with them. Each stage is
 // a package with a small interface; the daemon owns their lifecycle (start
 // order, graceful stop) and turns their health and results into the
 // panel state. Optional hardware that fails to start is logged and shown as a

@@ -42,7 +42,10 @@ type Intake struct {
 	Panel Panel
 	// Events, when set, is told every job step (tests, the console).
 	Events func(JobEvent)
+	// Metrics, when set, counts every job step (metrics.go; NewMetrics).
+	Metrics *Metrics
 
+	live  live // the open cache and pipeline, for the control socket (control.go)
 	mu    sync.Mutex
 	fault error
 }
@@ -104,7 +107,7 @@ func (s *Intake) Run(ctx context.Context) error {
 		if pol == (outbox.Policy{}) {
 			pol = outbox.DefaultPolicy
 		}
-		if pl, err = newPipeline(store, s.Analyzer, s.Site.Destinations, sender, pol, log, s.Panel, s.Events); err != nil {
+		if pl, err = newPipeline(store, s.Analyzer, s.Site.Destinations, sender, pol, log, s.Panel, s.events()); err != nil {
 			return err
 		}
 		if err := pl.restore(); err != nil {
@@ -114,6 +117,8 @@ func (s *Intake) Run(ctx context.Context) error {
 	} else {
 		log.Warn("no model given: studies are received and selected, but ready jobs wait for a daemon with a model")
 	}
+	s.live.set(store, pl)
+	defer s.live.set(nil, nil)
 	wake := in.Wake
 	indexed.Store(&wake)
 	var stored func()

@@ -25,6 +25,7 @@ import (
 // inference.library; the unit names the model and trust folders.
 const (
 	BinPath    = "/usr/bin/metsentryd"
+	CtlPath    = "/usr/bin/metctl"
 	LibDir     = "/usr/lib/metsentry"
 	LibPath    = LibDir + "/libonnxruntime.so.1"
 	ShareDir   = "/usr/share/metsentry"
@@ -49,6 +50,7 @@ type Spec struct {
 	Maintainer string    // "name <email>"
 	Root       string    // the repository: models/, boards, tools/mkdeb/debian/, the site example
 	Daemon     string    // metsentryd built for Arch
+	Ctl        string    // metctl built for Arch (pure Go); "" leaves it out
 	ORT        string    // libonnxruntime.so.1 for Arch
 	MTime      time.Time // every file's time, for a reproducible package
 	Work       string    // a scratch folder for generated files
@@ -158,6 +160,12 @@ func contents(s Spec, board string) (files.Contents, error) {
 		file(filepath.Join(s.Root, "README.md"), DocDir+"/README.md", 0o644),
 		file(filepath.Join(s.Root, "models", "MODEL.md"), DocDir+"/MODEL.md", 0o644),
 		{Destination: DataDir, Type: files.TypeDir, FileInfo: &files.ContentFileInfo{Mode: 0o750}},
+	}
+	if s.Ctl != "" {
+		if _, _, err := checkELF(s.Ctl, s.Arch); err != nil {
+			return nil, err
+		}
+		c = append(c, file(s.Ctl, CtlPath, 0o755))
 	}
 	for _, cf := range []*files.Content{
 		file(defaultsFile, DefaultsTo, 0o644),

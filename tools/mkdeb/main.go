@@ -8,6 +8,7 @@
 // What the package holds (paths in deb.go):
 //
 //	/usr/bin/metsentryd                       the daemon
+//	/usr/bin/metctl                           the field engineer's command (with -ctl)
 //	/usr/lib/metsentry/libonnxruntime.so.1    ONNX Runtime 1.24.1 (the boards' inference.library)
 //	/usr/share/metsentry/models/{metnet,trust} the signed models that verify, with the files
 //	                                          their signatures cover, and the trust store
@@ -40,6 +41,7 @@ func main() {
 	maintainer := flag.String("maintainer", "metsentry firmware <firmware@metsentry.invalid>", "Maintainer field")
 	root := flag.String("root", ".", "repository root")
 	daemon := flag.String("daemon", "", "metsentryd built for -arch")
+	ctl := flag.String("ctl", "", "metctl built for -arch (the field engineer's command; empty leaves it out)")
 	ort := flag.String("ort", "", "libonnxruntime.so.1 for -arch")
 	out := flag.String("out", "dist", "folder for the .deb")
 	flag.Parse()
@@ -47,7 +49,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "mkdeb: -daemon and -ort are required")
 		os.Exit(2)
 	}
-	path, n, err := run(Spec{Arch: *arch, Version: *version, Maintainer: *maintainer, Root: *root, Daemon: *daemon, ORT: *ort}, *out)
+	path, n, err := run(Spec{Arch: *arch, Version: *version, Maintainer: *maintainer, Root: *root, Daemon: *daemon, Ctl: *ctl, ORT: *ort}, *out)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)

@@ -169,7 +169,7 @@ func readFile(t *testing.T, path string) string {
 // installed models, asks systemd-analyze about the unit, and upgrades it
 // over a field engineer's edit of the site file.
 func TestPackageInstallsIntoScratchRoot(t *testing.T) {
-	deb := buildDeb(t, Spec{Arch: "amd64", Version: "0.1.0", Daemon: daemonBinary(t), ORT: ortLib(t, "amd64")})
+	deb := buildDeb(t, Spec{Arch: "amd64", Version: "0.1.0", Daemon: daemonBinary(t), Ctl: goBuild(t, "tools/metctl", "amd64", false), ORT: ortLib(t, "amd64")})
 
 	fields := map[string]string{}
 	for _, f := range []string{"Package", "Version", "Architecture", "Depends"} {
@@ -203,7 +203,7 @@ func TestPackageInstallsIntoScratchRoot(t *testing.T) {
 		}
 	}
 	slices.Sort(listed)
-	want := []string{DefaultsTo, SitePath, UdevPath, UnitPath, BinPath, LibPath,
+	want := []string{DefaultsTo, SitePath, UdevPath, UnitPath, BinPath, CtlPath, LibPath,
 		DocDir + "/MODEL.md", DocDir + "/README.md"}
 	for _, f := range []string{"metnet-fp32.manifest.json", "metnet-fp32.manifest.json.sig", "metnet-fp32.onnx",
 		"metnet-int8.manifest.json", "metnet-int8.manifest.json.sig", "metnet-int8.onnx",
@@ -240,6 +240,11 @@ func TestPackageInstallsIntoScratchRoot(t *testing.T) {
 	out, err := exec.Command(filepath.Join(root, BinPath), "--check", "--board", "x86-devkit", "--site", filepath.Join(root, SitePath)).CombinedOutput()
 	if err != nil || !strings.Contains(string(out), ": ok") {
 		t.Errorf("installed metsentryd --check: %v\n%s", err, out)
+	}
+	// The installed metctl runs and, with no daemon, says so.
+	out, err = exec.Command(filepath.Join(root, CtlPath), "--socket", filepath.Join(root, DataDir, "run", "control.sock"), "status").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "the daemon is not running") {
+		t.Errorf("installed metctl status without a daemon: %v\n%s", err, out)
 	}
 	// The installed models verify against the installed trust store.
 	store, err := trust.LoadStore(filepath.Join(root, TrustDir))

@@ -24,6 +24,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	"metsentry/boards"
 	"metsentry/firmware/analyze"
@@ -99,14 +100,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "metsentryd: --log-level %q is not a level (use debug, info, warn or error)\n", *level)
 		return 2
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl}))
 	if *selfTest {
+		log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl}))
 		return runSelfTest(ctx, board, models, *trustDir, stdout, log) // selftest.go
 	}
+	ring := daemon.NewLogRing(logRingLines) // recent lines for metctl diag
+	log := slog.New(slog.NewMultiHandler(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl}), ring.Handler(lvl)))
 	setMemoryLimit(board, log)
 	defer notifySystemd(ctx, site, log)() // systemd.go: READY=1, watchdog pings
 	svc := daemon.NewIntake(site, board, log)
-	services := []daemon.Service{svc}
+	services := append([]daemon.Service{svc}, controlServices(controlArgs{board: board, boardArg: *boardArg, boardFile: boardFile,
+		sitePath: *sitePath, models: models, trustDir: *trustDir, ring: ring, installSelfTestIn: 10 * time.Minute}, svc, log)...)
 	if board.Serial.Panel.Device != "" {
 		pan := daemon.NewPanel(ctx, board, serial.Open, log)
 		svc.Panel = pan.Machine
