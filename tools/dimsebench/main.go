@@ -544,7 +544,7 @@ func freePort() (int, error) {
 }
 
 func waitListen(port int) error {
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(2 * time.Minute)
 	for time.Now().Before(deadline) {
 		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 		if err == nil {
@@ -553,5 +553,5 @@ func waitListen(port int) error {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	return fmt.Errorf("nothing listens on port %d after 30 s", port)
+	return fmt.Errorf("nothing listens on port %d after 2 minutes", port)
 }
