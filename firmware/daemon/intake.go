@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"strconv"
 	"sync"
 	"time"
@@ -113,8 +114,10 @@ func (s *Intake) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("daemon: %w", err)
 	}
-	srv := &dimse.Server{Policy: pol, Storage: &cacheStorage{store: store, stored: stored},
-		Logger: slog.New(&releaseHook{Handler: log.Handler(), released: in.Released})}
+	// A release lets intake call a series complete by its count or its
+	// slice positions at once, without the quiet period.
+	srv := &dimse.Server{Policy: pol, Storage: &cacheStorage{store: store, stored: stored}, Logger: log,
+		Released: func(remote netip.AddrPort, _ int) { in.Released(remote.String()) }}
 	addr := net.JoinHostPort(s.Site.Bind, strconv.Itoa(s.Site.Port))
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {

@@ -70,6 +70,21 @@ func (r *released) maybeReleased(s cache.Series) bool {
 	return s.LastAt.Before(r.since) || !r.last.Before(s.LastAt)
 }
 
+// arriving reports whether an association that carried some instance of s
+// is still open: one received since intake started, on an association not
+// released since.
+func (r *released) arriving(tx *cache.Tx, s cache.Series) (bool, error) {
+	if !r.maybeReleased(s) {
+		return true, nil
+	}
+	insts, err := tx.SeriesInstances(s.StudyInstanceUID, s.SeriesInstanceUID)
+	if err != nil {
+		return false, err
+	}
+	all, _ := r.allReleased(insts)
+	return !all, nil
+}
+
 // minSlices is the fewest slices a volume by geometry may have
 // (firmware/volume's default).
 const minSlices = 3

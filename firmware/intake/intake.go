@@ -188,7 +188,17 @@ func (in *Intake) study(tx *cache.Tx, st cache.Study, now time.Time, write bool,
 		}
 		if !ok {
 			in.next(res, s.LastAt.Add(in.cfg.QuietPeriod))
-			if in.cfg.Rules.IsCandidate(*s) {
+			// A candidate series still arriving holds the study, and so
+			// does any other series while an association that carries it
+			// is open: decided before it ends, a study reopened by a late
+			// series would be decided (and reopened) once per instance.
+			hold := in.cfg.Rules.IsCandidate(*s)
+			if !hold {
+				if hold, err = in.rel.arriving(tx, *s); err != nil {
+					return err
+				}
+			}
+			if hold {
 				waitingOn++
 			}
 			continue

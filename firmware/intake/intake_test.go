@@ -473,3 +473,58 @@ func TestRegularPartIsNotAVolume(t *testing.T) {
 		t.Fatalf("not ready after the quiet period: %+v", r)
 	}
 }
+
+// TestLateSeriesReopensOnce: a series sent after the study's job was decided
+// reopens the study once, whatever it holds: one new job, decided when the
+// association that carried the late series is released, not one job per
+// instance (a study decided between two instances of a late series that no
+// rule needs would be reopened by the next one).
+func TestLateSeriesReopensOnce(t *testing.T) {
+	src := philips(t, 75, 8)
+	n := map[tag.Tag][]string{tag.ImagesInAcquisition: {"8"}}
+	for _, tc := range []struct {
+		name string
+		late func() seriesSpec
+	}{
+		{"a localizer no rule needs", func() seriesSpec {
+			s := visibleSeries(src[:5], study+".9", 9, "Survey")
+			s.acq, s.contrast = "2D", ""
+			return s
+		}},
+		{"a post-contrast 3D series", func() seriesSpec {
+			s := visibleSeries(src, study+".9", 9, "T1 3D +C")
+			s.extra = n
+			return s
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, nil)
+			black := visibleSeries(src, study+".3", 3, "VISIBLE BB")
+			bright := visibleSeries(src, study+".4", 4, "VISIBLE WB")
+			black.extra, bright.extra = n, n
+			e.send(black, 0, 8)
+			e.send(bright, 0, 8)
+			e.in.Released("")
+			if r := e.evaluate(); len(r.Ready) != 1 {
+				t.Fatalf("first generation not ready on release: %+v", r)
+			}
+			e.clk.Add(time.Minute) // the job runs; later, another association
+			late := tc.late()
+			for i := range len(late.src) {
+				e.send(late, i, i+1)
+				e.evaluate() // as after every stored instance
+				jobs := e.jobs()
+				if len(jobs) != 2 || jobs[1].Generation != 2 || jobs[1].State != cache.JobWaiting {
+					t.Fatalf("after late instance %d: %d jobs %+v; want the first and one waiting second generation", i+1, len(jobs), jobs)
+				}
+			}
+			e.in.Released("")
+			if r := e.evaluate(); len(r.Ready) != 1 {
+				t.Fatalf("the reopened study is not ready on release: %+v", r)
+			}
+			if jobs := e.jobs(); len(jobs) != 2 || jobs[1].State != cache.JobReady {
+				t.Fatalf("jobs %+v; want two, the second ready", jobs)
+			}
+		})
+	}
+}
