@@ -117,7 +117,10 @@ func (s *Intake) Run(ctx context.Context) error {
 	// A release lets intake call a series complete by its count or its
 	// slice positions at once, without the quiet period.
 	srv := &dimse.Server{Policy: pol, Storage: &cacheStorage{store: store, stored: stored}, Logger: log,
-		Released: func(remote netip.AddrPort, _ int) { in.Released(remote.String()) }}
+		Released: func(remote netip.AddrPort, _ int) { in.Released(remote.String()) },
+		// The console's MPPS, where it sends one, is the strongest signal:
+		// a series it lists starts once every instance listed is stored.
+		Steps: newSteps(in.Performed, log)}
 	addr := net.JoinHostPort(s.Site.Bind, strconv.Itoa(s.Site.Port))
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {

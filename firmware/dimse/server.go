@@ -13,7 +13,8 @@ import (
 )
 
 // Server is the DICOM SCP: C-ECHO for Verification and C-STORE for MR Image
-// Storage and Enhanced MR Image Storage, under a Policy, into a Storage.
+// Storage and Enhanced MR Image Storage, under a Policy, into a Storage; and
+// MPPS N-CREATE and N-SET into Steps when it is set.
 type Server struct {
 	Policy  Policy
 	Storage Storage

@@ -528,3 +528,34 @@ func TestLateSeriesReopensOnce(t *testing.T) {
 		})
 	}
 }
+
+// TestPerformedStep: a series an MPPS COMPLETED lists is complete as soon as
+// every instance it lists is stored, with no release and no quiet period;
+// one listed instance missing holds it.
+func TestPerformedStep(t *testing.T) {
+	e := newEnv(t, nil)
+	src := philips(t, 75, 8)
+	black := visibleSeries(src, study+".3", 3, "VISIBLE BB")
+	bright := visibleSeries(src, study+".4", 4, "VISIBLE WB")
+	list := func(sp seriesSpec) []string {
+		var out []string
+		for i := range sp.src {
+			out = append(out, fmt.Sprintf("%s.%d", sp.uid, i+1))
+		}
+		return out
+	}
+	e.send(black, 0, 8)
+	e.send(bright, 0, 7)
+	e.in.Performed(map[string][]string{black.uid: list(black), bright.uid: list(bright)})
+	if r := e.evaluate(); len(r.Ready) != 0 {
+		t.Fatalf("ready with one listed instance missing: %+v", r)
+	}
+	e.send(bright, 7, 8)
+	if r := e.evaluate(); len(r.Ready) != 1 {
+		t.Fatalf("not ready once every listed instance is stored: %+v", r)
+	}
+	e.expectOneJob(cache.JobReady, RuleVisible, "3:black 4:bright")
+	if c := e.audit("series-complete"); len(c) != 2 || !strings.Contains(c[1], "MPPS completed; all 8 instances it lists are stored") {
+		t.Errorf("series-complete audit %q", c)
+	}
+}
