@@ -3,6 +3,7 @@ package analyze
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"metsentry/firmware/detect"
 	"metsentry/firmware/volume"
@@ -113,9 +114,15 @@ func (m *Model) Detect(ctx context.Context, black, bright *volume.Volume) (*Find
 	if err != nil {
 		return nil, err
 	}
-	ref, ok := detect.ReferenceFromImage(bright.Data, bright.Grid)
-	if !ok {
-		ref = detect.GridReference(bright.Grid)
+	// The head's extent names a lesion's location; where no voxel reaches
+	// the operating point there is nothing to name, and finding the head
+	// (a pass over the whole source image) is left out.
+	var ref detect.Reference
+	if thr := float32(p.Threshold); slices.ContainsFunc(mp, func(v float32) bool { return v >= thr }) {
+		var ok bool
+		if ref, ok = detect.ReferenceFromImage(bright.Data, bright.Grid); !ok {
+			ref = detect.GridReference(bright.Grid)
+		}
 	}
 	lesions, err := detect.Find(mp, bright.Grid, p, ref)
 	if err != nil {

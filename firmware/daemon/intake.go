@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -142,8 +143,18 @@ func (s *Intake) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("daemon: %w", err)
 	}
-	srv := &dimse.Server{Policy: pol, Storage: &cacheStorage{store: store, stored: stored},
-		Logger: slog.New(&releaseHook{Handler: log.Handler(), released: released})}
+	// A release lets intake call a series complete by its count or its
+	// slice positions at once, without the quiet period.
+	srv := &dimse.Server{Policy: pol, Storage: &cacheStorage{store: store, stored: stored}, Logger: log,
+		Released: func(remote netip.AddrPort, _ int) { released(remote.String()) },
+		// The console's MPPS, where it sends one, is the strongest signal:
+		// a series it lists starts once every instance listed is stored.
+		Steps: newSteps(func(series map[string][]string) {
+			if err := store.Flush(); err != nil {
+				log.Error("cache: recording received instances failed", "err", err)
+			}
+			in.Performed(series)
+		}, log)}
 	addr := net.JoinHostPort(s.Site.Bind, strconv.Itoa(s.Site.Port))
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {

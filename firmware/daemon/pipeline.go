@@ -229,6 +229,7 @@ func (p *pipeline) process(ctx context.Context, j cache.Job) {
 		p.log.Error("pipeline: cannot start job", "job", j.ID, "err", err)
 		return
 	}
+	p.log.Info("pipeline: analysis started", "job", j.ID, "generation", j.Generation, "rule", j.Rule)
 	p.emit(JobEvent{Job: j.ID, State: cache.JobRunning})
 	if p.panel != nil {
 		p.panel.Processing()

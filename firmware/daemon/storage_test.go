@@ -4,10 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/netip"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -90,25 +88,5 @@ func TestSCPOverCache(t *testing.T) {
 	})
 	if n != 1 || woken.Load() != 1 {
 		t.Fatalf("%d instances recorded, intake woken %d times; want 1 and 1", n, woken.Load())
-	}
-}
-
-// The release hook reports each association release the SCP logs, with the
-// peer's address, at any log level, and passes the other lines on.
-func TestReleaseHook(t *testing.T) {
-	var got []string
-	var buf strings.Builder
-	inner := slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelWarn})
-	log := slog.New(&releaseHook{Handler: inner, released: func(r string) { got = append(got, r) }})
-	a := log.With("remote", "127.0.0.1:5000")
-	a.Info("dimse: association accepted")
-	a.Info(releasedMsg, "stored", 3)
-	log.With("remote", "127.0.0.1:5001").Warn("dimse: association aborted by peer")
-	log.Info(releasedMsg) // no peer: nothing to report
-	if len(got) != 1 || got[0] != "127.0.0.1:5000" {
-		t.Errorf("releases %q; want one from 127.0.0.1:5000", got)
-	}
-	if out := buf.String(); !strings.Contains(out, "aborted") || strings.Contains(out, "released") {
-		t.Errorf("log %q; want the warning only (level warn)", out)
 	}
 }

@@ -56,8 +56,8 @@ const (
 // hundred bytes.
 const maxCommandBytes = 64 << 10
 
-// Command is a DIMSE command set. Only the fields C-ECHO and C-STORE use are
-// kept; other elements are checked for structure and skipped.
+// Command is a DIMSE command set. Only the fields C-ECHO, C-STORE, N-CREATE
+// and N-SET use are kept; other elements are checked for structure and skipped.
 type Command struct {
 	CommandField              uint16
 	MessageID                 uint16
@@ -65,6 +65,7 @@ type Command struct {
 	AffectedSOPClassUID       string
 	AffectedSOPInstanceUID    string
 	RequestedSOPClassUID      string
+	RequestedSOPInstanceUID   string
 	Priority                  uint16
 	CommandDataSetType        uint16
 	Status                    uint16
@@ -142,6 +143,8 @@ func DecodeCommand(b []byte) (*Command, error) {
 			c.AffectedSOPInstanceUID = trimUID(v)
 		case tagRequestedSOPClassUID:
 			c.RequestedSOPClassUID = trimUID(v)
+		case tagRequestedSOPInstanceUID:
+			c.RequestedSOPInstanceUID = trimUID(v)
 		case tagErrorComment:
 			c.ErrorComment = strings.TrimRight(string(v), " \x00")
 		case tagMoveOriginatorAE:
@@ -192,6 +195,7 @@ func (c *Command) Encode() []byte {
 		b = appendStr(b, tagErrorComment, c.ErrorComment, ' ')
 	}
 	b = appendStr(b, tagAffectedSOPInstanceUID, c.AffectedSOPInstanceUID, 0)
+	b = appendStr(b, tagRequestedSOPInstanceUID, c.RequestedSOPInstanceUID, 0)
 	if c.MoveOriginatorAE != "" {
 		b = appendStr(b, tagMoveOriginatorAE, c.MoveOriginatorAE, ' ')
 		b = appendUS(b, tagMoveOriginatorMessageID, c.MoveOriginatorMessageID)

@@ -1,6 +1,7 @@
 // Package dimse is the DICOM network front door of metsentry: the upper layer
-// protocol (PS3.8) and the DIMSE services C-ECHO and C-STORE (PS3.7) over TCP,
-// optionally TLS.
+// protocol (PS3.8) and the DIMSE services C-ECHO, C-STORE and, for Modality
+// Performed Procedure Step, N-CREATE and N-SET (PS3.7) over TCP, optionally
+// TLS.
 //
 // How the parts fit:
 //
@@ -22,6 +23,12 @@
 //     or C000 with its reason as the Error Comment, which the sender's
 //     console shows.
 //   - client.go is the SCU: Dial, Echo, StoreFile, StoreDataset, Release.
+//   - mpps.go is MPPS on both sides: with Server.Steps set the SCP accepts
+//     the MPPS SOP class and hands each N-CREATE and N-SET, its data set
+//     bounded, checked by dcmguard and parsed (ParseStep), to Steps; a
+//     COMPLETED step lists the series and instances the modality made.
+//     Assoc.NCreate and NSet are the SCU side. Server.Released reports each
+//     association its peer releases.
 //   - storage.go defines the Storage contract the cache implements, and
 //     DirStorage, a write-temp, fsync, rename, fsync-dir store for tests
 //     and tools (parallel stores share folder syncs, a group commit).
@@ -41,7 +48,7 @@
 // sends the whole study in every syntax over 1 and 4 associations.
 //
 // Accepted on the SCP side: Verification, MR Image Storage and Enhanced MR
-// Image Storage, in Implicit VR LE, Explicit VR LE and Deflated Explicit VR
+// Image Storage (and MPPS when Server.Steps is set), in Implicit VR LE, Explicit VR LE and Deflated Explicit VR
 // LE; data sets are kept exactly as received, deflated ones included. Other
 // contexts are refused one by one and the association goes on with the rest.
 package dimse

@@ -70,3 +70,28 @@ func FuzzDecodeCommand(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseStep feeds arbitrary bytes to the MPPS data set parser in both
+// transfer syntaxes: it may refuse them, never panic.
+func FuzzParseStep(f *testing.F) {
+	st := PerformedStep{Status: StepCompleted, StudyInstanceUIDs: []string{"1.2.3"},
+		Series: []PerformedSeries{{SeriesInstanceUID: "1.2.3.4", Instances: []string{"1.2.3.4.1", "1.2.3.4.2"}}}}
+	ds, err := st.DataSet()
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, ts := range []string{ExplicitVRLittleEndian, ImplicitVRLittleEndian} {
+		b, err := encodeDataSet(ds, ts)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b, ts == ImplicitVRLittleEndian)
+	}
+	f.Fuzz(func(t *testing.T, b []byte, implicit bool) {
+		ts := ExplicitVRLittleEndian
+		if implicit {
+			ts = ImplicitVRLittleEndian
+		}
+		ParseStep(b, ts) //nolint:errcheck // refusals are fine; panics are not
+	})
+}

@@ -32,15 +32,16 @@ type scpAssoc struct {
 	meta     []byte
 }
 
-// negotiate answers each proposed presentation context: Verification and
-// the storage SOP classes are accepted in the first proposed transfer
+// negotiate answers each proposed presentation context: Verification, the
+// storage SOP classes and (with mpps: Server.Steps is set) MPPS are accepted in the first proposed transfer
 // syntax this package supports (so the sender need not transcode), the rest
 // refused with the matching result.
-func negotiate(rq *AssociateRQ) []ContextAC {
+func negotiate(rq *AssociateRQ, mpps bool) []ContextAC {
 	out := make([]ContextAC, 0, len(rq.Contexts))
 	for _, pc := range rq.Contexts {
 		ac := ContextAC{ID: pc.ID, Result: ResultAbstractSyntaxNotSupported, TransferSyntax: ImplicitVRLittleEndian}
-		if pc.AbstractSyntax == VerificationSOPClass || slices.Contains(StorageSOPClasses, pc.AbstractSyntax) {
+		if pc.AbstractSyntax == VerificationSOPClass || slices.Contains(StorageSOPClasses, pc.AbstractSyntax) ||
+			mpps && pc.AbstractSyntax == ModalityPerformedProcedureStepSOPClass {
 			ac.Result = ResultTransferSyntaxesNotSupported
 			for _, ts := range pc.TransferSyntaxes {
 				if slices.Contains(TransferSyntaxes, ts) {
@@ -57,7 +58,7 @@ func negotiate(rq *AssociateRQ) []ContextAC {
 func (a *scpAssoc) run() {
 	pol := &a.s.pol
 	a.c.setMaxSend(a.rq.UserInfo.MaxPDULength)
-	acs := negotiate(a.rq)
+	acs := negotiate(a.rq, a.s.Steps != nil)
 	a.contexts = map[byte]ContextAC{}
 	a.abstract = map[byte]string{}
 	nacc := 0
@@ -91,6 +92,9 @@ func (a *scpAssoc) run() {
 				case *ReleaseRQ:
 					a.c.writePDU(&ReleaseRP{})
 					a.log.Info("dimse: association released", "stored", stored, "seconds", time.Since(start).Seconds())
+					if a.s.Released != nil {
+						a.s.Released(a.remote, stored)
+					}
 					a.c.timer.Stop()
 					a.c.armTimer(a.s.Clock, pol.ARTIMTimeout)
 					a.c.waitClose()
@@ -112,6 +116,18 @@ func (a *scpAssoc) run() {
 			a.log.Warn("dimse: command on a presentation context that was not accepted, aborting", "context", pcid)
 			a.c.writePDU(&Abort{Source: AbortSourceProvider, Reason: AbortReasonInvalidParam})
 			return
+		}
+		if (cmd.CommandField == NCreateRQ || cmd.CommandField == NSetRQ) && a.abstract[pcid] == ModalityPerformedProcedureStepSOPClass {
+			rsp, err := a.step(pcid, ctxAC.TransferSyntax, cmd)
+			if err != nil {
+				a.s.abortOnError(a.c, a.log, "reading an MPPS data set", err)
+				return
+			}
+			if err := a.c.writeMessage(pcid, rsp, nil, 0); err != nil {
+				a.log.Info("dimse: sending a response failed", "err", err)
+				return
+			}
+			continue
 		}
 		var status uint16
 		var comment string

@@ -13,7 +13,8 @@ import (
 )
 
 // Server is the DICOM SCP: C-ECHO for Verification and C-STORE for MR Image
-// Storage and Enhanced MR Image Storage, under a Policy, into a Storage.
+// Storage and Enhanced MR Image Storage, under a Policy, into a Storage; and
+// MPPS N-CREATE and N-SET into Steps when it is set.
 type Server struct {
 	Policy  Policy
 	Storage Storage
@@ -22,6 +23,17 @@ type Server struct {
 	Logger *slog.Logger
 	// Clock makes the ARTIM and idle timers; nil means SystemClock.
 	Clock Clock
+	// Released, when set, is called once for each association its peer
+	// ends with A-RELEASE-RQ, after A-RELEASE-RP is sent, with the peer's
+	// address and port and the instances stored on it: every Storage.Store
+	// of that association has returned by then. An aborted association, a
+	// broken connection or a timeout is no release and is not reported.
+	// It runs on the association's goroutine and must not block.
+	Released func(remote netip.AddrPort, stored int)
+	// Steps, when set, receives Modality Performed Procedure Step N-CREATE
+	// and N-SET requests (mpps.go), and the SCP accepts the MPPS SOP class;
+	// nil refuses it.
+	Steps Steps
 
 	once    sync.Once
 	pol     Policy

@@ -510,3 +510,71 @@ func TestShutdownAbortsOpenAssociations(t *testing.T) {
 		t.Error("association still works after Shutdown")
 	}
 }
+
+// TestReleasedHook: Server.Released is told of each association its peer
+// releases, once, with the peer's address and port and what it stored, and
+// after the last store of it has returned; an abort or a dropped connection
+// is no release.
+func TestReleasedHook(t *testing.T) {
+	type call struct {
+		remote netip.AddrPort
+		stored int
+	}
+	tests := []struct {
+		name   string
+		stores int
+		end    func(a *Assoc, ctx context.Context) error
+		want   bool
+	}{
+		{"release after two stores", 2, func(a *Assoc, ctx context.Context) error { return a.Release(ctx) }, true},
+		{"release with nothing stored", 0, func(a *Assoc, ctx context.Context) error { return a.Release(ctx) }, true},
+		{"abort", 1, func(a *Assoc, _ context.Context) error { return a.Abort() }, false},
+		{"connection dropped", 1, func(a *Assoc, _ context.Context) error { return a.c.nc.Close() }, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			calls := make(chan call, 4)
+			dir := t.TempDir()
+			s := &Server{Policy: Policy{AETitle: testAE, AllowedPeers: loopbackPeers}, Storage: DirStorage{Dir: dir},
+				Logger: testLogger(t), Released: func(r netip.AddrPort, n int) { calls <- call{r, n} }}
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			go func() { done <- s.Serve(context.Background(), ln) }()
+			ctx := testCtx(t)
+			a, err := Dial(ctx, ln.Addr().String(), testPeer, testAE, StorageContexts(MRImageStorage)...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			local := addrPort(a.c.nc.LocalAddr())
+			for i := range tt.stores {
+				uid := fmt.Sprintf("1.2.3.%d", i+1)
+				if err := a.StoreBytes(ctx, testInstance(uid, uid, 100)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := tt.end(a, ctx); err != nil {
+				t.Fatal(err)
+			}
+			// Shutdown waits for the association's goroutine, so every
+			// call it made is in the channel.
+			if err := s.Shutdown(ctx); err != nil {
+				t.Fatal(err)
+			}
+			<-done
+			close(calls)
+			var got []call
+			for c := range calls {
+				got = append(got, c)
+			}
+			switch {
+			case !tt.want && len(got) > 0:
+				t.Errorf("Released called %v; want no call", got)
+			case tt.want && (len(got) != 1 || got[0] != call{local, tt.stores}):
+				t.Errorf("Released called %v; want once with %v, %d stored", got, local, tt.stores)
+			}
+		})
+	}
+}

@@ -70,6 +70,82 @@ func (r *released) maybeReleased(s cache.Series) bool {
 	return s.LastAt.Before(r.since) || !r.last.Before(s.LastAt)
 }
 
+// performed holds what the modality's MPPS said it made: for each series
+// of a COMPLETED step, the SOP instances it lists.
+type performed struct {
+	mu     sync.Mutex
+	series map[string]listing // by series UID
+}
+
+type listing struct {
+	uids []string // the SOP instances listed
+	at   time.Time
+}
+
+// Performed tells intake that the modality completed a procedure step
+// (MPPS N-SET COMPLETED) that made these series with these SOP instances:
+// the strongest signal there is. A series it lists is complete as soon as
+// every instance listed is stored, whether or not its association was
+// released. A series listed with no instances is left to the other rules.
+func (in *Intake) Performed(series map[string][]string) {
+	now := in.clock.Now()
+	in.mpps.mu.Lock()
+	for s, uids := range series {
+		if len(uids) > 0 {
+			in.mpps.series[s] = listing{slices.Clone(uids), now}
+		}
+	}
+	// Forget listings older than any wait intake still has.
+	for s, l := range in.mpps.series {
+		if now.Sub(l.at) > in.cfg.MaxWait+time.Hour {
+			delete(in.mpps.series, s)
+		}
+	}
+	in.mpps.mu.Unlock()
+	in.Wake()
+}
+
+// listed returns the instances an MPPS listed for the series, if any.
+func (p *performed) listed(series string) []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.series[series].uids
+}
+
+// performedDue reports whether every instance an MPPS listed for s is
+// stored in s.
+func (in *Intake) performedDue(tx *cache.Tx, s cache.Series) (bool, string, error) {
+	uids := in.mpps.listed(s.SeriesInstanceUID)
+	if len(uids) == 0 || s.Count < len(uids) {
+		return false, "", nil
+	}
+	for _, u := range uids {
+		got, ok, err := tx.Instance(u)
+		if err != nil {
+			return false, "", err
+		}
+		if !ok || got.SeriesInstanceUID != s.SeriesInstanceUID {
+			return false, "", nil
+		}
+	}
+	return true, fmt.Sprintf("MPPS completed; all %d instances it lists are stored", len(uids)), nil
+}
+
+// arriving reports whether an association that carried some instance of s
+// is still open: one received since intake started, on an association not
+// released since.
+func (r *released) arriving(tx *cache.Tx, s cache.Series) (bool, error) {
+	if !r.maybeReleased(s) {
+		return true, nil
+	}
+	insts, err := tx.SeriesInstances(s.StudyInstanceUID, s.SeriesInstanceUID)
+	if err != nil {
+		return false, err
+	}
+	all, _ := r.allReleased(insts)
+	return !all, nil
+}
+
 // minSlices is the fewest slices a volume by geometry may have
 // (firmware/volume's default).
 const minSlices = 3
@@ -81,6 +157,8 @@ const minExtentOfFOV = 0.5
 
 // seriesDue says whether a series is complete at now, and why:
 //   - an Enhanced MR multi-frame instance is the whole series;
+//   - a series a completed MPPS listed is complete once every instance it
+//     listed is stored (Performed);
 //   - once every association that carried the series is released (or
 //     ended before intake started): its images agree on a count (ImagesInAcquisition, or NumberOfSlices ×
 //     NumberOfTemporalPositions, the same on every image) and that many have
@@ -94,6 +172,9 @@ const minExtentOfFOV = 0.5
 func (in *Intake) seriesDue(tx *cache.Tx, s cache.Series, now time.Time) (bool, string, error) {
 	if s.MultiFrame {
 		return true, "Enhanced MR multi-frame instance, complete on receipt", nil
+	}
+	if ok, why, err := in.performedDue(tx, s); ok || err != nil {
+		return ok, why, err
 	}
 	if in.rel.maybeReleased(s) {
 		insts, err := tx.SeriesInstances(s.StudyInstanceUID, s.SeriesInstanceUID)

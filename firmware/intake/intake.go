@@ -59,6 +59,7 @@ type Intake struct {
 	log   *slog.Logger
 	wake  chan struct{}
 	rel   released
+	mpps  performed
 	// Ready, when set, is called by Run after a pass that made jobs ready,
 	// so the pipeline starts them at once instead of polling.
 	Ready func()
@@ -79,7 +80,8 @@ func New(store *cache.Store, cfg Config, clock Clock, log *slog.Logger) *Intake 
 		cfg.OnTimeout = OnTimeoutProceed
 	}
 	return &Intake{store: store, cfg: cfg, clock: clock, log: log, wake: make(chan struct{}, 1),
-		rel: released{since: clock.Now(), remotes: map[string]time.Time{}}}
+		rel:  released{since: clock.Now(), remotes: map[string]time.Time{}},
+		mpps: performed{series: map[string]listing{}}}
 }
 
 // Wake asks Run to evaluate now: after each stored instance, and on an
@@ -188,7 +190,17 @@ func (in *Intake) study(tx *cache.Tx, st cache.Study, now time.Time, write bool,
 		}
 		if !ok {
 			in.next(res, s.LastAt.Add(in.cfg.QuietPeriod))
-			if in.cfg.Rules.IsCandidate(*s) {
+			// A candidate series still arriving holds the study, and so
+			// does any other series while an association that carries it
+			// is open: decided before it ends, a study reopened by a late
+			// series would be decided (and reopened) once per instance.
+			hold := in.cfg.Rules.IsCandidate(*s)
+			if !hold {
+				if hold, err = in.rel.arriving(tx, *s); err != nil {
+					return err
+				}
+			}
+			if hold {
 				waitingOn++
 			}
 			continue

@@ -473,3 +473,89 @@ func TestRegularPartIsNotAVolume(t *testing.T) {
 		t.Fatalf("not ready after the quiet period: %+v", r)
 	}
 }
+
+// TestLateSeriesReopensOnce: a series sent after the study's job was decided
+// reopens the study once, whatever it holds: one new job, decided when the
+// association that carried the late series is released, not one job per
+// instance (a study decided between two instances of a late series that no
+// rule needs would be reopened by the next one).
+func TestLateSeriesReopensOnce(t *testing.T) {
+	src := philips(t, 75, 8)
+	n := map[tag.Tag][]string{tag.ImagesInAcquisition: {"8"}}
+	for _, tc := range []struct {
+		name string
+		late func() seriesSpec
+	}{
+		{"a localizer no rule needs", func() seriesSpec {
+			s := visibleSeries(src[:5], study+".9", 9, "Survey")
+			s.acq, s.contrast = "2D", ""
+			return s
+		}},
+		{"a post-contrast 3D series", func() seriesSpec {
+			s := visibleSeries(src, study+".9", 9, "T1 3D +C")
+			s.extra = n
+			return s
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, nil)
+			black := visibleSeries(src, study+".3", 3, "VISIBLE BB")
+			bright := visibleSeries(src, study+".4", 4, "VISIBLE WB")
+			black.extra, bright.extra = n, n
+			e.send(black, 0, 8)
+			e.send(bright, 0, 8)
+			e.in.Released("")
+			if r := e.evaluate(); len(r.Ready) != 1 {
+				t.Fatalf("first generation not ready on release: %+v", r)
+			}
+			e.clk.Add(time.Minute) // the job runs; later, another association
+			late := tc.late()
+			for i := range len(late.src) {
+				e.send(late, i, i+1)
+				e.evaluate() // as after every stored instance
+				jobs := e.jobs()
+				if len(jobs) != 2 || jobs[1].Generation != 2 || jobs[1].State != cache.JobWaiting {
+					t.Fatalf("after late instance %d: %d jobs %+v; want the first and one waiting second generation", i+1, len(jobs), jobs)
+				}
+			}
+			e.in.Released("")
+			if r := e.evaluate(); len(r.Ready) != 1 {
+				t.Fatalf("the reopened study is not ready on release: %+v", r)
+			}
+			if jobs := e.jobs(); len(jobs) != 2 || jobs[1].State != cache.JobReady {
+				t.Fatalf("jobs %+v; want two, the second ready", jobs)
+			}
+		})
+	}
+}
+
+// TestPerformedStep: a series an MPPS COMPLETED lists is complete as soon as
+// every instance it lists is stored, with no release and no quiet period;
+// one listed instance missing holds it.
+func TestPerformedStep(t *testing.T) {
+	e := newEnv(t, nil)
+	src := philips(t, 75, 8)
+	black := visibleSeries(src, study+".3", 3, "VISIBLE BB")
+	bright := visibleSeries(src, study+".4", 4, "VISIBLE WB")
+	list := func(sp seriesSpec) []string {
+		var out []string
+		for i := range sp.src {
+			out = append(out, fmt.Sprintf("%s.%d", sp.uid, i+1))
+		}
+		return out
+	}
+	e.send(black, 0, 8)
+	e.send(bright, 0, 7)
+	e.in.Performed(map[string][]string{black.uid: list(black), bright.uid: list(bright)})
+	if r := e.evaluate(); len(r.Ready) != 0 {
+		t.Fatalf("ready with one listed instance missing: %+v", r)
+	}
+	e.send(bright, 7, 8)
+	if r := e.evaluate(); len(r.Ready) != 1 {
+		t.Fatalf("not ready once every listed instance is stored: %+v", r)
+	}
+	e.expectOneJob(cache.JobReady, RuleVisible, "3:black 4:bright")
+	if c := e.audit("series-complete"); len(c) != 2 || !strings.Contains(c[1], "MPPS completed; all 8 instances it lists are stored") {
+		t.Errorf("series-complete audit %q", c)
+	}
+}

@@ -239,9 +239,33 @@ func (o *Outbox) EnqueueRef(ref, seriesUID, sourceVersion string, files report.F
 		o.jobs[id] = j
 		changed = append(changed, copyJob(j))
 		ids = append(ids, id)
+		o.prune()
 		o.log().Info("outbox: job queued", "job", id, "destination", name, "files", len(fs))
 	}
 	return ids, nil
+}
+
+// keepFinished is how many delivered or superseded jobs the outbox keeps in
+// memory (for Jobs); older ones are only in the Persist hook's record, so a
+// box that runs for years neither grows nor slows with its history.
+const keepFinished = 256
+
+// prune forgets the oldest delivered and superseded jobs past keepFinished;
+// o.mu is held. Pending and dead jobs are always kept.
+func (o *Outbox) prune() {
+	var done []*Job
+	for _, j := range o.jobs {
+		if j.State == Delivered || j.State == Superseded {
+			done = append(done, j)
+		}
+	}
+	if len(done) <= keepFinished {
+		return
+	}
+	slices.SortFunc(done, func(a, b *Job) int { return a.Done.Compare(b.Done) })
+	for _, j := range done[:len(done)-keepFinished] {
+		delete(o.jobs, j.ID)
+	}
 }
 
 // NextDue returns when the earliest pending job is due; ok is false when
@@ -470,4 +494,5 @@ func (o *Outbox) Restore(jobs []Job) {
 		o.jobs[c.ID] = &c
 		o.seq++
 	}
+	o.prune()
 }

@@ -389,3 +389,42 @@ func TestPersist(t *testing.T) {
 		t.Fatalf("persisted states (-want +got):\n%s", d)
 	}
 }
+
+// TestFinishedJobsForgotten: the outbox keeps only the latest keepFinished
+// delivered or superseded jobs in memory (the Persist hook holds the rest),
+// restored or delivered, so a box's memory and every RunDue's scan do not
+// grow with its history; pending and dead jobs are always kept.
+func TestFinishedJobsForgotten(t *testing.T) {
+	fs := &fakeSender{stored: map[string]int{}}
+	o, clk := newOutbox(t, fs, pacs)
+	t0 := clk.Now()
+	var old []Job
+	for i := range keepFinished + 40 {
+		old = append(old, Job{ID: fmt.Sprintf("old-%d", i), Destination: "pacs", State: Delivered, Done: t0.Add(time.Duration(i) * time.Second)})
+	}
+	old = append(old, Job{ID: "dead", Destination: "pacs", State: Dead, Done: t0}, Job{ID: "waiting", Destination: "pacs", State: Pending, NextAttempt: t0.Add(time.Hour)})
+	o.Restore(old)
+	count := func() (finished int, kept map[string]bool) {
+		kept = map[string]bool{}
+		for _, j := range o.Jobs() {
+			kept[j.ID] = true
+			if j.State == Delivered || j.State == Superseded {
+				finished++
+			}
+		}
+		return finished, kept
+	}
+	if n, kept := count(); n != keepFinished || !kept["dead"] || !kept["waiting"] || kept["old-0"] || !kept[fmt.Sprintf("old-%d", keepFinished+39)] {
+		t.Fatalf("after Restore: %d finished kept (want %d, the newest), dead kept %v, pending kept %v, oldest kept %v", n, keepFinished, kept["dead"], kept["waiting"], kept["old-0"])
+	}
+	for i := range 10 {
+		clk.Add(time.Hour)
+		if _, err := o.Enqueue(fmt.Sprintf("1.2.3.%d", i), "v1", results); err != nil {
+			t.Fatal(err)
+		}
+		o.RunDue(context.Background())
+	}
+	if n, kept := count(); n > keepFinished+1 || !kept["dead"] || !kept["waiting"] {
+		t.Fatalf("after 10 deliveries: %d finished kept (want at most %d, the newest pruned at the next enqueue), dead %v, pending %v", n, keepFinished+1, kept["dead"], kept["waiting"])
+	}
+}

@@ -64,7 +64,9 @@ sed -n '/^rules:/,/^retention:/p' firmware/cmd/metsentryd/site.example.yaml | se
 "$bin/metsentryd" --board "$work/board.yaml" --site "$work/site.yaml" \
   --model models/metnet/metnet-fp32.manifest.json --trust models/trust 2> "$work/daemon.log" &
 pid=$!
-for _ in $(seq 150); do grep -q "DICOM SCP listening" "$work/daemon.log" && break; sleep 0.2; done
+# The model is self-tested and warmed up on a large brain grid before the SCP
+# listens: seconds on an idle machine, up to a minute or two on a busy one.
+for _ in $(seq 600); do grep -q "DICOM SCP listening" "$work/daemon.log" && break; sleep 0.2; done
 grep -q "DICOM SCP listening" "$work/daemon.log" || { cat "$work/daemon.log"; exit 1; }
 grep -o 'runtime="[^"]*"' "$work/daemon.log" | head -1 | sed 's/^/   /'
 echoscu -aet MRCONSOLE -aec METSENTRY 127.0.0.1 "$port" && echo "   C-ECHO: ok"

@@ -19,16 +19,23 @@ import (
 )
 
 // TestCrashPipeline runs the real metsentryd with the shipped model and
-// kills it with SIGKILL at random moments while two phantom studies (one
-// with lesions, one without) are received, analysed and delivered to dcmtk's
-// storescp acting as PACS; then lets it finish. Every job must end in a
-// terminal state, the last job of each study delivered, and the PACS must
-// hold exactly one SR series, one SC series and (for the study with lesions
-// only) one SEG series per study: a job run again after a kill sends results
-// with the same UIDs, which replace, never duplicate.
+// kills it with SIGKILL 20 times at random moments while three phantom
+// studies (two with lesions, one without, sent at the first, seventh and
+// thirteenth start so that work is under way throughout) are received,
+// analysed and delivered to dcmtk's storescp acting as PACS; then lets it
+// finish. Every third kill hits a transfer (of what is left of a study, or
+// the latest study sent again); every third falls the moment the daemon
+// logs its results written, as the outbox sends them; the others at a
+// random moment up to 12 s after the daemon listens. The test tallies where
+// they fell (from the daemon's log) and wants each of ingest, inference and
+// delivery hit. Every job must end in a terminal state, the last job of
+// each study delivered, and the PACS must hold exactly one SR series, one SC series and at most
+// one SEG series per study (one for the study with lesions, none for the
+// one without): a job run again after a kill sends results with the same
+// UIDs, which replace, never duplicate.
 func TestCrashPipeline(t *testing.T) {
 	if testing.Short() {
-		t.Skip("slow: runs the shipped model on two whole studies, killed many times (about 3 minutes)")
+		t.Skip("slow: runs the shipped model on three whole studies, killed 20 times (10 to 20 minutes on a shared 2-core machine)")
 	}
 	storescu, storescp := testenv.Program(t, "storescu"), testenv.Program(t, "storescp")
 	root := testenv.RepoRoot(t)
@@ -42,7 +49,8 @@ func TestCrashPipeline(t *testing.T) {
 	}
 	tmp := t.TempDir()
 	var studies [][]string
-	for _, seed := range []uint64{10, 1} { // test-0010: 5 lesions; test-0001: none
+	var studyUIDs []string
+	for _, seed := range []uint64{10, 1, 4} { // test-0010: 5 lesions; test-0001: none; test-0004: lesions
 		c, err := g.Generate(seed, phantom.Test)
 		if err != nil {
 			t.Fatal(err)
@@ -53,6 +61,7 @@ func TestCrashPipeline(t *testing.T) {
 		}
 		files, _ := filepath.Glob(filepath.Join(dir, "s*", "*.dcm"))
 		studies = append(studies, files)
+		studyUIDs = append(studyUIDs, phantom.StudyUID(c))
 	}
 
 	bin := filepath.Join(tmp, "metsentryd")
@@ -105,35 +114,57 @@ retention:
 	t.Logf("seed %d", seed)
 	start := time.Now()
 	acked := map[string]bool{}
-	const kills = 10
+	const kills = 20
+	phases := map[string]int{}
 	for cycle := 0; cycle < kills; cycle++ {
+		logStart := logSize(logFile)
 		d := startDaemon(t, bin, boardFile, siteFile, logFile, model...)
 		d.waitListening(t, port)
-		for _, files := range studies {
+		phase := ""
+		for i, files := range studies {
+			if cycle < 6*i {
+				continue // sent later
+			}
 			var send []string
 			for _, f := range files {
 				if !acked[f] {
 					send = append(send, f)
 				}
 			}
+			ingest := cycle%3 == 0 // every third kill hits a transfer
+			if len(send) == 0 && ingest && (i == len(studies)-1 || cycle < 6*(i+1)) {
+				send = files // the latest study again: duplicates, no new job
+			}
 			if len(send) == 0 {
 				continue
 			}
 			killAfter := time.Duration(0)
-			if rng.IntN(3) == 0 { // a third of the kills hit a transfer
+			if ingest {
 				killAfter = time.Duration(200+rng.IntN(1500)) * time.Millisecond
 			}
 			out, _ := runStorescu(storescu, port, send, killAfter, func() { d.kill(t) })
 			recordAcks(out, acked)
 			if killAfter > 0 {
+				phase = "ingest"
 				break
 			}
 		}
 		if d.cmd.ProcessState == nil {
-			// Kill during analysis or delivery.
-			time.Sleep(time.Duration(rng.IntN(12000)) * time.Millisecond)
+			if cycle%3 == 2 {
+				// Aim at delivery: the moment results are written.
+				waitLog(logFile.Name(), logStart, "pipeline: study analysed", 60*time.Second)
+			} else {
+				// Kill during analysis, delivery or between jobs.
+				time.Sleep(time.Duration(rng.IntN(12000)) * time.Millisecond)
+			}
 			d.kill(t)
+			phase = phaseAt(t, logFile.Name(), logStart)
 		}
+		phases[phase]++
+	}
+	t.Logf("kills by phase: %v", phases)
+	if phases["ingest"] < kills/3 || phases["inference"] == 0 || phases["delivery"] == 0 {
+		t.Errorf("kills by phase %v; want at least %d in transfers and some in inference and in delivery", phases, kills/3)
 	}
 	// The last run: send what is missing and let it finish.
 	d := startDaemon(t, bin, boardFile, siteFile, logFile, model...)
@@ -194,8 +225,8 @@ retention:
 			return nil
 		})
 	})
-	if len(last) != 2 {
-		t.Errorf("%d studies have jobs, want 2", len(last))
+	if len(last) != len(studies) {
+		t.Errorf("%d studies have jobs, want %d", len(last), len(studies))
 	}
 	for st, j := range last {
 		if j.State != cache.JobDelivered {
@@ -235,8 +266,17 @@ retention:
 			segs++
 		}
 	}
-	if segs != 1 || len(series) != 5 {
-		t.Errorf("PACS holds %v; want SR and SC series for both studies and a SEG for the one with lesions", series)
+	for i, uid := range studyUIDs {
+		_, seg := series[uid+"|SEG"]
+		if series[uid+"|SR"] == nil || series[uid+"|OT"] == nil {
+			t.Errorf("study %d (…%s): no SR or no SC series at the PACS", i, tailUID(uid))
+		}
+		if want := map[int]bool{0: true, 1: false}; i < 2 && seg != want[i] {
+			t.Errorf("study %d (…%s): a SEG at the PACS: %v; want %v", i, tailUID(uid), seg, want[i])
+		}
+	}
+	if len(series) != 2*len(studyUIDs)+segs {
+		t.Errorf("PACS holds %v; want an SR and an SC series for each study and a SEG for each with lesions", series)
 	}
 	t.Logf("PACS: %d files, %d distinct instances, series %v", len(got), len(instances), series)
 }
@@ -258,4 +298,56 @@ func allEnded(t *testing.T, data string) bool {
 		})
 	})
 	return ended
+}
+
+// waitLog waits until the daemon's log, from offset from, holds msg, or
+// until limit.
+func waitLog(log string, from int64, msg string, limit time.Duration) {
+	f, err := os.Open(log)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	var seen []byte
+	for end := time.Now().Add(limit); time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
+		b := make([]byte, 64<<10)
+		n, _ := f.ReadAt(b, from+int64(len(seen)))
+		seen = append(seen, b[:n]...)
+		if strings.Contains(string(seen), msg) {
+			return
+		}
+	}
+}
+
+// logSize is how far the daemon's log has been written.
+func logSize(f *os.File) int64 {
+	fi, err := f.Stat()
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
+}
+
+// phaseAt says where a kill fell, from the last pipeline step the daemon
+// logged since it started (at offset from): "inference" after an analysis
+// started, "delivery" after results were written and before the job was
+// delivered, else "between jobs".
+func phaseAt(t *testing.T, log string, from int64) string {
+	t.Helper()
+	b, err := os.ReadFile(log)
+	if err != nil || int64(len(b)) < from {
+		return "unknown"
+	}
+	phase := "between jobs"
+	for _, line := range strings.Split(string(b[from:]), "\n") {
+		switch {
+		case strings.Contains(line, "pipeline: analysis started"):
+			phase = "inference"
+		case strings.Contains(line, "pipeline: study analysed"):
+			phase = "delivery"
+		case strings.Contains(line, "pipeline: job "):
+			phase = "between jobs"
+		}
+	}
+	return phase
 }

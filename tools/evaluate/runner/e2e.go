@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -38,7 +39,8 @@ type E2EOptions struct {
 	Progress    io.Writer
 }
 
-// RunE2E sends each phantom study to a running daemon with C-STORE, waits
+// RunE2E sends each phantom study to a running daemon with C-STORE (dcmtk's
+// storescu, which must be on PATH), waits
 // for the structured report it sends back for that study, scores the SEG
 // that came with it (none: nothing found), and times each study from its
 // last C-STORE to the arrival of its SR.
@@ -138,23 +140,18 @@ func RunE2E(ctx context.Context, o E2EOptions) (*score.Report, error) {
 	return rep, nil
 }
 
-// sendStudy stores both series of one phantom study in one association.
+// sendStudy stores both series of one phantom study in one association
+// with dcmtk's storescu, as a scanner console would.
 func sendStudy(ctx context.Context, o E2EOptions, dir string) error {
-	files, err := filepath.Glob(filepath.Join(dir, "s*", "*.dcm"))
-	if err != nil || len(files) == 0 {
-		return fmt.Errorf("no DICOM files in %s", dir)
-	}
-	a, err := dimse.Dial(ctx, o.Daemon, o.CallingAE, o.CalledAE, dimse.Context{AbstractSyntax: dimse.MRImageStorage, TransferSyntaxes: []string{dimse.ExplicitVRLittleEndian}})
+	host, port, err := net.SplitHostPort(o.Daemon)
 	if err != nil {
-		return err
+		return fmt.Errorf("daemon address %q: %w", o.Daemon, err)
 	}
-	for _, f := range files {
-		if err := a.StoreFile(ctx, f); err != nil {
-			a.Abort()
-			return err
-		}
+	out, err := exec.CommandContext(ctx, "storescu", "-aet", o.CallingAE, "-aec", o.CalledAE, "+sd", "+r", host, port, dir).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("storescu: %w: %s", err, strings.TrimSpace(string(out)))
 	}
-	return a.Release(ctx)
+	return nil
 }
 
 // awaitResults polls the results folder until the SR of the study arrives
