@@ -106,6 +106,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	ring := daemon.NewLogRing(logRingLines) // recent lines for metctl diag
 	log := slog.New(slog.NewMultiHandler(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl}), ring.Handler(lvl)))
+	// slots.go: undo an interrupted install, and run the current slot's
+	// binary and models when metctl model install put one there.
+	models = startSlot(ctx, board, fs, models, log)
 	setMemoryLimit(board, log)
 	defer notifySystemd(ctx, site, log)() // systemd.go: READY=1, watchdog pings
 	svc := daemon.NewIntake(site, board, log)
