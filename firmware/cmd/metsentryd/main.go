@@ -23,6 +23,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -104,6 +105,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl}))
 		return runSelfTest(ctx, board, models, *trustDir, stdout, log) // selftest.go
 	}
+	// A passed metctl model install under systemd stops the daemon with
+	// exitRestart, and the unit starts it again from the new slot.
+	ctx, stopForRestart := context.WithCancel(ctx)
+	defer stopForRestart()
+	var restart atomic.Bool
+	var restartAfterInstall func()
+	if os.Getenv("NOTIFY_SOCKET") != "" {
+		restartAfterInstall = func() { restart.Store(true); stopForRestart() }
+	}
 	ring := daemon.NewLogRing(logRingLines) // recent lines for metctl diag
 	log := slog.New(slog.NewMultiHandler(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl}), ring.Handler(lvl)))
 	// slots.go: undo an interrupted install, and run the current slot's
@@ -113,7 +123,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	defer notifySystemd(ctx, site, log)() // systemd.go: READY=1, watchdog pings
 	svc := daemon.NewIntake(site, board, log)
 	services := append([]daemon.Service{svc}, controlServices(controlArgs{board: board, boardArg: *boardArg, boardFile: boardFile,
-		sitePath: *sitePath, models: models, trustDir: *trustDir, ring: ring, installSelfTestIn: 10 * time.Minute}, svc, log)...)
+		sitePath: *sitePath, models: models, trustDir: *trustDir, ring: ring, installSelfTestIn: 10 * time.Minute, restart: restartAfterInstall}, svc, log)...)
 	if board.Serial.Panel.Device != "" {
 		pan := daemon.NewPanel(ctx, board, serial.Open, log)
 		svc.Panel = pan.Machine
@@ -148,8 +158,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		log.Error("metsentryd stopped with an error", "err", err)
 		return 1
 	}
+	if restart.Load() {
+		log.Info("metsentryd stopped to restart into the slot just installed", "exit", exitRestart)
+		return exitRestart
+	}
 	return 0
 }
+
+// exitRestart is the exit status that asks systemd to start the daemon
+// again at once (the unit's RestartForceExitStatus= and SuccessExitStatus=):
+// after a passed install, so that the new slot runs. EX_TEMPFAIL of
+// sysexits.h.
+const exitRestart = 75
 
 // loadBoard reads a board file by path, or a built-in board by name.
 func loadBoard(arg string) (*config.Board, string, error) {
