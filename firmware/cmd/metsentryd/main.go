@@ -31,6 +31,7 @@ import (
 	"metsentry/firmware/analyze"
 	"metsentry/firmware/config"
 	"metsentry/firmware/daemon"
+	"metsentry/firmware/update"
 	"metsentry/hal/serial"
 	"metsentry/runtime/model"
 	"metsentry/runtime/ort"
@@ -106,7 +107,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runSelfTest(ctx, board, models, *trustDir, stdout, log) // selftest.go
 	}
 	// A passed metctl model install under systemd stops the daemon with
-	// exitRestart, and the unit starts it again from the new slot.
+	// update.ExitRestart, and the unit starts it again from the new slot.
 	ctx, stopForRestart := context.WithCancel(ctx)
 	defer stopForRestart()
 	var restart atomic.Bool
@@ -159,17 +160,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	if restart.Load() {
-		log.Info("metsentryd stopped to restart into the slot just installed", "exit", exitRestart)
-		return exitRestart
+		log.Info("metsentryd stopped to restart into the slot just installed", "exit", update.ExitRestart)
+		return update.ExitRestart
 	}
 	return 0
 }
-
-// exitRestart is the exit status that asks systemd to start the daemon
-// again at once (the unit's RestartForceExitStatus= and SuccessExitStatus=):
-// after a passed install, so that the new slot runs. EX_TEMPFAIL of
-// sysexits.h.
-const exitRestart = 75
 
 // loadBoard reads a board file by path, or a built-in board by name.
 func loadBoard(arg string) (*config.Board, string, error) {
