@@ -12,6 +12,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // serve runs Serve on a fresh socket with h until the test ends.
@@ -199,6 +200,48 @@ func TestBadRequest(t *testing.T) {
 			n, _ := c.Read(buf)
 			if !strings.Contains(string(buf[:n]), tc.want) {
 				t.Errorf("answer %q; want %q", buf[:n], tc.want)
+			}
+		})
+	}
+}
+
+// AfterReply's functions run once the final message has reached the
+// client, on success and on error alike: the client holds its reply before
+// they start (one that ran first would wait for it in vain and say so).
+func TestAfterReply(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		fail    bool
+		wantErr bool
+	}{
+		{"result", false, false},
+		{"error", true, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			replied := make(chan struct{})
+			ran := make(chan string, 1)
+			path := serve(t, func(_ context.Context, _ Request, w *Writer) (any, error) {
+				w.AfterReply(func() {
+					select {
+					case <-replied:
+						ran <- "after the reply"
+					case <-time.After(30 * time.Second):
+						ran <- "before the client had its reply"
+					}
+				})
+				if tc.fail {
+					return nil, errors.New("daemon: it broke")
+				}
+				return Echo{Destination: "pacs"}, nil
+			})
+			var e Echo
+			err := Call(t.Context(), path, Request{Cmd: "x"}, nil, &e)
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("Call: %v, want error %v", err, tc.wantErr)
+			}
+			close(replied)
+			if got := <-ran; got != "after the reply" {
+				t.Fatalf("AfterReply ran %s", got)
 			}
 		})
 	}

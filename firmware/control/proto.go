@@ -124,4 +124,8 @@ type Install struct {
 	KeyID           string `json:"key_id"`
 	Previous        string `json:"previous,omitempty"`
 	PreviousVersion string `json:"previous_version,omitempty"`
+	// Restart says the daemon stops once this reply is sent, so that
+	// systemd starts it again from the new slot; false leaves the restart
+	// to the field engineer (a daemon not run by systemd).
+	Restart bool `json:"restart,omitempty"`
 }

@@ -59,6 +59,15 @@ type Writer struct {
 	enc    *json.Encoder
 	err    error
 	cancel context.CancelFunc
+	after  []func()
+}
+
+// AfterReply runs f once the request's final message has been sent (or
+// could not be), e.g. to stop the daemon after telling the client it will.
+func (w *Writer) AfterReply(f func()) {
+	w.mu.Lock()
+	w.after = append(w.after, f)
+	w.mu.Unlock()
 }
 
 func (w *Writer) send(m Message) error {
@@ -130,6 +139,12 @@ func serveConn(ctx context.Context, c net.Conn, h Handler, log *slog.Logger) {
 		final.Error, final.Result = err.Error(), nil
 	}
 	_ = w.send(final)
+	w.mu.Lock()
+	after := w.after
+	w.mu.Unlock()
+	for _, f := range after {
+		f()
+	}
 }
 
 // readRequest reads one bounded request line.

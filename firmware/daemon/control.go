@@ -69,6 +69,10 @@ type Control struct {
 	// Install installs a signed update bundle (firmware/update), telling
 	// progress each step; nil means this daemon cannot install.
 	Install func(ctx context.Context, bundle string, progress func(step string)) (control.Install, error)
+	// Restart, when set, is called once a passed install's reply has been
+	// sent (the reply says so): the daemon stops, and systemd starts it
+	// again from the new slot. Nil leaves the restart to the field engineer.
+	Restart func()
 	// Dialer opens the C-ECHO association (zero value: plain TCP).
 	Dialer dimse.Dialer
 	Log    *slog.Logger
@@ -167,10 +171,18 @@ func (c *Control) handle(ctx context.Context, req control.Request, w *control.Wr
 		}
 		defer c.installing.Unlock()
 		step := int64(0)
-		return c.Install(ctx, req.Args[0], func(s string) {
+		res, err := c.Install(ctx, req.Args[0], func(s string) {
 			step++
 			w.Progress(step, 4, s) // verify, unpack, switch, self-test (then roll back, if it failed)
 		})
+		if err != nil {
+			return nil, err
+		}
+		if c.Restart != nil {
+			res.Restart = true
+			w.AfterReply(c.Restart)
+		}
+		return res, nil
 	}
 	return nil, nil
 }

@@ -14,6 +14,13 @@ import (
 // 1 when it fails (firmware/cmd/metsentryd).
 const SelfTestFlag = "--selftest"
 
+// ExitRestart is the exit status with which the daemon stops after a
+// passed install, so that its service manager starts it again at once from
+// the new slot: the systemd unit (tools/mkdeb/debian/metsentry.service)
+// lists it in RestartForceExitStatus= and SuccessExitStatus=. It is
+// EX_TEMPFAIL of sysexits.h.
+const ExitRestart = 75
+
 // DaemonArgs is the usual argument list for ExecSelfTest: the slot's own
 // binary is run as
 //

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"metsentry/boards"
 	"metsentry/firmware/config"
@@ -226,7 +227,10 @@ func TestRulesTest(t *testing.T) {
 func TestSelftestAndInstall(t *testing.T) {
 	pass := true
 	var gotPath string
+	var ctl *daemon.Control
+	restarted := make(chan struct{}, 1)
 	socket := startBox(t, testenv.FreePort(t), func(c *daemon.Control) {
+		ctl = c
 		c.Selftest = func(context.Context) (control.Selftest, error) {
 			if pass {
 				return control.Selftest{Passed: true, Report: "3 lesions found\nPASS\n"}, nil
@@ -255,18 +259,40 @@ func TestSelftestAndInstall(t *testing.T) {
 		args     []string
 		wantCode int
 		want     string
+		// restart: the daemon runs under systemd and restarts itself after
+		// a passed install (daemon.Control.Restart).
+		restart bool
 	}{
-		{"selftest passes", true, []string{"selftest"}, 0, "PASS"},
-		{"selftest fails", false, []string{"selftest"}, 1, "FAIL: the model could not be opened"},
-		{"install", true, []string{"model", "install", "good.bundle"}, 0, "installed 1.4.0 in slot b (was 1.3.0 in slot a)"},
-		{"install refused", true, []string{"model", "install", "bad.bundle"}, 1, "signed by a key that is not trusted"},
-		{"install a missing file", true, []string{"model", "install", "none.bundle"}, 1, "none.bundle"},
+		{"selftest passes", true, []string{"selftest"}, 0, "PASS", false},
+		{"selftest fails", false, []string{"selftest"}, 1, "FAIL: the model could not be opened", false},
+		{"install", true, []string{"model", "install", "good.bundle"}, 0,
+			"installed 1.4.0 in slot b (was 1.3.0 in slot a), signed by k1; self-test passed.\nthe daemon still runs the release it started with; restart it to run 1.4.0: sudo systemctl restart metsentry", false},
+		{"install, the daemon restarts", true, []string{"model", "install", "good.bundle"}, 0,
+			"self-test passed.\nmetsentryd restarts into 1.4.0 now (systemd starts slot b's binary in a few seconds); check with: metctl status", true},
+		{"install refused", true, []string{"model", "install", "bad.bundle"}, 1, "signed by a key that is not trusted", true},
+		{"install a missing file", true, []string{"model", "install", "none.bundle"}, 1, "none.bundle", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			pass = tc.pass
+			ctl.Restart = nil
+			if tc.restart {
+				ctl.Restart = func() { restarted <- struct{}{} }
+			}
 			code, out, errs := metctl(t, append([]string{"--quiet", "--socket", socket}, tc.args...)...)
 			if code != tc.wantCode || !strings.Contains(out+errs, tc.want) {
 				t.Fatalf("exit %d, stdout:\n%s\nstderr:\n%s\nwant exit %d and %q", code, out, errs, tc.wantCode, tc.want)
+			}
+			if tc.restart && code == 0 {
+				select {
+				case <-restarted:
+				case <-time.After(10 * time.Second):
+					t.Fatal("the daemon was not restarted after the install passed")
+				}
+			}
+			select {
+			case <-restarted:
+				t.Fatal("the daemon was restarted; want it to run on")
+			default:
 			}
 		})
 	}

@@ -284,7 +284,11 @@ func (a *app) install(ctx context.Context, bundle string) error {
 	if r.Previous != "" {
 		was = fmt.Sprintf("was %s in slot %s", r.PreviousVersion, r.Previous)
 	}
-	fmt.Fprintf(a.stdout, "installed %s in slot %s (%s), signed by %s; self-test passed. Restart the service to run it: sudo systemctl restart metsentry\n",
-		r.Version, r.Slot, was, r.KeyID)
+	fmt.Fprintf(a.stdout, "installed %s in slot %s (%s), signed by %s; self-test passed.\n", r.Version, r.Slot, was, r.KeyID)
+	if r.Restart {
+		fmt.Fprintf(a.stdout, "metsentryd restarts into %s now (systemd starts slot %s's binary in a few seconds); check with: metctl status\n", r.Version, r.Slot)
+	} else {
+		fmt.Fprintf(a.stdout, "the daemon still runs the release it started with; restart it to run %s: sudo systemctl restart metsentry\n", r.Version)
+	}
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"regexp"
 	goruntime "runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -19,6 +20,7 @@ import (
 	"metsentry/boards"
 	"metsentry/firmware/config"
 	"metsentry/firmware/testenv"
+	"metsentry/firmware/update"
 	"metsentry/runtime/trust"
 )
 
@@ -435,5 +437,39 @@ func TestVersionLess(t *testing.T) {
 		if got := versionLess(tc.a, tc.b); got != tc.want {
 			t.Errorf("versionLess(%q, %q) = %v, want %v", tc.a, tc.b, got, tc.want)
 		}
+	}
+}
+
+// TestUnitRestartsIntoSlot: after a passed metctl model install the daemon
+// exits update.ExitRestart; the unit must count that as a clean stop and
+// start /usr/bin/metsentryd again at once (which hands over to the current
+// slot, firmware/cmd/metsentryd/slots.go). systemd-analyze verify checks
+// the syntax in TestPackageInstallsIntoScratchRoot.
+func TestUnitRestartsIntoSlot(t *testing.T) {
+	unit := readFile(t, filepath.Join("debian", "metsentry.service"))
+	values := map[string][]string{}
+	for _, l := range strings.Split(unit, "\n") {
+		if k, v, ok := strings.Cut(l, "="); ok && !strings.HasPrefix(l, "#") {
+			values[k] = append(values[k], v)
+		}
+	}
+	code := strconv.Itoa(update.ExitRestart)
+	for _, tc := range []struct {
+		key  string
+		want string // a word the key's value must hold
+	}{
+		{"SuccessExitStatus", code},
+		{"RestartForceExitStatus", code},
+		{"Restart", "on-failure"},
+		{"ExecStart", BinPath},
+	} {
+		t.Run(tc.key, func(t *testing.T) {
+			if len(values[tc.key]) != 1 {
+				t.Fatalf("%s= is set %d times, want once", tc.key, len(values[tc.key]))
+			}
+			if f := strings.Fields(values[tc.key][0]); !slices.Contains(f, tc.want) {
+				t.Errorf("%s=%s does not hold %s", tc.key, values[tc.key][0], tc.want)
+			}
+		})
 	}
 }

@@ -30,6 +30,9 @@ type controlArgs struct {
 	trustDir          string
 	ring              *daemon.LogRing
 	installSelfTestIn time.Duration
+	// restart stops the daemon after a passed install, to be started again
+	// from the new slot (under systemd); nil leaves it running.
+	restart func()
 }
 
 // controlServices returns the control socket for tools/metctl and, when
@@ -46,7 +49,7 @@ func controlServices(a controlArgs, svc *daemon.Intake, log *slog.Logger) []daem
 		files["board.yaml"] = a.boardFile
 	}
 	ctl := &daemon.Control{Intake: svc, Version: equipment(board).SoftwareVersion, Temperature: temp, Logs: a.ring,
-		ConfigFiles: files, Log: log}
+		ConfigFiles: files, Log: log, Restart: a.restart}
 	if len(a.models) > 0 {
 		open := selftestOpener(board, a.models, a.trustDir, log)
 		ctl.Selftest = func(ctx context.Context) (control.Selftest, error) {

@@ -23,6 +23,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -30,6 +31,7 @@ import (
 	"metsentry/firmware/analyze"
 	"metsentry/firmware/config"
 	"metsentry/firmware/daemon"
+	"metsentry/firmware/update"
 	"metsentry/hal/serial"
 	"metsentry/runtime/model"
 	"metsentry/runtime/ort"
@@ -104,13 +106,25 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl}))
 		return runSelfTest(ctx, board, models, *trustDir, stdout, log) // selftest.go
 	}
+	// A passed metctl model install under systemd stops the daemon with
+	// update.ExitRestart, and the unit starts it again from the new slot.
+	ctx, stopForRestart := context.WithCancel(ctx)
+	defer stopForRestart()
+	var restart atomic.Bool
+	var restartAfterInstall func()
+	if os.Getenv("NOTIFY_SOCKET") != "" {
+		restartAfterInstall = func() { restart.Store(true); stopForRestart() }
+	}
 	ring := daemon.NewLogRing(logRingLines) // recent lines for metctl diag
 	log := slog.New(slog.NewMultiHandler(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl}), ring.Handler(lvl)))
+	// slots.go: undo an interrupted install, and run the current slot's
+	// binary and models when metctl model install put one there.
+	models = startSlot(ctx, board, fs, models, log)
 	setMemoryLimit(board, log)
 	defer notifySystemd(ctx, site, log)() // systemd.go: READY=1, watchdog pings
 	svc := daemon.NewIntake(site, board, log)
 	services := append([]daemon.Service{svc}, controlServices(controlArgs{board: board, boardArg: *boardArg, boardFile: boardFile,
-		sitePath: *sitePath, models: models, trustDir: *trustDir, ring: ring, installSelfTestIn: 10 * time.Minute}, svc, log)...)
+		sitePath: *sitePath, models: models, trustDir: *trustDir, ring: ring, installSelfTestIn: 10 * time.Minute, restart: restartAfterInstall}, svc, log)...)
 	if board.Serial.Panel.Device != "" {
 		pan := daemon.NewPanel(ctx, board, serial.Open, log)
 		svc.Panel = pan.Machine
@@ -144,6 +158,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		log.Error("metsentryd stopped with an error", "err", err)
 		return 1
+	}
+	if restart.Load() {
+		log.Info("metsentryd stopped to restart into the slot just installed", "exit", update.ExitRestart)
+		return update.ExitRestart
 	}
 	return 0
 }
