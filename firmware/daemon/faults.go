@@ -1,6 +1,9 @@
 package daemon
 
 import (
+	"errors"
+	"fmt"
+	"log/slog"
 	"slices"
 	"sync"
 
@@ -55,5 +58,25 @@ func (p *pipeline) networkFault(oj outbox.Job) {
 	}
 	if p.panel != nil {
 		p.panel.SetFault(panel.FaultNetwork, on)
+	}
+}
+
+// ErrRuntime marks an Inference error that comes from the inference runtime
+// itself (ONNX Runtime missing, the wrong version, or failing to start),
+// rather than from the model: the panel shows FaultRuntime instead of
+// FaultModel, so the field engineer knows whether to reinstall the runtime
+// or the model.
+var ErrRuntime = errors.New("daemon: inference runtime unavailable")
+
+// inferenceFault reports an inference runtime or model that failed to start.
+func inferenceFault(log *slog.Logger, p Panel, err error) {
+	code, what := panel.FaultModel, "model"
+	if errors.Is(err, ErrRuntime) {
+		code, what = panel.FaultRuntime, "inference runtime"
+	}
+	log.Error("daemon: the "+what+" failed to start: studies are received and kept, analysis waits for a restart with it fixed",
+		"fault", fmt.Sprintf("E%04X", code), "err", err)
+	if p != nil {
+		p.SetFault(code, true)
 	}
 }

@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"slices"
 	"sync"
@@ -154,5 +155,64 @@ func TestUnreachable(t *testing.T) {
 		if on != s.on || changed != s.changed {
 			t.Errorf("%s: on %v changed %v, want %v %v", s.name, on, changed, s.on, s.changed)
 		}
+	}
+}
+
+// recPanel records the faults raised and cleared.
+type recPanel struct {
+	mu     sync.Mutex
+	faults map[uint16]bool
+}
+
+func (*recPanel) Receiving()  {}
+func (*recPanel) Processing() {}
+func (*recPanel) Result(int)  {}
+func (p *recPanel) SetFault(code uint16, on bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.faults == nil {
+		p.faults = map[uint16]bool{}
+	}
+	p.faults[code] = on
+}
+
+// TestRunInferenceFault: an inference runtime or model that fails to start
+// is a panel fault (which one depends on ErrRuntime), and the services run
+// anyway until the daemon is stopped, which is then a clean stop.
+func TestRunInferenceFault(t *testing.T) {
+	tests := []struct {
+		name string
+		err  error
+		want uint16
+	}{
+		{"runtime missing", fmt.Errorf("%w: ort: library missing", ErrRuntime), panel.FaultRuntime},
+		{"model corrupt", errors.New("model: metnet-int8.onnx: sha256 differs from the signed manifest"), panel.FaultModel},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			o := simOptions(t)
+			o.Inference = func(*config.Board) (string, error) { return "", tc.err }
+			pan := &recPanel{}
+			o.Panel = pan
+			svc := &fakeService{name: "intake", started: make(chan struct{})}
+			o.Services = []Service{svc}
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- Run(ctx, o) }()
+			select {
+			case <-svc.started:
+			case err := <-done:
+				t.Fatalf("Run returned %v before starting the services", err)
+			}
+			cancel()
+			if err := <-done; err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+			pan.mu.Lock()
+			defer pan.mu.Unlock()
+			if len(pan.faults) != 1 || !pan.faults[tc.want] {
+				t.Errorf("panel faults %v, want only %04x on", pan.faults, tc.want)
+			}
+		})
 	}
 }

@@ -69,7 +69,7 @@ func (s *Intake) Run(ctx context.Context) error {
 		log = slog.Default()
 	}
 	rt := s.Site.Retention
-	store, err := cache.Open(s.Board.Storage.DataDir, cache.Options{
+	store, err := s.openCache(ctx, log, cache.Options{ // standby.go: waits out a lock
 		MinFreeBytes: uint64(rt.MinFreeMB) << 20, Logger: log,
 	})
 	if err != nil {

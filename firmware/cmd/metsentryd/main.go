@@ -113,8 +113,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}()
 	start := func(b *config.Board) (string, error) {
 		desc, err := startORT(b)
-		if err != nil || len(models) == 0 {
-			return desc, err
+		if err != nil {
+			return "", fmt.Errorf("%w: %w", daemon.ErrRuntime, err)
+		}
+		if len(models) == 0 {
+			return desc, nil
 		}
 		if md, err = openModel(ctx, b, models, *trustDir, log); err != nil {
 			return "", err
@@ -129,6 +132,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		Board: board, BoardFile: boardFile, Site: site, Log: log,
 		Inference: start,
 		Services:  services,
+		Panel:     svc.Panel,
 	})
 	if err != nil {
 		log.Error("metsentryd stopped with an error", "err", err)
