@@ -20,8 +20,8 @@ import (
 // tools/panelsim on a pty, with an inference runtime or model that cannot
 // start: the ONNX Runtime library missing, the library built for another
 // machine (linux-arm64 on this x86-64 box: a wrong install), and a model
-// file corrupted after signing. Each must show its fault code on the panel
-// and in the log, while the box still answers C-ECHO and stores what the
+// file corrupted after signing. Each must show its fault code on the panel,
+// in the log and in the status it gives systemd, while the box still answers C-ECHO and stores what the
 // console sends: every instance answered Success is in the cache after a
 // clean stop.
 func TestStartFaults(t *testing.T) {
@@ -90,6 +90,7 @@ retention:
 			if tc.flags != nil {
 				flags = tc.flags(t, tmp)
 			}
+			systemd := fakeSystemd(t)
 			d := box.start(t, flags...)
 			d.waitListening(t, box.port)
 
@@ -101,6 +102,8 @@ retention:
 			if want := fmt.Sprintf("fault=E%04X", tc.code); !strings.Contains(box.logText(t), want) {
 				t.Errorf("the log has no line with %s", want)
 			}
+			status := waitStatus(t, systemd, func(s string) bool { return strings.Contains(s, panel.FaultText(tc.code)) })
+			t.Logf("systemd status: %s", status)
 
 			echo := exec.CommandContext(ctx, echoscu, "-aet", "STORESCU", "-aec", "METSENTRY", "127.0.0.1", itoa(box.port))
 			if out, err := echo.CombinedOutput(); err != nil {
@@ -132,8 +135,8 @@ retention:
 }
 
 // TestCacheLocked starts the real daemon while another process (this test)
-// holds the cache database. The panel must show FaultStorage and the log say
-// why; the box answers C-ECHO, and refuses C-STORE with A700 rather than
+// holds the cache database. The panel and systemd's status must show
+// FaultStorage and the log say why; the box answers C-ECHO, and refuses C-STORE with A700 rather than
 // acknowledge what it cannot keep. Once the lock is released the fault
 // clears, the daemon receives again, and everything answered Success is in
 // the cache after a clean stop.
@@ -166,6 +169,7 @@ retention:
 	if err != nil {
 		t.Fatal(err)
 	}
+	systemd := fakeSystemd(t)
 	d := box.start(t)
 	d.waitListening(t, box.port)
 	if _, err := ps.WaitFor(ctx, func(s sim.Shown) bool { return s.State.Show == panel.Fault && s.State.Code == panel.FaultStorage }); err != nil {
@@ -175,6 +179,7 @@ retention:
 	if want := fmt.Sprintf("fault=E%04X", panel.FaultStorage); !strings.Contains(box.logText(t), want) {
 		t.Errorf("the log has no line with %s", want)
 	}
+	waitStatus(t, systemd, func(s string) bool { return strings.Contains(s, panel.FaultText(panel.FaultStorage)) })
 	echo := exec.CommandContext(ctx, echoscu, "-aet", "STORESCU", "-aec", "METSENTRY", "127.0.0.1", itoa(box.port))
 	if out, err := echo.CombinedOutput(); err != nil {
 		t.Errorf("C-ECHO while the cache is locked: %v\n%s", err, out)
@@ -193,6 +198,7 @@ retention:
 	if _, err := ps.WaitFor(ctx, func(s sim.Shown) bool { return s.State.Show != panel.Fault }); err != nil {
 		t.Fatalf("panel after the lock was released: %v", err)
 	}
+	waitStatus(t, systemd, func(s string) bool { return !strings.Contains(s, "FAULT") })
 	for !strings.Contains(box.logText(t), "DICOM SCP listening") {
 		if ctx.Err() != nil {
 			t.Fatalf("the daemon did not receive again after the lock was released\n%s", tail([]byte(box.logText(t))))

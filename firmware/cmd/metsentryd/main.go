@@ -97,12 +97,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl}))
 	setMemoryLimit(board, log)
-	defer notifySystemd(ctx, site, log)() // systemd.go: READY=1, watchdog pings
+	faults := newFaultBoard()                     // status.go: faults for the panel and systemd's STATUS=
+	defer notifySystemd(ctx, site, log, faults)() // systemd.go: READY=1, watchdog pings
 	svc := daemon.NewIntake(site, board, log)
+	svc.Panel = faults
 	services := []daemon.Service{svc}
 	if board.Serial.Panel.Device != "" {
 		pan := daemon.NewPanel(ctx, board, serial.Open, log)
-		svc.Panel = pan.Machine
+		faults.panel = pan.Machine
 		services = append(services, pan)
 	}
 	var md *model.Model
