@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -18,15 +19,15 @@ import (
 
 // TestStartFaults starts the real daemon, its front panel simulated by
 // tools/panelsim on a pty, with an inference runtime or model that cannot
-// start: the ONNX Runtime library missing, the library built for another
-// machine (linux-arm64 on this x86-64 box: a wrong install), and a model
-// file corrupted after signing. Each must show its fault code on the panel,
-// in the log and in the status it gives systemd, while the box still answers C-ECHO and stores what the
-// console sends: every instance answered Success is in the cache after a
-// clean stop.
+// start: the ONNX Runtime library missing, of another version, built for
+// another machine (linux-arm64 on this x86-64 box: a wrong install), and a
+// model file corrupted after signing. Each must show its fault code on the
+// panel, in the log (with the reason) and in the status it gives systemd,
+// while the box still answers C-ECHO and stores what the console sends:
+// every instance answered Success is in the cache after a clean stop.
 func TestStartFaults(t *testing.T) {
 	if testing.Short() {
-		t.Skip("slow: builds metsentryd and starts it three times")
+		t.Skip("slow: builds metsentryd and starts it four times")
 	}
 	storescu := testenv.Program(t, "storescu")
 	echoscu := testenv.Program(t, "echoscu")
@@ -54,15 +55,35 @@ func TestStartFaults(t *testing.T) {
 		}
 		return []string{"--model", filepath.Join(dir, "metnet-int8.manifest.json"), "--trust", filepath.Join(root, "models", "trust")}
 	}
+	// otherVersion is the library as another ONNX Runtime release would
+	// report itself: its version string (the one GetVersionString returns,
+	// not the ELF symbol version VERS_1.24.1) reads 1.19.0.
+	otherVersion := func(dir string) string {
+		b, err := os.ReadFile(lib)
+		if err != nil {
+			t.Fatal(err)
+		}
+		old := []byte("narrowing_error\x001.24.1\x00")
+		if bytes.Count(b, old) != 1 {
+			t.Fatalf("%s: its version string is not where this test expects it", lib)
+		}
+		out := filepath.Join(dir, "libonnxruntime.so.1")
+		if err := os.WriteFile(out, bytes.Replace(b, old, []byte("narrowing_error\x001.19.0\x00"), 1), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
 	tests := []struct {
 		name  string
 		lib   func(dir string) string
 		flags func(t *testing.T, dir string) []string
 		code  uint16
+		why   string // in the log's error
 	}{
-		{"runtime library missing", func(dir string) string { return filepath.Join(dir, "libonnxruntime.so.1") }, nil, panel.FaultRuntime},
-		{"runtime library for another machine", func(string) string { return arm }, nil, panel.FaultRuntime},
-		{"model file corrupted", func(string) string { return lib }, corruptModel, panel.FaultModel},
+		{"runtime library missing", func(dir string) string { return filepath.Join(dir, "libonnxruntime.so.1") }, nil, panel.FaultRuntime, "ONNX Runtime library not found"},
+		{"runtime library of another version", otherVersion, nil, panel.FaultRuntime, "is ONNX Runtime 1.19.0, expected 1.24.1"},
+		{"runtime library for another machine", func(string) string { return arm }, nil, panel.FaultRuntime, "cannot initialise ONNX Runtime"},
+		{"model file corrupted", func(string) string { return lib }, corruptModel, panel.FaultModel, "model file does not match its manifest"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -101,6 +122,9 @@ retention:
 			t.Logf("panel shows %+v %q", shown.State, shown.Text)
 			if want := fmt.Sprintf("fault=E%04X", tc.code); !strings.Contains(box.logText(t), want) {
 				t.Errorf("the log has no line with %s", want)
+			}
+			if !strings.Contains(box.logText(t), tc.why) {
+				t.Errorf("the log does not say why (%q)", tc.why)
 			}
 			status := waitStatus(t, systemd, func(s string) bool { return strings.Contains(s, panel.FaultText(tc.code)) })
 			t.Logf("systemd status: %s", status)
