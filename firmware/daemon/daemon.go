@@ -32,13 +32,20 @@ type Options struct {
 	Inference Inference
 	// Services are started after the checks, in order, and stopped together.
 	Services []Service
+	// Panel, when set, shows a runtime or model that failed to start as a
+	// fault (faults.go).
+	Panel Panel
 }
 
 // ErrNoInference is returned when the daemon is started without an inference runtime.
 var ErrNoInference = errors.New("daemon: no inference runtime linked in")
 
 // Run checks the board, starts the inference runtime and the services, and
-// waits until ctx ends or a service fails.
+// waits until ctx ends or a service fails. An inference runtime or model
+// that fails to start is a panel fault (FaultRuntime when the error wraps
+// ErrRuntime, else FaultModel), not an error: the services run without it,
+// so the box answers C-ECHO and keeps what it receives, and ready jobs wait
+// in the cache for a start with a working runtime and model.
 func Run(ctx context.Context, o Options) error {
 	log := o.Log
 	if log == nil {
@@ -56,11 +63,13 @@ func Run(ctx context.Context, o Options) error {
 	if o.Inference == nil {
 		return ErrNoInference
 	}
-	desc, err := o.Inference(o.Board)
-	if err != nil {
-		return fmt.Errorf("daemon: inference runtime: %w", err)
+	if desc, err := o.Inference(o.Board); err != nil {
+		// The box must still answer C-ECHO and keep what it receives:
+		// a fault, not a reason to stop (faults.go).
+		inferenceFault(log, o.Panel, err)
+	} else {
+		log.Info("inference runtime ready", "runtime", desc)
 	}
-	log.Info("inference runtime ready", "runtime", desc)
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

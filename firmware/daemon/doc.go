@@ -17,6 +17,10 @@
 // a package with a small interface; the daemon owns their lifecycle (start
 // order, graceful stop) and turns their health and results into the
 // panel state. Optional hardware that fails to start is logged and shown as a
-// fault, never fatal; a missing inference runtime is fatal, because the box
-// cannot do its job without it.
+// fault, never fatal. So are the faults the box can wait out while it keeps
+// answering C-ECHO and keeping what it receives (faults.go, standby.go): an
+// inference runtime or model that fails to start (FaultRuntime, FaultModel;
+// ready jobs wait in the cache), a cache another process holds (FaultStorage;
+// C-STORE refused with A700 until the lock is released), and a destination
+// that cannot be reached (FaultNetwork; results wait in the outbox).
 package daemon

@@ -77,7 +77,7 @@ func (s *Intake) Run(ctx context.Context) error {
 	// Instances are recorded in batches (cache.Options.IndexDelay); intake
 	// looks at them once their batch is committed.
 	var indexed atomic.Pointer[func()]
-	store, err := cache.Open(s.Board.Storage.DataDir, cache.Options{
+	store, err := s.openCache(ctx, log, cache.Options{ // standby.go: waits out a lock
 		MinFreeBytes: uint64(rt.MinFreeMB) << 20, Logger: log,
 		IndexDelay: s.Board.Storage.IndexDelayOrDefault(),
 		Indexed: func() {

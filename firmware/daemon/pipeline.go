@@ -65,6 +65,7 @@ type pipeline struct {
 	destNames []string
 	work      chan struct{}
 	send      chan struct{}
+	down      unreachable // destinations down (faults.go)
 }
 
 func newPipeline(store *cache.Store, an *analyze.Analyzer, dests []config.Destination, sender outbox.Sender, pol outbox.Policy, log *slog.Logger, p Panel, events func(JobEvent)) (*pipeline, error) {
@@ -343,6 +344,7 @@ func (p *pipeline) persist(oj outbox.Job) error {
 	if err != nil {
 		return err
 	}
+	p.networkFault(oj)
 	if ev != nil {
 		p.emit(*ev)
 		if p.panel != nil && ev.State == cache.JobDead {

@@ -111,7 +111,7 @@ func TestPipelineRestore(t *testing.T) {
 	}{
 		{"delivered once", nil, cache.JobDelivered, 1, false},
 		{"refused for good", fmt.Errorf("%w: pacs: association rejected", outbox.ErrPermanent), cache.JobDead, 0, true},
-		{"destination down", errors.New("connection refused"), cache.JobReported, 0, false},
+		{"destination down", errors.New("connection refused"), cache.JobReported, 0, true}, // FaultNetwork
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			store, j := reportedJob(t)

@@ -2,6 +2,8 @@ package dimse
 
 import (
 	"bytes"
+	"compress/flate"
+	"encoding/binary"
 	"errors"
 	"testing"
 )
@@ -93,5 +95,70 @@ func FuzzParseStep(f *testing.F) {
 			ts = ImplicitVRLittleEndian
 		}
 		ParseStep(b, ts) //nolint:errcheck // refusals are fine; panics are not
+	})
+}
+
+// FuzzSniff feeds arbitrary data set bytes, as they arrive in P-DATA, to the
+// sniffer the SCP runs over the start of every C-STORE data set (inflating
+// a deflated one) to compare its SOP UIDs with the request's: it must not
+// panic, must stay within its 16 KiB, and must accept the UIDs it found.
+func FuzzSniff(f *testing.F) {
+	body := func(ts string) []byte {
+		b := testInstance("1.2.3.4", "1.2.3.4", 64)
+		m, err := ReadFileMeta(bufioReader(b))
+		if err != nil {
+			f.Fatal(err)
+		}
+		ds := b[m.DataSetOffset:]
+		if ts == ImplicitVRLittleEndian {
+			var im []byte
+			for _, e := range [][2]string{{"\x08\x00\x16\x00", MRImageStorage}, {"\x08\x00\x18\x00", "1.2.3.4"}} {
+				v := e[1]
+				if len(v)%2 == 1 {
+					v += "\x00"
+				}
+				im = append(im, e[0]...)
+				im = binary.LittleEndian.AppendUint32(im, uint32(len(v)))
+				im = append(im, v...)
+			}
+			return im
+		}
+		if ts == DeflatedExplicitVRLittleEndian {
+			var out bytes.Buffer
+			w, _ := flate.NewWriter(&out, flate.BestSpeed)
+			w.Write(ds)
+			w.Close()
+			return out.Bytes()
+		}
+		return ds
+	}
+	for i, ts := range []string{ExplicitVRLittleEndian, ImplicitVRLittleEndian, DeflatedExplicitVRLittleEndian} {
+		f.Add(body(ts), uint8(i), uint16(0))
+		f.Add(body(ts), uint8(i), uint16(7))
+	}
+	f.Add([]byte{0x08, 0x00, 0x16, 0x00, 'S', 'Q', 0, 0, 0xFF, 0xFF, 0xFF, 0xFF}, uint8(0), uint16(1))
+	f.Fuzz(func(t *testing.T, data []byte, syntax uint8, chunk uint16) {
+		ts := []string{ExplicitVRLittleEndian, ImplicitVRLittleEndian, DeflatedExplicitVRLittleEndian}[int(syntax)%3]
+		var s sniffer
+		step := int(chunk)%4096 + 1
+		for b := data; len(b) > 0; {
+			n := min(step, len(b))
+			if m, err := s.Write(b[:n]); m != n || err != nil {
+				t.Fatalf("Write = %d, %v", m, err)
+			}
+			b = b[n:]
+		}
+		if len(s.buf) > sniffLen {
+			t.Fatalf("sniffer kept %d bytes", len(s.buf))
+		}
+		_ = s.check(ts, MRImageStorage, "1.2.3.4")
+		if ts == DeflatedExplicitVRLittleEndian {
+			return
+		}
+		if class, inst, ok := findSOPUIDs(s.buf, ts != ImplicitVRLittleEndian); ok {
+			if why := s.check(ts, class, inst); why != "" {
+				t.Fatalf("sniffer refuses the UIDs it found: %s", why)
+			}
+		}
 	})
 }

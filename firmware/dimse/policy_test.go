@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"net/netip"
 	"os"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -144,8 +145,9 @@ func TestDirStorageParallelStores(t *testing.T) {
 				errs <- err
 				return
 			}
-			f.WriteString("instance")
-			errs <- st.Store(context.Background(), f, Instance{SOPInstanceUID: "1.2.3." + string(rune('0'+i%10)) + string(rune('0'+i/10))})
+			uid := "1.2.3." + strconv.Itoa(i+1)
+			f.Write(testInstance(uid, uid, 64))
+			errs <- st.Store(context.Background(), f, Instance{SOPInstanceUID: uid})
 		}()
 	}
 	wg.Wait()

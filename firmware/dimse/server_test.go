@@ -335,11 +335,22 @@ func (s failingStorage) Store(ctx context.Context, f *os.File, in Instance) erro
 }
 
 // testInstance builds a minimal Part 10 MR instance.
+// testInstance is an MR image the shared DICOM check accepts: one row of
+// extra/2 16-bit pixels (extra is rounded up to even), so a test chooses
+// its size.
 func testInstance(sopInstance, datasetUID string, extra int) []byte {
+	extra += extra % 2
+	us := func(v int) string { return string([]byte{byte(v), byte(v >> 8)}) }
 	meta := AppendFileMeta(nil, FileMeta{SOPClassUID: MRImageStorage, SOPInstanceUID: sopInstance, TransferSyntaxUID: ExplicitVRLittleEndian})
 	ds := appendExplicit(nil, 0x0008, 0x0016, "UI", MRImageStorage)
 	ds = appendExplicit(ds, 0x0008, 0x0018, "UI", datasetUID)
 	ds = appendExplicit(ds, 0x0010, 0x0010, "PN", "Anon")
+	ds = appendExplicit(ds, 0x0020, 0x000D, "UI", "1.2.3.100")
+	ds = appendExplicit(ds, 0x0020, 0x000E, "UI", "1.2.3.100.1")
+	ds = appendExplicit(ds, 0x0028, 0x0002, "US", us(1))
+	ds = appendExplicit(ds, 0x0028, 0x0010, "US", us(1))
+	ds = appendExplicit(ds, 0x0028, 0x0011, "US", us(extra/2))
+	ds = appendExplicit(ds, 0x0028, 0x0100, "US", us(16))
 	ds = append(ds, 0xE0, 0x7F, 0x10, 0x00, 'O', 'W', 0, 0)
 	ds = append(ds, byte(extra), byte(extra>>8), byte(extra>>16), byte(extra>>24))
 	ds = append(ds, make([]byte, extra)...)

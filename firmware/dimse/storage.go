@@ -6,11 +6,14 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"sync"
 	"syscall"
+
+	"metsentry/firmware/dcmguard"
 )
 
 // Storage receives instances the C-STORE SCP has streamed to disk.
@@ -43,7 +46,11 @@ type Instance struct {
 // DirStorage keeps each instance as Dir/<SOP Instance UID>.dcm through
 // write-temp, fsync, rename, fsync-dir, so an instance it has stored survives
 // a power cut. A second instance with the same UID replaces the first. It is
-// for tests and tools; the appliance records instances in its cache.
+// for tests and tools; the appliance records instances in its cache. Before
+// keeping an instance it runs the check the cache runs (dcmguard.Check: the
+// bounded walk, UIDs, geometry, pixel data against its attributes), so a
+// tool that stores with it answers Success only for what the box would
+// accept.
 type DirStorage struct {
 	Dir string
 }
@@ -59,9 +66,17 @@ func (s DirStorage) CreateTemp() (*os.File, error) {
 	return f, nil
 }
 
-// Store syncs f, renames it to its final name and syncs the folder.
+// Store checks f with dcmguard.Check, then syncs it, renames it to its
+// final name and syncs the folder. A refused instance is removed and the
+// error wraps the *dcmguard.Error, which the SCP answers with A900 or C000
+// and the refusal's reason.
 func (s DirStorage) Store(_ context.Context, f *os.File, in Instance) error {
 	tmp := f.Name()
+	if err := checkFile(f); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return fmt.Errorf("dimse: storage: %w", err)
+	}
 	err := f.Sync()
 	if cerr := f.Close(); err == nil {
 		err = cerr
@@ -77,6 +92,19 @@ func (s DirStorage) Store(_ context.Context, f *os.File, in Instance) error {
 		return fmt.Errorf("dimse: storage: keeping instance: %w", wrapResource(err))
 	}
 	return nil
+}
+
+// checkFile runs the shared DICOM check over the whole of f.
+func checkFile(f *os.File) error {
+	size, err := f.Seek(0, io.SeekEnd)
+	if err == nil {
+		_, err = f.Seek(0, io.SeekStart)
+	}
+	if err != nil {
+		return fmt.Errorf("rewind instance: %w", err)
+	}
+	_, _, err = dcmguard.Check(f, size, dcmguard.Options{})
+	return err
 }
 
 // Path is where Store keeps the instance with this SOP Instance UID. UIDs

@@ -31,6 +31,7 @@ const (
 	FaultStorage        uint16 = 0x0201 // the cache or data disk failed or is full
 	FaultModel          uint16 = 0x0301 // the model failed to load or verify
 	FaultInference      uint16 = 0x0302 // inference failed on a study
+	FaultRuntime        uint16 = 0x0303 // the inference runtime (ONNX Runtime) is missing or the wrong version
 	FaultNetwork        uint16 = 0x0401 // a DICOM peer cannot be reached
 	FaultDelivery       uint16 = 0x0402 // results could not be delivered (dead letter)
 	FaultThermal        uint16 = 0x0501 // a thermal zone is above its critical limit

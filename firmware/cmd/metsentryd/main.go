@@ -121,13 +121,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	// binary and models when metctl model install put one there.
 	models = startSlot(ctx, board, fs, models, log)
 	setMemoryLimit(board, log)
-	defer notifySystemd(ctx, site, log)() // systemd.go: READY=1, watchdog pings
+	faults := newFaultBoard()                     // status.go: faults for the panel and systemd's STATUS=
+	defer notifySystemd(ctx, site, log, faults)() // systemd.go: READY=1, watchdog pings
 	svc := daemon.NewIntake(site, board, log)
+	svc.Panel = faults
 	services := append([]daemon.Service{svc}, controlServices(controlArgs{board: board, boardArg: *boardArg, boardFile: boardFile,
 		sitePath: *sitePath, models: models, trustDir: *trustDir, ring: ring, installSelfTestIn: 10 * time.Minute, restart: restartAfterInstall}, svc, log)...)
 	if board.Serial.Panel.Device != "" {
 		pan := daemon.NewPanel(ctx, board, serial.Open, log)
-		svc.Panel = pan.Machine
+		faults.panel = pan.Machine
 		services = append(services, pan)
 	}
 	var md *model.Model
@@ -138,8 +140,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}()
 	start := func(b *config.Board) (string, error) {
 		desc, err := startORT(b)
-		if err != nil || len(models) == 0 {
-			return desc, err
+		if err != nil {
+			return "", fmt.Errorf("%w: %w", daemon.ErrRuntime, err)
+		}
+		if len(models) == 0 {
+			return desc, nil
 		}
 		if md, err = openModel(ctx, b, models, *trustDir, log); err != nil {
 			return "", err
@@ -154,6 +159,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		Board: board, BoardFile: boardFile, Site: site, Log: log,
 		Inference: start,
 		Services:  services,
+		Panel:     svc.Panel,
 	})
 	if err != nil {
 		log.Error("metsentryd stopped with an error", "err", err)

@@ -79,7 +79,7 @@ func goMemoryLimit(b *config.Board) int64 {
 // listening on the site's port, read from /proc/self/net/tcp{,6} (no test
 // connection, which the SCP would log as a refused peer). The same check
 // gates each watchdog ping, so a daemon whose SCP has died is restarted.
-func notifySystemd(ctx context.Context, site *config.Site, log *slog.Logger) (wait func()) {
+func notifySystemd(ctx context.Context, site *config.Site, log *slog.Logger, faults *faultBoard) (wait func()) {
 	if os.Getenv("NOTIFY_SOCKET") == "" {
 		return func() {}
 	}
@@ -95,6 +95,9 @@ func notifySystemd(ctx context.Context, site *config.Site, log *slog.Logger) (wa
 		poll:      poll.C,
 		status:    fmt.Sprintf("receiving DICOM on port %d as %s", site.Port, site.AETitle),
 		log:       log,
+	}
+	if faults != nil {
+		n.faults, n.changed = faults.Faults, faults.changed
 	}
 	var wd *time.Ticker
 	if interval > 0 {
@@ -125,6 +128,20 @@ type notifier struct {
 	watchdog  <-chan time.Time // nil: the unit has no WatchdogSec
 	status    string           // STATUS= sent with READY=1
 	log       *slog.Logger
+	// faults, when set, are the active faults ("" when none), appended to
+	// status; changed says when they change, and STATUS= is sent again.
+	faults  func() string
+	changed <-chan struct{}
+}
+
+// statusLine is status with the active faults.
+func (n *notifier) statusLine() string {
+	if n.faults != nil {
+		if f := n.faults(); f != "" {
+			return n.status + "; " + f
+		}
+	}
+	return n.status
 }
 
 // run waits for the SCP, sends READY=1, then feeds the watchdog until ctx
@@ -147,7 +164,7 @@ func (n *notifier) run(ctx context.Context) {
 			ready = ok
 		}
 	}
-	if err := n.send("READY=1\nSTATUS=" + n.status); err != nil {
+	if err := n.send("READY=1\nSTATUS=" + n.statusLine()); err != nil {
 		n.log.Warn("sd_notify READY=1 failed", "err", err)
 	} else {
 		n.log.Info("told systemd the daemon is ready")
@@ -156,6 +173,10 @@ func (n *notifier) run(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
+		case <-n.changed:
+			if err := n.send("STATUS=" + n.statusLine()); err != nil {
+				n.log.Warn("sd_notify STATUS= failed", "err", err)
+			}
 		case <-n.watchdog:
 			ok, err := n.listening()
 			if !ok {

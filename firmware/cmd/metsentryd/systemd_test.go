@@ -189,7 +189,7 @@ func TestNotifierSendsReadyAndWatchdog(t *testing.T) {
 func TestNotifySystemdEnvironment(t *testing.T) {
 	t.Run("not under systemd", func(t *testing.T) {
 		t.Setenv("NOTIFY_SOCKET", "")
-		wait := notifySystemd(context.Background(), &config.Site{Port: 1}, quietLog())
+		wait := notifySystemd(context.Background(), &config.Site{Port: 1}, quietLog(), nil)
 		wait() // returns at once: no goroutine was started
 	})
 	t.Run("under systemd", func(t *testing.T) {
@@ -202,7 +202,7 @@ func TestNotifySystemdEnvironment(t *testing.T) {
 		}
 		defer ln.Close()
 		port := ln.Addr().(*net.TCPAddr).Port
-		wait := notifySystemd(context.Background(), &config.Site{Port: port, AETitle: "METSENTRY"}, quietLog())
+		wait := notifySystemd(context.Background(), &config.Site{Port: port, AETitle: "METSENTRY"}, quietLog(), nil)
 		if err := conn.SetReadDeadline(time.Now().Add(10 * time.Second)); err != nil {
 			t.Fatal(err)
 		}

@@ -1,0 +1,149 @@
+//go:build !race
+
+// Like e2e_test.go, this runs the Go half of a whole analysis, too slow
+// under the race detector on a shared 2-core machine.
+
+package daemon
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"metsentry/boards"
+	"metsentry/firmware/cache"
+	"metsentry/firmware/config"
+	"metsentry/firmware/testenv"
+	"metsentry/tools/phantom/phantom"
+)
+
+// TestStudyWaitsForTheRuntime: a study received while the inference runtime
+// or model is down (the daemon runs without an analyzer after FaultRuntime
+// or FaultModel) is kept and not analysed; the daemon started again with a
+// working one analyses it and delivers its results. Nothing is lost to the
+// fault.
+func TestStudyWaitsForTheRuntime(t *testing.T) {
+	storescu, storescp := testenv.Program(t, "storescu"), testenv.Program(t, "storescp")
+	g, err := phantom.NewGenerator(testenv.SharedData(t, "anatomy", "colin27"), phantom.Config{Dims: [3]int{96, 96, 64}, LesionFree: -1, GhostProb: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := g.Generate(3, phantom.Val)
+	if err != nil {
+		t.Fatal(err)
+	}
+	study := t.TempDir()
+	if err := phantom.WriteDICOM(study, c); err != nil {
+		t.Fatal(err)
+	}
+	files, _ := filepath.Glob(filepath.Join(study, "s*", "*.dcm"))
+	tmp := t.TempDir()
+	pacsDir := filepath.Join(tmp, "pacs")
+	os.MkdirAll(pacsDir, 0o755)
+	pacsPort, port := testenv.FreePort(t), testenv.FreePort(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	scp := exec.CommandContext(ctx, storescp, "-aet", "PACS", "-od", pacsDir, fmt.Sprint(pacsPort))
+	if err := scp.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { scp.Process.Kill(); scp.Wait() }()
+	site, err := config.ParseSite("site.yaml", []byte(fmt.Sprintf(`ae_title: METSENTRY
+port: %d
+bind: 127.0.0.1
+allowed_peers:
+  - {ae_title: STORESCU, address: 127.0.0.1}
+destinations:
+  - {name: pacs, ae_title: PACS, host: 127.0.0.1, port: %d, send: [seg, sr, sc]}
+completeness:
+  quiet_period: 5m  # never reached: the release and the slice positions complete each series
+retention:
+  min_free_mb: 64
+`, port, pacsPort)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, file, _ := boards.File("sim")
+	board, err := config.ParseBoard(file, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	board.Storage.DataDir = filepath.Join(tmp, "data")
+	log := slog.New(slog.DiscardHandler)
+
+	// While the runtime is down: received and kept, not analysed.
+	down := NewIntake(site, board, log)
+	dctx, dcancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- down.Run(dctx) }()
+	var out []byte
+	for try := 0; try < 50; try++ { // until the SCP listens
+		out, err = exec.CommandContext(ctx, storescu, "-aet", "STORESCU", "-aec", "METSENTRY", "127.0.0.1", fmt.Sprint(port), "+sd", "+r", study).CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "Connection refused") {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	dcancel()
+	if rerr := <-done; rerr != nil {
+		t.Fatalf("intake without a runtime: %v", rerr)
+	}
+	if err != nil {
+		t.Fatalf("storescu while the runtime is down: %v\n%s", err, out)
+	}
+	store, err := cache.Open(board.Storage.DataDir, cache.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	instances := 0
+	store.View(func(tx *cache.Tx) error {
+		tx.AllInstances(func(cache.Instance) error { instances++; return nil })
+		return tx.Jobs(func(j cache.Job) error {
+			if j.State != cache.JobReady {
+				t.Errorf("job %d is %s while the runtime is down; want ready (waiting)", j.ID, j.State)
+			}
+			return nil
+		})
+	})
+	store.Close()
+	if instances != len(files) {
+		t.Fatalf("%d instances kept of %d sent while the runtime was down", instances, len(files))
+	}
+
+	// Started again with a working runtime: analysed and delivered.
+	events := make(chan JobEvent, 16)
+	up := NewIntake(site, board, log)
+	up.Analyzer = standIn(echoBright{})
+	up.Events = func(e JobEvent) { events <- e }
+	uctx, ucancel := context.WithCancel(ctx)
+	go func() { done <- up.Run(uctx) }()
+	defer func() { ucancel(); <-done }()
+	var final JobEvent
+	for final.State == "" || !cache.Terminal(final.State) {
+		select {
+		case final = <-events:
+		case <-ctx.Done():
+			t.Fatal("the study received while the runtime was down never reached a terminal state")
+		}
+	}
+	if final.State != cache.JobDelivered {
+		t.Fatalf("job ended %s: %s", final.State, final.Reason)
+	}
+	got, _ := filepath.Glob(filepath.Join(pacsDir, "SR3*"))
+	var srs int
+	for _, f := range got {
+		if b, err := os.ReadFile(f); err == nil && bytes.Contains(b, []byte("DICM")) {
+			srs++
+		}
+	}
+	if srs != 1 {
+		t.Errorf("PACS holds %d SRs, want 1", srs)
+	}
+}
