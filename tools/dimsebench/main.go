@@ -360,7 +360,15 @@ func procCPU(pid int) time.Duration {
 // listening until the study was in (start-up and shutdown left out).
 func (d *daemonReceiver) stop() (time.Duration, time.Duration, error) {
 	cpu := procCPU(d.cmd.Process.Pid) - d.cpu0
-	d.cmd.Process.Signal(syscall.SIGTERM)
+	pid := d.cmd.Process.Pid
+	if len(d.prefix) > 0 {
+		// Under strace: stop the daemon, and strace ends with it.
+		raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
+		if f := strings.Fields(string(raw)); err == nil && len(f) > 0 {
+			pid, _ = strconv.Atoi(f[0])
+		}
+	}
+	syscall.Kill(pid, syscall.SIGTERM)
 	err := d.cmd.Wait()
 	if err != nil {
 		return 0, cpu, fmt.Errorf("metsentryd did not stop cleanly: %w (see %s)", err, filepath.Join(d.dir, strconv.Itoa(d.n), "daemon.log"))
