@@ -76,7 +76,10 @@ retention:
 		t.Fatal(err)
 	}
 	board.Storage.DataDir = filepath.Join(tmp, "data")
-	log := slog.New(slog.DiscardHandler)
+	// Intake decides a study ready shortly after the release (its batch of
+	// records is committed first); the test waits for that line.
+	ready := make(chan struct{}, 1)
+	log := slog.New(&readyHook{ready: ready})
 
 	// While the runtime is down: received and kept, not analysed.
 	down := NewIntake(site, board, log)
@@ -90,6 +93,13 @@ retention:
 			break
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+	if err == nil {
+		select {
+		case <-ready:
+		case <-time.After(30 * time.Second):
+			t.Error("no study ready within 30 s of the release")
+		}
 	}
 	dcancel()
 	if rerr := <-done; rerr != nil {
@@ -147,3 +157,23 @@ retention:
 		t.Errorf("PACS holds %d SRs, want 1", srs)
 	}
 }
+
+// readyHook drops every log record and signals the first "study ready".
+type readyHook struct {
+	ready chan struct{}
+}
+
+func (h *readyHook) Enabled(context.Context, slog.Level) bool { return true }
+
+func (h *readyHook) Handle(_ context.Context, r slog.Record) error {
+	if r.Message == "intake: study ready" {
+		select {
+		case h.ready <- struct{}{}:
+		default:
+		}
+	}
+	return nil
+}
+
+func (h *readyHook) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h *readyHook) WithGroup(string) slog.Handler      { return h }
