@@ -18,8 +18,6 @@ import (
 	"sync"
 	"testing"
 
-	"metsentry/boards"
-	"metsentry/firmware/config"
 	"metsentry/firmware/control"
 	"metsentry/firmware/dcmguard/dcmguardtest"
 	"metsentry/firmware/dimse"
@@ -91,31 +89,10 @@ func startBox(t *testing.T, destsYAML string, setup func(*Intake, *Control) []Se
 	t.Helper()
 	tmp := t.TempDir()
 	port := testenv.FreePort(t)
-	site, err := config.ParseSite("site.yaml", []byte(fmt.Sprintf(`ae_title: METSENTRY
-port: %d
-bind: 127.0.0.1
-allowed_peers:
-  - {ae_title: STORESCU, address: 127.0.0.1}
-destinations:
-%s
-completeness:
-  quiet_period: 5m
-retention:
-  min_free_mb: 64
-status:
-  listen: ""
-`, port, destsYAML)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	site := testSite(t, port, "STORESCU", destsYAML, "status:\n  listen: \"\"\n")
 	sitePath := filepath.Join(tmp, "site.yaml")
 	os.WriteFile(sitePath, []byte("ae_title: METSENTRY\n"), 0o644)
-	data, file, _ := boards.File("sim")
-	board, err := config.ParseBoard(file, data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	board.Storage.DataDir = filepath.Join(tmp, "data")
+	board := simBoard(t, filepath.Join(tmp, "data"))
 	ring := NewLogRing(1000)
 	sig := newLogSignal(ring.Handler(slog.LevelDebug), "DICOM SCP listening", "control socket listening")
 	log := slog.New(sig)

@@ -20,10 +20,8 @@ import (
 	"testing"
 	"time"
 
-	"metsentry/boards"
 	"metsentry/firmware/analyze"
 	"metsentry/firmware/cache"
-	"metsentry/firmware/config"
 	"metsentry/firmware/panel"
 	"metsentry/firmware/report"
 	"metsentry/firmware/testenv"
@@ -104,41 +102,13 @@ func TestEndToEnd(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tmp := t.TempDir()
-			pacsDir := filepath.Join(tmp, "pacs")
-			os.MkdirAll(pacsDir, 0o755)
-			pacsPort := testenv.FreePort(t)
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 			defer cancel()
-			scp := exec.CommandContext(ctx, storescp, "-aet", "PACS", "-od", pacsDir, fmt.Sprint(pacsPort))
 			var scpOut bytes.Buffer
-			scp.Stdout, scp.Stderr = &scpOut, &scpOut
-			if err := scp.Start(); err != nil {
-				t.Fatal(err)
-			}
-			defer func() { scp.Process.Kill(); scp.Wait() }()
-
+			pacsDir, pacsPort := startPACS(t, ctx, storescp, tmp, &scpOut)
 			port := testenv.FreePort(t)
-			site, err := config.ParseSite("site.yaml", []byte(fmt.Sprintf(`ae_title: METSENTRY
-port: %d
-bind: 127.0.0.1
-allowed_peers:
-  - {ae_title: STORESCU, address: 127.0.0.1}
-destinations:
-  - {name: pacs, ae_title: PACS, host: 127.0.0.1, port: %d, send: [seg, sr, sc]}
-completeness:
-  quiet_period: 5m  # never reached: the release and the slice positions complete each series
-retention:
-  min_free_mb: 64
-`, port, pacsPort)))
-			if err != nil {
-				t.Fatal(err)
-			}
-			data, file, _ := boards.File("sim")
-			board, err := config.ParseBoard(file, data)
-			if err != nil {
-				t.Fatal(err)
-			}
-			board.Storage.DataDir = filepath.Join(tmp, "data")
+			site := testSite(t, port, "STORESCU", pacsDestination(pacsPort, "seg, sr, sc"), "")
+			board := simBoard(t, filepath.Join(tmp, "data"))
 			events := make(chan JobEvent, 16)
 			pan := panel.NewMachine(ctx, panel.MachineConfig{Logger: slog.New(slog.DiscardHandler)})
 			svc := NewIntake(site, board, slog.New(slog.DiscardHandler))

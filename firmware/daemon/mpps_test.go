@@ -10,14 +10,11 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
 
-	"metsentry/boards"
 	"metsentry/firmware/cache"
-	"metsentry/firmware/config"
 	"metsentry/firmware/dimse"
 	"metsentry/firmware/testenv"
 	"metsentry/tools/phantom/phantom"
@@ -58,37 +55,12 @@ func TestMPPSStartsStudy(t *testing.T) {
 	}
 
 	tmp := t.TempDir()
-	pacsDir := filepath.Join(tmp, "pacs")
-	os.MkdirAll(pacsDir, 0o755)
-	pacsPort, port := testenv.FreePort(t), testenv.FreePort(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	scp := exec.CommandContext(ctx, storescp, "-aet", "PACS", "-od", pacsDir, fmt.Sprint(pacsPort))
-	if err := scp.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { scp.Process.Kill(); scp.Wait() }()
-	site, err := config.ParseSite("site.yaml", []byte(fmt.Sprintf(`ae_title: METSENTRY
-port: %d
-bind: 127.0.0.1
-allowed_peers:
-  - {ae_title: CONSOLE, address: 127.0.0.1}
-destinations:
-  - {name: pacs, ae_title: PACS, host: 127.0.0.1, port: %d, send: [sr]}
-completeness:
-  quiet_period: 5m
-retention:
-  min_free_mb: 64
-`, port, pacsPort)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, file, _ := boards.File("sim")
-	board, err := config.ParseBoard(file, data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	board.Storage.DataDir = filepath.Join(tmp, "data")
+	_, pacsPort := startPACS(t, ctx, storescp, tmp, nil)
+	port := testenv.FreePort(t)
+	site := testSite(t, port, "CONSOLE", pacsDestination(pacsPort, "sr"), "")
+	board := simBoard(t, filepath.Join(tmp, "data"))
 	events := make(chan JobEvent, 16)
 	svc := NewIntake(site, board, slog.New(slog.DiscardHandler))
 	svc.Analyzer = standIn(zeroNet{})

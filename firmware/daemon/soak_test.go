@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
@@ -20,9 +19,7 @@ import (
 	"testing"
 	"time"
 
-	"metsentry/boards"
 	"metsentry/firmware/cache"
-	"metsentry/firmware/config"
 	"metsentry/firmware/dimse"
 	"metsentry/firmware/testenv"
 	"metsentry/tools/phantom/phantom"
@@ -60,37 +57,12 @@ func TestSoak(t *testing.T) {
 		files, _ := filepath.Glob(filepath.Join(dir, "s*", "*.dcm"))
 		sets = append(sets, files)
 	}
-	pacsDir := filepath.Join(tmp, "pacs")
-	os.MkdirAll(pacsDir, 0o755)
-	pacsPort, port := testenv.FreePort(t), testenv.FreePort(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
-	scp := exec.CommandContext(ctx, storescp, "-aet", "PACS", "-od", pacsDir, fmt.Sprint(pacsPort))
-	if err := scp.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { scp.Process.Kill(); scp.Wait() }()
-	site, err := config.ParseSite("site.yaml", []byte(fmt.Sprintf(`ae_title: METSENTRY
-port: %d
-bind: 127.0.0.1
-allowed_peers:
-  - {ae_title: CONSOLE, address: 127.0.0.1}
-destinations:
-  - {name: pacs, ae_title: PACS, host: 127.0.0.1, port: %d, send: [seg, sr, sc]}
-completeness:
-  quiet_period: 5m  # never reached: the release and the slice positions complete each series
-retention:
-  min_free_mb: 64
-`, port, pacsPort)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, file, _ := boards.File("sim")
-	board, err := config.ParseBoard(file, data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	board.Storage.DataDir = filepath.Join(tmp, "data")
+	pacsDir, pacsPort := startPACS(t, ctx, storescp, tmp, nil)
+	port := testenv.FreePort(t)
+	site := testSite(t, port, "CONSOLE", pacsDestination(pacsPort, "seg, sr, sc"), "")
+	board := simBoard(t, filepath.Join(tmp, "data"))
 	events := make(chan JobEvent, 64)
 	svc := NewIntake(site, board, slog.New(slog.DiscardHandler))
 	svc.Analyzer = standIn(echoBright{})
