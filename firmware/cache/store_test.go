@@ -126,7 +126,7 @@ func TestRecover(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
+	t.Cleanup(func() { s.Close() }) // whichever store s is last: the third Open below
 	rec := s.Recovered()
 	if rec.TempRemoved != 1 || rec.Adopted != 1 || rec.OrphansRemoved != 1 || len(rec.JobsResumed) != 1 || rec.JobsResumed[0] != jobID {
 		t.Fatalf("recovery %+v; want 1 temp removed, 1 adopted, 1 orphan removed, job %d resumed", rec, jobID)
