@@ -58,16 +58,24 @@ class Sampler:
     the black-blood channel is there to suppress); otherwise anywhere in the head.
     """
 
-    def __init__(self, cases, patch, device, p_lesion=0.5, p_hard=0.25, p_drop_black=0.25, seed=0, faint=0.0):
+    def __init__(self, cases, patch, device, p_lesion=0.5, p_hard=0.25, p_drop_black=0.25, seed=0, faint=0.0,
+                 mined=None, p_mined=0.0):
         """Patches also come with a voxel weight: voxels of a lesion under
         6 mm weigh 6/diameter (up to 4x for the smallest), so a 2 mm lesion's
         handful of voxels counts in the loss as much as a large one's edge.
         With faint > 0 a faint lesion's draw weight and voxel weight are both
         multiplied by faint_weight: the network barely answers lesions
-        enhancing under 1.5x white matter."""
+        enhancing under 1.5x white matter.
+
+        mined, when given, holds per case the voxels (k, j, i) where an
+        earlier network answered outside every lesion (mine_false_positives):
+        p_mined of the draws centre on one of them, taken out of the share
+        that would have gone anywhere in the head."""
         self.patch = patch
         self.device = device
         self.p_lesion, self.p_hard, self.p_drop = p_lesion, p_hard, p_drop_black
+        self.mined = mined
+        self.p_mined = p_mined if mined is not None else 0.0
         self.rng = np.random.default_rng(seed)
         self.x = [torch.from_numpy(c.input).to(device) for c in cases]
         self.y = [torch.from_numpy(c.label).to(device) for c in cases]
@@ -103,6 +111,12 @@ class Sampler:
             cand = np.argwhere((bright > thr) & (c.label == 0))
             take = self.rng.choice(len(cand), size=min(4000, len(cand)), replace=False)
             self.hard.append(cand[take])
+        if self.p_mined:
+            n = np.array([len(m) for m in self.mined], dtype=np.float64)
+            if n.sum() == 0:
+                self.p_mined = 0.0
+            else:
+                self.mined_p = n / n.sum()
 
     def _centre(self):
         r = self.rng.random()
@@ -114,6 +128,13 @@ class Sampler:
         if r < self.p_lesion + self.p_hard and len(self.hard[ci]):
             k, j, i = self.hard[ci][self.rng.integers(len(self.hard[ci]))]
             return ci, (k, j, i)
+        if r < self.p_lesion + self.p_hard + self.p_mined:
+            # A case where the earlier network answered wrongly, weighted by
+            # how many such voxels it has.
+            ci = int(self.rng.choice(len(self.x), p=self.mined_p))
+            if len(self.mined[ci]):
+                k, j, i = self.mined[ci][self.rng.integers(len(self.mined[ci]))]
+                return ci, (int(k), int(j), int(i))
         return ci, tuple(int(self.rng.integers(n)) for n in self.dims[ci])
 
     def batch(self, n):
@@ -140,3 +161,28 @@ class Sampler:
             ys.append(y[None])
             ws.append(wt[None])
         return torch.stack(xs), torch.stack(ys), torch.stack(ws)
+
+
+def mine_false_positives(net, cases, device, level=0.3, per_case=3000, margin=2, seed=0):
+    """Runs net over every case's whole volume and returns, per case, up to
+    per_case voxels (k, j, i) where it answers above level although no lesion
+    lies within margin voxels: the false positives of the network training
+    starts from (on real backgrounds: skull base, scalp, vessels, choroid
+    plexus), to be drawn as patch centres (Sampler's mined)."""
+    rng = np.random.default_rng(seed)
+    out = []
+    net.eval()
+    for c in cases:
+        d, h, w = c.dims
+        pd, ph, pw = (-d) % 8, (-h) % 8, (-w) % 8
+        x = torch.from_numpy(c.input).float()[None]
+        x = torch.nn.functional.pad(x, (0, pw, 0, ph, 0, pd))
+        with torch.no_grad():
+            p = torch.sigmoid(net(x.to(device)).float())[0, 0, :d, :h, :w].cpu()
+        lesion = torch.from_numpy(c.label > 0).float()[None, None]
+        near = torch.nn.functional.max_pool3d(lesion, 2 * margin + 1, stride=1, padding=margin)[0, 0] > 0
+        cand = torch.nonzero((p > level) & ~near).numpy()
+        if len(cand) > per_case:
+            cand = cand[rng.choice(len(cand), size=per_case, replace=False)]
+        out.append(cand)
+    return out

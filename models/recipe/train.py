@@ -70,6 +70,12 @@ def main():
     ap.add_argument("--teacher-base", type=int, default=8, help="the teacher's base width")
     ap.add_argument("--distill", type=float, default=0.01,
                     help="weight of the teacher term: mean squared difference of logits, the teacher's clipped to +-10")
+    ap.add_argument("--mine", type=float, default=0.0,
+                    help="share of patches centred on the starting network's false positives on the train cases "
+                         "(found once, before training, by a whole-volume pass of each; 0: off)")
+    ap.add_argument("--mine-cases", type=int, default=0,
+                    help="with --mine: look for false positives in the first this many train cases only (a CPU pass "
+                         "of a whole case takes 20-40 s here; 0: all)")
     ap.add_argument("--prune-from", action="store_true",
                     help="start from the teacher's weights cut down to --base (unet.prune), unless --init gives others")
     a = ap.parse_args()
@@ -92,7 +98,7 @@ def main():
     val = data.load_split(a.val)
     say(f"device {dev}; {len(train)} train cases, {len(val)} val cases loaded in {time.time() - t0:.0f} s")
     patch = (a.patch,) * 3
-    sampler = data.Sampler(train, patch, dev, seed=a.seed, faint=a.faint)
+    sampler = None  # built once the starting weights are loaded (--mine runs them)
     vsampler = data.Sampler(val, patch, dev, seed=a.seed + 1000, p_drop_black=0.0, faint=a.faint)
     # At least 48 val patches (8 batches on a GPU's batch of 12, 24 on the
     # CPU's 2): fewer made the checkpoint choice a draw.
@@ -117,6 +123,17 @@ def main():
     elif a.prune_from:
         sys.exit("train.py: --prune-from needs --teacher")
     net = net.to(dev)
+    mined = None
+    if a.mine:
+        t1 = time.time()
+        n = a.mine_cases or len(train)
+        mined = data.mine_false_positives(net, train[:n], dev, seed=a.seed) + [data.np.zeros((0, 3), int)] * (len(train) - n)
+        counts = [len(m) for m in mined]
+        say(f"mined false positives of the starting network: {sum(c > 0 for c in counts)} of {len(train)} train cases "
+            f"have some ({sum(counts)} voxels kept) in {time.time() - t1:.0f} s")
+    p_hard = 0.25 - a.mine / 2 if a.mine else 0.25
+    sampler = data.Sampler(train, patch, dev, seed=a.seed, faint=a.faint, p_lesion=0.5 - a.mine / 2, p_hard=p_hard,
+                           mined=mined, p_mined=a.mine)
     opt = torch.optim.AdamW(net.parameters(), lr=a.lr, weight_decay=1e-4)
     warm = 200
     t_start = time.time()
@@ -170,7 +187,7 @@ def main():
     with open(os.path.join(a.out, "train.json"), "w") as f:
         json.dump({"steps": step + 1, "best_val_loss": best, "base": a.base, "patch": a.patch, "batch": a.batch,
                    "lr": a.lr, "seed": a.seed, "faint": a.faint, "freeze_bn": a.freeze_bn, "device": dev, "init": a.init,
-                   "teacher": a.teacher, "distill": a.distill if a.teacher else None, "prune_from": bool(a.prune_from and not a.init), "train_cases": [c.name for c in train],
+                   "mine": a.mine, "mine_cases": a.mine_cases, "teacher": a.teacher, "distill": a.distill if a.teacher else None, "prune_from": bool(a.prune_from and not a.init), "train_cases": [c.name for c in train],
                    "val_cases": [c.name for c in val], "minutes": (time.time() - t0) / 60}, f, indent=1)
     say(f"done: best val loss {best:.4f}")
 

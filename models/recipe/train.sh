@@ -18,6 +18,14 @@
 # machine's CPU cores: MetNet 0.5.0's phase 3 from phase 2's weights, then
 # 0.6.0's phase 4 from phase 3's (0.5.0's metnet.pt).
 #
+#   BACKGROUNDS=all INIT=models/metnet/metnet.pt MINE=0.3 MINE_CASES=24 NTRAIN=72 LR=1e-3 SEED=7 TRAIN_MINUTES=70 models/recipe/train.sh
+#
+# draws the cases from every real brain of ../shared/data, split by brain
+# (phantom.DefaultBrainSplits: train colin27, brats-gli-00001, studyforrest;
+# val mricron-chris; test brats-preprocessed-case and the Philips head, never
+# written here), and centres MINE of the patches on the false positives INIT
+# makes on the first MINE_CASES train cases (issue 23: MetNet 0.7.0).
+#
 #   TEACHER=<weights.pt> BASE=4 FAINT=1.0 LR=1e-3 SEED=6 TRAIN_MINUTES=38 models/recipe/train.sh
 #
 # distils the trained base-8 network TEACHER into a narrower one (BASE): the
@@ -47,14 +55,21 @@ if [ "$gpu" = 1 ]; then
 else
   ntrain=${NTRAIN:-60} patch=64 batch=2 minutes=${TRAIN_MINUTES:-95}
 fi
-"$out/trainset" -anatomy "$anatomy" -split train -n "$ntrain" -out "$out/train"
-"$out/trainset" -anatomy "$anatomy" -split val -n "${NVAL:-16}" -out "$out/val"
+src=(-anatomy "$anatomy")
+if [ -n "${BACKGROUNDS:-}" ]; then
+  src=(-backgrounds "$BACKGROUNDS" -shared "$root/../shared/data")
+fi
+"$out/trainset" "${src[@]}" -split train -n "$ntrain" -out "$out/train"
+"$out/trainset" "${src[@]}" -split val -n "${NVAL:-16}" -out "$out/val"
 # A fine-tuning phase starts from INIT's weights, with BatchNorm statistics
 # kept as they were (small CPU batches would drag them around) and faint
 # lesions weighed up by FAINT (see data.faint_weight); LR sets its rate.
 extra=()
 if [ -n "${INIT:-}" ]; then
   extra+=(--init "$INIT" --freeze-bn)
+fi
+if [ -n "${MINE:-}" ]; then
+  extra+=(--mine "$MINE" --mine-cases "${MINE_CASES:-0}")
 fi
 if [ -n "${TEACHER:-}" ]; then
   extra+=(--teacher "$TEACHER" --prune-from --distill "${DISTILL:-0.01}")

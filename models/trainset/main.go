@@ -3,6 +3,7 @@
 // (firmware/volume.Prepare), with the lesion labels carried onto the model grid.
 //
 //	go run ./models/trainset -anatomy ../shared/data/anatomy/colin27 -split train -n 200 -out out/trainset/train
+//	go run ./models/trainset -backgrounds all -split train -n 60 -out out/trainset/train   # real brains, split by brain
 //
 // Each case folder holds input.f16 ([2, D, H, W] float16: black, bright),
 // label.u8 ([D, H, W], 0 or the lesion's ID) and case.json (dims, lesions with model-grid centres).
@@ -14,6 +15,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 
 	"metsentry/models/trainset/internal/export"
 	"metsentry/tools/phantom/phantom"
@@ -26,6 +28,8 @@ func main() {
 	n := flag.Int("n", 10, "number of cases")
 	out := flag.String("out", "", "output folder (one sub-folder per case)")
 	workers := flag.Int("j", 0, "cases generated at once (default: cores/2, at least 1)")
+	backgrounds := flag.String("backgrounds", "", "draw every case from these real brains (comma-separated, or all), split by brain (phantom.DefaultBrainSplits), instead of Colin27 alone")
+	shared := flag.String("shared", "../shared/data", "shared data folder, for -backgrounds")
 	flag.Parse()
 	if *out == "" {
 		fmt.Fprintln(os.Stderr, "trainset: -out is required")
@@ -38,7 +42,11 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	err = export.Run(ctx, export.Options{Anatomy: *anatomy, Split: s, First: *first, Count: *n, Out: *out, Workers: *workers}, os.Stderr)
+	o := export.Options{Anatomy: *anatomy, Split: s, First: *first, Count: *n, Out: *out, Workers: *workers, Shared: *shared}
+	if *backgrounds != "" {
+		o.Backgrounds = strings.Split(*backgrounds, ",")
+	}
+	err = export.Run(ctx, o, os.Stderr)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)

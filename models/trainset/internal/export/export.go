@@ -22,11 +22,17 @@ import (
 // Options says which cases to write where.
 type Options struct {
 	Anatomy string
-	Split   phantom.Split
-	First   uint64
-	Count   int
-	Out     string
-	Workers int
+	// Shared and Backgrounds, when Backgrounds is set, draw every case from
+	// one of these real brains of the shared data folder with the
+	// many-backgrounds generator (phantom.NewMultiGenerator, split by
+	// brain: phantom.DefaultBrainSplits) instead of the Colin27 one.
+	Shared      string
+	Backgrounds []string
+	Split       phantom.Split
+	First       uint64
+	Count       int
+	Out         string
+	Workers     int
 }
 
 // Lesion is one truth lesion as the training recipe reads it.
@@ -42,10 +48,13 @@ type Lesion struct {
 
 // Meta is case.json.
 type Meta struct {
-	Case      string   `json:"case"`
-	Generator string   `json:"generator"`
-	Dims      [3]int   `json:"dims"` // W, H, D
-	Lesions   []Lesion `json:"lesions"`
+	Case      string `json:"case"`
+	Generator string `json:"generator"`
+	// Background is the real brain the case was drawn from ("" for the
+	// Colin27 generator): the recipe reports per brain.
+	Background string   `json:"background,omitempty"`
+	Dims       [3]int   `json:"dims"` // W, H, D
+	Lesions    []Lesion `json:"lesions"`
 }
 
 // Run writes o.Count cases, a few at a time, printing one line per case to log.
@@ -54,7 +63,7 @@ func Run(ctx context.Context, o Options, log io.Writer) error {
 	if workers <= 0 {
 		workers = max(1, goruntime.GOMAXPROCS(0)/2)
 	}
-	gen, err := phantom.NewGenerator(o.Anatomy, phantom.Config{Workers: 2})
+	gen, err := newGenerator(o)
 	if err != nil {
 		return err
 	}
@@ -101,7 +110,24 @@ feed:
 	return <-errc
 }
 
-func one(gen *phantom.Generator, o Options, seed uint64) (string, error) {
+// generator is what both phantom generators offer.
+type generator interface {
+	Generate(seed uint64, split phantom.Split) (*phantom.Case, error)
+}
+
+func newGenerator(o Options) (generator, error) {
+	cfg := phantom.Config{Workers: 2}
+	if len(o.Backgrounds) == 0 {
+		return phantom.NewGenerator(o.Anatomy, cfg)
+	}
+	names := o.Backgrounds
+	if len(names) == 1 && names[0] == "all" {
+		names = nil
+	}
+	return phantom.NewMultiGenerator(o.Shared, names, nil, cfg)
+}
+
+func one(gen generator, o Options, seed uint64) (string, error) {
 	c, err := gen.Generate(seed, o.Split)
 	if err != nil {
 		return "", err
@@ -122,7 +148,7 @@ func one(gen *phantom.Generator, o Options, seed uint64) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	meta := Meta{Case: c.ID, Generator: c.Version, Dims: mi.Grid.Dims}
+	meta := Meta{Case: c.ID, Generator: c.Version, Background: c.Params.Background, Dims: mi.Grid.Dims}
 	for _, l := range c.Lesions {
 		v := inv.Apply(geom.Vec3(l.CentreLPS))
 		meta.Lesions = append(meta.Lesions, Lesion{ID: l.ID, CentreVox: [3]float64(v), DiameterMM: l.LongestDiameterMM, Kind: l.Kind,
