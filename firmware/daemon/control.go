@@ -153,15 +153,9 @@ func (c *Control) handle(ctx context.Context, req control.Request, w *control.Wr
 	case control.CmdDiag:
 		return c.diag(w)
 	case control.CmdSelftest:
-		if c.Selftest == nil {
-			return nil, errors.New("daemon: this daemon has no self-test (it was started without a model)")
-		}
-		if !c.selftesting.TryLock() {
-			return nil, errors.New("daemon: a self-test is already running; wait for it to end")
-		}
-		defer c.selftesting.Unlock()
-		w.Text("running the built-in phantom study through the model (opened again from its files)")
-		return c.Selftest(ctx)
+		return c.selftest(ctx, func() {
+			w.Text("running the built-in phantom study through the model (opened again from its files)")
+		})
 	case control.CmdModelInstall:
 		if c.Install == nil {
 			return nil, errors.New("daemon: this daemon cannot install bundles (no trust store or data folder for the slots)")
@@ -232,6 +226,23 @@ func (c *Control) status() (control.Status, error) {
 		return tx.Deliveries(func(d cache.Delivery) error { st.Outbox[d.State]++; return nil })
 	})
 	return st, err
+}
+
+// selftest runs Selftest, one at a time (the control socket and the
+// service console share it); started, when not nil, is called once the
+// test begins.
+func (c *Control) selftest(ctx context.Context, started func()) (control.Selftest, error) {
+	if c.Selftest == nil {
+		return control.Selftest{}, errors.New("daemon: this daemon has no self-test (it was started without a model)")
+	}
+	if !c.selftesting.TryLock() {
+		return control.Selftest{}, errors.New("daemon: a self-test is already running; wait for it to end")
+	}
+	defer c.selftesting.Unlock()
+	if started != nil {
+		started()
+	}
+	return c.Selftest(ctx)
 }
 
 // destination finds a destination of the site by name.
