@@ -114,29 +114,43 @@ func (s *ConsoleService) Run(ctx context.Context) error {
 	b := s.Control.Intake.Board
 	dev, baud := b.Serial.Console.Device, b.Serial.Console.Baud
 	con := console.New(s.config())
-	lastErr := ""
+	// lastErr is the last failure logged ("" after a session that
+	// worked); quick says the port last failed as soon as it opened.
+	lastErr, quick := "", false
 	for {
 		wait := consoleReopen
 		port, err := s.Open(dev, baud)
 		if err != nil {
-			wait = retry
+			wait, quick = retry, false
 			if err.Error() != lastErr {
 				log.Warn("service console not available: cannot open the console port; DICOM service goes on, retrying",
 					"device", dev, "every", retry, "err", err)
 				lastErr = err.Error()
 			}
 		} else {
-			if lastErr != "" {
-				log.Info("service console port open", "port", port.String())
-			} else {
+			switch {
+			case lastErr == "":
 				log.Info("service console listening", "port", port.String())
+			case !quick:
+				log.Info("service console port open", "port", port.String())
 			}
-			lastErr = ""
+			t0 := clk.Now()
 			err := s.session(ctx, con, port)
 			if ctx.Err() != nil {
 				return nil
 			}
-			log.Warn("service console session ended; reopening the port", "port", port.String(), "err", err)
+			if clk.Now().Sub(t0) < consoleReopen {
+				// A port that fails as soon as it opens does not work:
+				// said once, tried again every retry.
+				if !quick || err.Error() != lastErr {
+					log.Warn("service console not available: the console port fails as soon as it opens; DICOM service goes on, retrying",
+						"device", dev, "every", retry, "err", err)
+				}
+				wait, quick, lastErr = retry, true, err.Error()
+			} else {
+				log.Warn("service console session ended; reopening the port", "port", port.String(), "err", err)
+				quick, lastErr = false, ""
+			}
 		}
 		t := clk.NewTimer(wait)
 		select {

@@ -5,6 +5,7 @@ package daemon
 import (
 	"bytes"
 	"context"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -23,6 +24,7 @@ import (
 	"metsentry/firmware/report"
 	"metsentry/firmware/testenv"
 	"metsentry/hal/serial"
+	"metsentry/hal/serial/serialtest"
 	"metsentry/runtime/infer"
 	"metsentry/runtime/manifest"
 	"metsentry/tools/panelsim/sim"
@@ -50,7 +52,7 @@ type consoleBox struct {
 	sig   *logSignal
 }
 
-func startConsoleBox(t *testing.T, device string, retry time.Duration) *consoleBox {
+func startConsoleBox(t *testing.T, device string, retry time.Duration, open serial.Opener) *consoleBox {
 	t.Helper()
 	tmp := t.TempDir()
 	port := testenv.FreePort(t)
@@ -78,8 +80,11 @@ func startConsoleBox(t *testing.T, device string, retry time.Duration) *consoleB
 	}
 	ctl := &Control{Intake: svc, Version: "9.8.7", Log: log}
 	opens := &atomic.Int32{}
+	if open == nil {
+		open = serial.Open
+	}
 	con := &ConsoleService{Control: ctl, Ring: cring, Log: log, Slot: "b", Retry: retry,
-		Open: func(dev string, baud int) (serial.Port, error) { opens.Add(1); return serial.Open(dev, baud) }}
+		Open: func(dev string, baud int) (serial.Port, error) { opens.Add(1); return open(dev, baud) }}
 	svc.Events = con.Observe(nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
@@ -156,7 +161,7 @@ func TestConsoleOnTheBoardPort(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { f.Close() })
-	b := startConsoleBox(t, dev, 0)
+	b := startConsoleBox(t, dev, 0, nil)
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 	defer cancel()
 	b.sig.wait(t, ctx, "service console listening")
@@ -190,7 +195,7 @@ func TestConsoleOnTheBoardPort(t *testing.T) {
 			t.Errorf("ae lacks %q:\n%s", want, ae)
 		}
 	}
-	if out := tm.run("reboot confirm"); !strings.Contains(out, "error: reboot:") {
+	if out := tm.run("reboot confirm"); !strings.Contains(out, "error: reboot:") || strings.Contains(out, "rebooting") {
 		t.Errorf("reboot on a board that does not allow it did not refuse:\n%s", out)
 	}
 	logs := tm.run("log 500")
@@ -209,7 +214,7 @@ func TestConsoleOnTheBoardPort(t *testing.T) {
 func TestConsoleMissingDevice(t *testing.T) {
 	dir := t.TempDir()
 	dev := filepath.Join(dir, "console")
-	b := startConsoleBox(t, dev, 20*time.Millisecond)
+	b := startConsoleBox(t, dev, 20*time.Millisecond, nil)
 
 	a, err := dimse.Dial(t.Context(), net.JoinHostPort("127.0.0.1", strconv.Itoa(b.port)), "STORESCU", "METSENTRY", dimse.VerificationContext())
 	if err != nil {
@@ -245,4 +250,74 @@ func TestConsoleMissingDevice(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 	defer cancel()
 	b.sig.wait(t, ctx, "service console port open")
+}
+
+// echoBox makes a C-ECHO to the daemon.
+func echoBox(t *testing.T, port int) {
+	t.Helper()
+	a, err := dimse.Dial(t.Context(), net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), "STORESCU", "METSENTRY", dimse.VerificationContext())
+	if err != nil {
+		t.Fatalf("the daemon does not answer: %v", err)
+	}
+	if err := a.Echo(t.Context()); err != nil {
+		t.Fatalf("C-ECHO: %v", err)
+	}
+	_ = a.Release(t.Context())
+}
+
+// TestConsoleSessionEnds: a cable pulled in the middle of a session (the
+// port fails) and one whose writes fail end only that session: the port is
+// opened again and the next session answers, and the daemon serves DICOM
+// throughout.
+func TestConsoleSessionEnds(t *testing.T) {
+	// Each open hands out a new cable: the daemon's end and the terminal's.
+	cables := make(chan [2]*serialtest.Port, 4)
+	open := func(dev string, baud int) (serial.Port, error) {
+		a, b := serialtest.Pipe(dev, "terminal")
+		cables <- [2]*serialtest.Port{a, b}
+		return a, nil
+	}
+	b := startConsoleBox(t, "/dev/ttyTEST0", 20*time.Millisecond, open)
+	next := func() (daemonEnd, term *serialtest.Port) {
+		t.Helper()
+		select {
+		case c := <-cables:
+			return c[0], c[1]
+		case <-time.After(10 * time.Second):
+			t.Fatal("the console port was not opened again")
+		}
+		return nil, nil
+	}
+	readUntil := func(p *serialtest.Port, want string) string {
+		t.Helper()
+		var got []byte
+		buf := make([]byte, 256)
+		for !bytes.Contains(got, []byte(want)) {
+			n, err := p.Read(buf)
+			got = append(got, buf[:n]...)
+			if err != nil {
+				t.Fatalf("waiting for %q: %v; got %q", want, err, got)
+			}
+		}
+		return string(got)
+	}
+
+	_, p := next()
+	readUntil(p, console.Prompt)
+	p.Close() // the cable is pulled
+	echoBox(t, b.port)
+
+	d, p := next()
+	readUntil(p, console.Prompt)
+	d.WriteErr = io.ErrClosedPipe // the engineer still types, but the daemon's writes fail
+	p.Write([]byte("status\r"))
+	echoBox(t, b.port)
+
+	_, p = next()
+	readUntil(p, console.Prompt)
+	p.Write([]byte("ae\r"))
+	if out := readUntil(p, "\r\n"+console.Prompt); !strings.Contains(out, "local: METSENTRY on port "+strconv.Itoa(b.port)) {
+		t.Errorf("ae after two failed sessions:\n%s", out)
+	}
+	echoBox(t, b.port)
 }

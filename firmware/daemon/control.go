@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"metsentry/firmware/cache"
@@ -79,7 +80,9 @@ type Control struct {
 	// Now stamps the diagnostics bundle (default time.Now).
 	Now func() time.Time
 
-	started time.Time
+	// started is when Run began (the service console reads it from its
+	// own goroutine).
+	started atomic.Pointer[time.Time]
 	// installing is held while an install runs, selftesting while a
 	// self-test does: one of each at a time (each opens a second model).
 	installing, selftesting sync.Mutex
@@ -101,7 +104,8 @@ func (c *Control) SocketPath() string {
 // not fatal: the box still does its job without metctl.
 func (c *Control) Run(ctx context.Context) error {
 	log := c.logger()
-	c.started = c.now()
+	now := c.now()
+	c.started.Store(&now)
 	path := c.SocketPath()
 	ln, err := control.Listen(path)
 	if err != nil {
@@ -181,10 +185,18 @@ func (c *Control) handle(ctx context.Context, req control.Request, w *control.Wr
 	return nil, nil
 }
 
+// startedAt is when Run began (zero before).
+func (c *Control) startedAt() time.Time {
+	if t := c.started.Load(); t != nil {
+		return *t
+	}
+	return time.Time{}
+}
+
 // status gathers the daemon's state.
 func (c *Control) status() (control.Status, error) {
 	s := c.Intake
-	st := control.Status{Version: c.Version, Board: s.Board.Name, AETitle: s.Site.AETitle, Started: c.started,
+	st := control.Status{Version: c.Version, Board: s.Board.Name, AETitle: s.Site.AETitle, Started: c.startedAt(),
 		Jobs: map[string]int{}, Outbox: map[string]int{}}
 	for _, d := range s.Site.Destinations {
 		st.Destinations = append(st.Destinations, fmt.Sprintf("%s (%s@%s:%d)", d.Name, d.AETitle, d.Host, d.Port))

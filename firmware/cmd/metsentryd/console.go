@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"os"
 	"sync/atomic"
+	"time"
 
 	"metsentry/firmware/config"
 	"metsentry/firmware/daemon"
@@ -43,7 +44,8 @@ func consoleService(a consoleArgs, log *slog.Logger) *daemon.ConsoleService {
 		return "not started"
 	}
 	if a.restart != nil {
-		con.Reboot = func() error { a.restart(); return nil }
+		// The daemon stops a moment later, once the console has answered.
+		con.Reboot = func() error { time.AfterFunc(time.Second, a.restart); return nil }
 	} else {
 		con.RebootRefusal = "refused: metsentryd is not run by systemd here, so nothing would start it again; restart it by hand"
 	}
