@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"metsentry/firmware/analyze"
+	"metsentry/firmware/control"
 	"metsentry/firmware/dimse"
 	"metsentry/firmware/panel/console"
 	"metsentry/firmware/report"
@@ -50,13 +51,19 @@ type consoleBox struct {
 	port  int
 	opens *atomic.Int32 // console port opens tried
 	sig   *logSignal
+	data  string // the board's data folder
 }
 
-func startConsoleBox(t *testing.T, device string, retry time.Duration, open serial.Opener) *consoleBox {
+// pacsPort, when not 0, is the port of the site's destination pacs (else
+// 4242, where nothing listens).
+func startConsoleBox(t *testing.T, device string, retry time.Duration, open serial.Opener, pacsPort int) *consoleBox {
 	t.Helper()
 	tmp := t.TempDir()
 	port := testenv.FreePort(t)
-	site := testSite(t, port, "STORESCU", "  - {name: pacs, ae_title: PACS, host: 127.0.0.1, port: 4242, send: [sr]}", "")
+	if pacsPort == 0 {
+		pacsPort = 4242
+	}
+	site := testSite(t, port, "STORESCU", pacsDestination(pacsPort, "sr"), "")
 	board := simBoard(t, filepath.Join(tmp, "data"))
 	board.Serial.Console.Device = device
 	ring, cring := NewLogRing(1000), console.NewRing(500)
@@ -78,7 +85,10 @@ func startConsoleBox(t *testing.T, device string, retry time.Duration, open seri
 		},
 		Equipment: report.Equipment{Manufacturer: "metsentry", ModelName: "test", SerialNumber: "0", SoftwareVersion: "test", DeviceUID: "2.25.1"},
 	}
-	ctl := &Control{Intake: svc, Version: "9.8.7", Log: log}
+	ctl := &Control{Intake: svc, Version: "9.8.7", Log: log,
+		Selftest: func(context.Context) (control.Selftest, error) {
+			return control.Selftest{Passed: true, Report: "phantom lesion 1: found\nPASS"}, nil
+		}}
 	opens := &atomic.Int32{}
 	if open == nil {
 		open = serial.Open
@@ -100,7 +110,7 @@ func startConsoleBox(t *testing.T, device string, retry time.Duration, open seri
 	t.Cleanup(func() { cancel(); wg.Wait() })
 	sig.wait(t, t.Context(), "DICOM SCP listening")
 	sig.wait(t, t.Context(), "control socket listening")
-	return &consoleBox{log: log, ring: ring, cring: cring, port: port, opens: opens, sig: sig}
+	return &consoleBox{log: log, ring: ring, cring: cring, port: port, opens: opens, sig: sig, data: board.Storage.DataDir}
 }
 
 // terminal is the engineer's end of the console cable.
@@ -161,7 +171,8 @@ func TestConsoleOnTheBoardPort(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { f.Close() })
-	b := startConsoleBox(t, dev, 0, nil)
+	_, pacsPort := startPACS(t, t.Context(), testenv.Program(t, "storescp"), dir, nil)
+	b := startConsoleBox(t, dev, 0, nil, pacsPort)
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 	defer cancel()
 	b.sig.wait(t, ctx, "service console listening")
@@ -190,9 +201,20 @@ func TestConsoleOnTheBoardPort(t *testing.T) {
 		}
 	}
 	ae := tm.run("ae")
-	for _, want := range []string{"local: METSENTRY on port " + strconv.Itoa(b.port), "pacs", "PACS", "127.0.0.1:4242"} {
+	for _, want := range []string{"local: METSENTRY on port " + strconv.Itoa(b.port), "pacs", "PACS", "127.0.0.1:" + strconv.Itoa(pacsPort)} {
 		if !strings.Contains(ae, want) {
 			t.Errorf("ae lacks %q:\n%s", want, ae)
+		}
+	}
+	for _, c := range []struct{ cmd, want string }{
+		{"echo pacs", "echo pacs: ok in "},                                    // dcmtk's storescp answers the box's C-ECHO
+		{"echo nowhere", `no destination named "nowhere" (configured: pacs)`}, // the console's own check
+		{"selftest", "ok   phantom lesion 1: found"},                          // the control socket's self-test
+		{"selftest", "self-test passed"},
+		{"disk", b.data}, // the cache's folder
+	} {
+		if out := tm.run(c.cmd); !strings.Contains(out, c.want) {
+			t.Errorf("%s: no %q in:\n%s", c.cmd, c.want, out)
 		}
 	}
 	if out := tm.run("reboot confirm"); !strings.Contains(out, "error: reboot:") || strings.Contains(out, "rebooting") {
@@ -214,7 +236,7 @@ func TestConsoleOnTheBoardPort(t *testing.T) {
 func TestConsoleMissingDevice(t *testing.T) {
 	dir := t.TempDir()
 	dev := filepath.Join(dir, "console")
-	b := startConsoleBox(t, dev, 20*time.Millisecond, nil)
+	b := startConsoleBox(t, dev, 20*time.Millisecond, nil, 0)
 
 	a, err := dimse.Dial(t.Context(), net.JoinHostPort("127.0.0.1", strconv.Itoa(b.port)), "STORESCU", "METSENTRY", dimse.VerificationContext())
 	if err != nil {
@@ -277,7 +299,7 @@ func TestConsoleSessionEnds(t *testing.T) {
 		cables <- [2]*serialtest.Port{a, b}
 		return a, nil
 	}
-	b := startConsoleBox(t, "/dev/ttyTEST0", 20*time.Millisecond, open)
+	b := startConsoleBox(t, "/dev/ttyTEST0", 20*time.Millisecond, open, 0)
 	next := func() (daemonEnd, term *serialtest.Port) {
 		t.Helper()
 		select {
