@@ -230,7 +230,9 @@ func (s *ConsoleService) config() console.Config {
 }
 
 // status is Control's status (what metctl status shows) in the console's
-// terms.
+// terms. Received, analysed and failed count the jobs the cache holds, as
+// metctl status does; positive and negative count the results reported
+// since the daemon started (Observe), which the cache does not keep.
 func (s *ConsoleService) status() console.Status {
 	st, err := s.Control.status()
 	out := console.Status{Faults: st.Faults, Uptime: time.Since(s.started)}
