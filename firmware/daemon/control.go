@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"metsentry/firmware/cache"
@@ -79,7 +80,9 @@ type Control struct {
 	// Now stamps the diagnostics bundle (default time.Now).
 	Now func() time.Time
 
-	started time.Time
+	// started is when Run began (the service console reads it from its
+	// own goroutine).
+	started atomic.Pointer[time.Time]
 	// installing is held while an install runs, selftesting while a
 	// self-test does: one of each at a time (each opens a second model).
 	installing, selftesting sync.Mutex
@@ -101,7 +104,8 @@ func (c *Control) SocketPath() string {
 // not fatal: the box still does its job without metctl.
 func (c *Control) Run(ctx context.Context) error {
 	log := c.logger()
-	c.started = c.now()
+	now := c.now()
+	c.started.Store(&now)
 	path := c.SocketPath()
 	ln, err := control.Listen(path)
 	if err != nil {
@@ -153,15 +157,9 @@ func (c *Control) handle(ctx context.Context, req control.Request, w *control.Wr
 	case control.CmdDiag:
 		return c.diag(w)
 	case control.CmdSelftest:
-		if c.Selftest == nil {
-			return nil, errors.New("daemon: this daemon has no self-test (it was started without a model)")
-		}
-		if !c.selftesting.TryLock() {
-			return nil, errors.New("daemon: a self-test is already running; wait for it to end")
-		}
-		defer c.selftesting.Unlock()
-		w.Text("running the built-in phantom study through the model (opened again from its files)")
-		return c.Selftest(ctx)
+		return c.selftest(ctx, func() {
+			w.Text("running the built-in phantom study through the model (opened again from its files)")
+		})
 	case control.CmdModelInstall:
 		if c.Install == nil {
 			return nil, errors.New("daemon: this daemon cannot install bundles (no trust store or data folder for the slots)")
@@ -187,10 +185,18 @@ func (c *Control) handle(ctx context.Context, req control.Request, w *control.Wr
 	return nil, nil
 }
 
+// startedAt is when Run began (zero before).
+func (c *Control) startedAt() time.Time {
+	if t := c.started.Load(); t != nil {
+		return *t
+	}
+	return time.Time{}
+}
+
 // status gathers the daemon's state.
 func (c *Control) status() (control.Status, error) {
 	s := c.Intake
-	st := control.Status{Version: c.Version, Board: s.Board.Name, AETitle: s.Site.AETitle, Started: c.started,
+	st := control.Status{Version: c.Version, Board: s.Board.Name, AETitle: s.Site.AETitle, Started: c.startedAt(),
 		Jobs: map[string]int{}, Outbox: map[string]int{}}
 	for _, d := range s.Site.Destinations {
 		st.Destinations = append(st.Destinations, fmt.Sprintf("%s (%s@%s:%d)", d.Name, d.AETitle, d.Host, d.Port))
@@ -232,6 +238,23 @@ func (c *Control) status() (control.Status, error) {
 		return tx.Deliveries(func(d cache.Delivery) error { st.Outbox[d.State]++; return nil })
 	})
 	return st, err
+}
+
+// selftest runs Selftest, one at a time (the control socket and the
+// service console share it); started, when not nil, is called once the
+// test begins.
+func (c *Control) selftest(ctx context.Context, started func()) (control.Selftest, error) {
+	if c.Selftest == nil {
+		return control.Selftest{}, errors.New("daemon: this daemon has no self-test (it was started without a model)")
+	}
+	if !c.selftesting.TryLock() {
+		return control.Selftest{}, errors.New("daemon: a self-test is already running; wait for it to end")
+	}
+	defer c.selftesting.Unlock()
+	if started != nil {
+		started()
+	}
+	return c.Selftest(ctx)
 }
 
 // destination finds a destination of the site by name.

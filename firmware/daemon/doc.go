@@ -11,7 +11,10 @@
 // (deliveries), every job step recorded before the next starts. Control
 // (control.go, diag.go) serves the local control socket tools/metctl talks
 // to (firmware/control): status, C-ECHO, replay, the diagnostics bundle,
-// the self-test and bundle installs; Metrics (metrics.go), fed by the
+// the self-test and bundle installs; ConsoleService (console.go) serves the
+// field engineer's service console (firmware/panel/console) on the board's
+// serial.console port from the same answers, reopening a missing port every
+// 30 s without troubling the rest; Metrics (metrics.go), fed by the
 // pipeline's job events and the cache, is the Prometheus status endpoint.
 // Both read the open cache the intake service shares with them. Each stage is
 // a package with a small interface; the daemon owns their lifecycle (start

@@ -44,10 +44,11 @@ mkdir -p "$work/pacs"
 storescp -aet PACS -od "$work/pacs" -uf "$pacsport" 2> "$work/pacs.log" &
 pacs=$!
 mkfifo "$work/panelsim.in"; exec 3<>"$work/panelsim.in" # panelsim reads commands; keep its input open
-"$bin/panelsim" -link "$work/panel" -color=false < "$work/panelsim.in" > "$work/panelsim.out" 2>&1 &
+"$bin/panelsim" -link "$work/panel" -console "$work/console" -console-term "$work/console-term" -color=false < "$work/panelsim.in" > "$work/panelsim.out" 2>&1 &
 panelsim=$!
 for _ in $(seq 50); do [ -e "$work/panel" ] && break; sleep 0.1; done
-sed -e "s|data_dir: .*|data_dir: $work/data|" -e "s|device: /run/metsentry-sim/panel|device: $work/panel|" boards/sim.yaml > "$work/board.yaml"
+sed -e "s|data_dir: .*|data_dir: $work/data|" -e "s|device: /run/metsentry-sim/panel|device: $work/panel|" \
+  -e "s|device: /run/metsentry-sim/console|device: $work/console|" boards/sim.yaml > "$work/board.yaml"
 cat > "$work/site.yaml" <<SITE
 ae_title: METSENTRY
 port: $port

@@ -35,13 +35,14 @@ type controlArgs struct {
 	restart func()
 }
 
-// controlServices returns the control socket for tools/metctl and, when
+// controlServices returns the control socket for tools/metctl (also
+// alone, for the service console to share) and, when
 // the site sets status.listen, the Prometheus status endpoint, both reading
 // svc. The board's thermal zones that open feed the temperature. With
 // models, metctl selftest runs firmware/selftest on them (opened again from
 // their files, as --selftest does) and metctl model install installs a
 // signed bundle into the A/B slots under the data folder (firmware/update).
-func controlServices(a controlArgs, svc *daemon.Intake, log *slog.Logger) []daemon.Service {
+func controlServices(a controlArgs, svc *daemon.Intake, log *slog.Logger) (*daemon.Control, []daemon.Service) {
 	board := a.board
 	temp := hottest(board, log)
 	files := map[string]string{"site.yaml": a.sitePath}
@@ -87,7 +88,7 @@ func controlServices(a controlArgs, svc *daemon.Intake, log *slog.Logger) []daem
 		ctl.Metrics = m
 		services = append(services, &daemon.MetricsService{Metrics: m, Addr: addr, Log: log})
 	}
-	return services
+	return ctl, services
 }
 
 // hottest opens the board's thermal zones and returns a reader of the

@@ -31,6 +31,7 @@ import (
 	"metsentry/firmware/analyze"
 	"metsentry/firmware/config"
 	"metsentry/firmware/daemon"
+	"metsentry/firmware/panel/console"
 	"metsentry/firmware/update"
 	"metsentry/hal/serial"
 	"metsentry/runtime/model"
@@ -111,12 +112,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	ctx, stopForRestart := context.WithCancel(ctx)
 	defer stopForRestart()
 	var restart atomic.Bool
-	var restartAfterInstall func()
+	// The service console's reboot restarts the daemon the same way.
+	var restartWhy atomic.Pointer[string]
+	var restartAfterInstall, restartForConsole func()
 	if os.Getenv("NOTIFY_SOCKET") != "" {
-		restartAfterInstall = func() { restart.Store(true); stopForRestart() }
+		restartFor := func(why string) func() {
+			return func() { restartWhy.Store(&why); restart.Store(true); stopForRestart() }
+		}
+		restartAfterInstall = restartFor("into the slot just installed")
+		restartForConsole = restartFor("as the service console's reboot asked")
 	}
-	ring := daemon.NewLogRing(logRingLines) // recent lines for metctl diag
-	log := slog.New(slog.NewMultiHandler(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl}), ring.Handler(lvl)))
+	ring := daemon.NewLogRing(logRingLines)    // recent lines for metctl diag
+	cring := console.NewRing(consoleRingLines) // recent lines, redacted, for the service console's log
+	log := slog.New(slog.NewMultiHandler(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl}), ring.Handler(lvl), cring.Handler(lvl)))
 	// slots.go: undo an interrupted install, and run the current slot's
 	// binary and models when metctl model install put one there.
 	models = startSlot(ctx, board, fs, models, log)
@@ -125,12 +133,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	defer notifySystemd(ctx, site, log, faults)() // systemd.go: READY=1, watchdog pings
 	svc := daemon.NewIntake(site, board, log)
 	svc.Panel = faults
-	services := append([]daemon.Service{svc}, controlServices(controlArgs{board: board, boardArg: *boardArg, boardFile: boardFile,
-		sitePath: *sitePath, models: models, trustDir: *trustDir, ring: ring, installSelfTestIn: 10 * time.Minute, restart: restartAfterInstall}, svc, log)...)
+	ctl, ctlServices := controlServices(controlArgs{board: board, boardArg: *boardArg, boardFile: boardFile,
+		sitePath: *sitePath, models: models, trustDir: *trustDir, ring: ring, installSelfTestIn: 10 * time.Minute, restart: restartAfterInstall}, svc, log)
+	services := append([]daemon.Service{svc}, ctlServices...)
+	var pan *daemon.PanelService
 	if board.Serial.Panel.Device != "" {
-		pan := daemon.NewPanel(ctx, board, serial.Open, log)
+		pan = daemon.NewPanel(ctx, board, serial.Open, log)
 		faults.panel = pan.Machine
 		services = append(services, pan)
+	}
+	var runtimeDesc atomic.Pointer[string]
+	if board.Serial.Console.Device != "" { // console.go: on the board's console port, for the daemon's whole life
+		services = append(services, consoleService(consoleArgs{board: board, ctl: ctl, intake: svc, panel: pan, ring: cring,
+			runtime: &runtimeDesc, restart: restartForConsole}, log))
 	}
 	var md *model.Model
 	defer func() {
@@ -143,6 +158,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if err != nil {
 			return "", fmt.Errorf("%w: %w", daemon.ErrRuntime, err)
 		}
+		runtimeDesc.Store(&desc)
 		if len(models) == 0 {
 			return desc, nil
 		}
@@ -166,7 +182,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	if restart.Load() {
-		log.Info("metsentryd stopped to restart into the slot just installed", "exit", update.ExitRestart)
+		log.Info("metsentryd stopped to restart "+*restartWhy.Load(), "exit", update.ExitRestart)
 		return update.ExitRestart
 	}
 	return 0

@@ -89,7 +89,9 @@ type Config struct {
 	Log      *Ring
 	Temp     func() thermal.Reading
 	Disk     func() ([]Disk, error)
-	Reboot   func() error
+	// Reboot arranges a restart and returns (a refusal is an error that
+	// says why); the console answers "rebooting" after it returns.
+	Reboot func() error
 	// EchoTimeout bounds `echo` and `selftest`; 0 means 10 s.
 	EchoTimeout time.Duration
 }
@@ -492,9 +494,11 @@ func (c *Console) reboot(_ context.Context, w io.Writer, args []string) error {
 	if c.cfg.Reboot == nil {
 		return unavailable("reboot")
 	}
-	fmt.Fprintln(w, "rebooting")
+	// Reboot refuses (the board does not allow it) or arranges the
+	// restart and returns; Serve writes the answer once Exec returns.
 	if err := c.cfg.Reboot(); err != nil {
 		return fmt.Errorf("console: reboot: %w", err)
 	}
+	fmt.Fprintln(w, "rebooting")
 	return nil
 }
