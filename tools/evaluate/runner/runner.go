@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 
 	"metsentry/firmware/detect"
@@ -52,6 +53,18 @@ type Options struct {
 	// Generator, when set, is used instead of loading one from AnatomyDir
 	// with Phantom.
 	Generator *phantom.Generator
+	// Multi, when set, draws the cases from the many-backgrounds generator
+	// instead (each case on one real brain of Split's, splits by brain);
+	// the report then has a row per brain.
+	Multi *phantom.MultiGenerator
+	// CompareBrightOnly runs every study a second time with the black-blood
+	// series withheld (as BrightOnly) at BrightOnlyParams, and reports both:
+	// Report.Comparison, a second curve in the FROC plot.
+	CompareBrightOnly bool
+	// BrightOnlyParams is the comparison's operating point (the zero value:
+	// Params). A model with a VISIBLE-only second stage has another
+	// operating point on bright-only studies (detect.OperatingPoint).
+	BrightOnlyParams detect.Params
 	// BrightOnly withholds the black-blood series: the detector gets black
 	// == nil, as the appliance does for a study with only a post-contrast 3D
 	// T1 (firmware/volume.Prepare then zeroes the black channel of a model
@@ -74,12 +87,30 @@ func Run(ctx context.Context, o Options) (*score.Report, error) {
 	if len(o.Seeds) == 0 {
 		return nil, errors.New("evaluate: no seeds given")
 	}
-	g := o.Generator
-	if g == nil {
-		var err error
-		if g, err = phantom.NewGenerator(o.AnatomyDir, o.Phantom); err != nil {
+	if o.CompareBrightOnly && o.BrightOnly {
+		return nil, errors.New("evaluate: -compare-bright-only runs VISIBLE and bright-only already: leave out -bright-only")
+	}
+	var g interface {
+		Generate(seed uint64, split phantom.Split) (*phantom.Case, error)
+	}
+	version := phantom.Version
+	data := "synthetic VISIBLE studies (tools/phantom on Colin27 anatomy); not patient data"
+	var brains []string
+	switch {
+	case o.Multi != nil:
+		g, version = o.Multi, phantom.VersionMulti
+		if brains = o.Multi.Brains(o.Split); len(brains) == 0 {
+			return nil, fmt.Errorf("evaluate: no brain of the %s split among those loaded (-backgrounds): choose brains of that split (phantom.DefaultBrainSplits)", o.Split)
+		}
+		data = fmt.Sprintf("synthetic VISIBLE studies (tools/phantom on real brains: %s); not patient data", strings.Join(brains, ", "))
+	case o.Generator != nil:
+		g = o.Generator
+	default:
+		gen, err := phantom.NewGenerator(o.AnatomyDir, o.Phantom)
+		if err != nil {
 			return nil, fmt.Errorf("evaluate: %w", err)
 		}
+		g = gen
 	}
 	if o.VesselRule == (score.VesselRule{}) {
 		o.VesselRule = score.DefaultVesselRule
@@ -93,9 +124,9 @@ func Run(ctx context.Context, o Options) (*score.Report, error) {
 		defer os.RemoveAll(scratch)
 	}
 	rep := &score.Report{
-		Data:       "synthetic VISIBLE studies (tools/phantom on Colin27 anatomy); not patient data",
+		Data:       data,
 		Split:      string(o.Split),
-		Generator:  phantom.Version,
+		Generator:  version,
 		Seeds:      o.Seeds,
 		Detector:   o.Detector.Name(),
 		Threshold:  o.Params.Threshold,
@@ -106,12 +137,28 @@ func Run(ctx context.Context, o Options) (*score.Report, error) {
 	if o.BrightOnly {
 		rep.Input = score.InputBrightOnly
 	}
+	if brains != nil {
+		rep.Backgrounds, rep.SplitBy = brains, score.SplitByBrain
+	}
+	// bo is the bright-only comparison's options and report arm
+	var bo Options
+	var arm *score.Arm
+	if o.CompareBrightOnly {
+		bo = o
+		bo.BrightOnly = true
+		if bo.BrightOnlyParams != (detect.Params{}) {
+			bo.Params = bo.BrightOnlyParams
+		}
+		arm = &score.Arm{Input: score.InputBrightOnly, Threshold: bo.Params.Threshold}
+		rep.Comparison = arm
+	}
 	if o.Reference != nil {
 		rep.SpeedReference = o.Reference.Name()
 	}
 	ths := append([]float64(nil), o.FROCThresholds...)
 	sort.Float64s(ths)
 	froc := make([][]score.CaseResult, len(ths))
+	frocBO := make([][]score.CaseResult, len(ths))
 	start := time.Now()
 	for n, seed := range o.Seeds {
 		if err := ctx.Err(); err != nil {
@@ -133,6 +180,7 @@ func Run(ctx context.Context, o Options) (*score.Report, error) {
 		if err != nil {
 			return nil, err
 		}
+		res.Background = c.Params.Background
 		if o.Reference != nil {
 			if res.ReferenceSeconds, err = o.Reference.Time(ctx); err != nil {
 				return nil, fmt.Errorf("evaluate: speed reference %s: %w", o.Reference.Name(), err)
@@ -144,7 +192,25 @@ func Run(ctx context.Context, o Options) (*score.Report, error) {
 			if err != nil {
 				return nil, err
 			}
+			r.Background = c.Params.Background
 			froc[i] = append(froc[i], r)
+		}
+		if arm != nil {
+			// the same study again, its black-blood series withheld
+			rb, pb, err := runCase(ctx, bo, c, in, dir)
+			if err != nil {
+				return nil, err
+			}
+			rb.Background = c.Params.Background
+			arm.Cases = append(arm.Cases, rb)
+			for i, t := range ths {
+				r, err := frocCase(c, in, pb, t, bo.Params.MinComponentMM3)
+				if err != nil {
+					return nil, err
+				}
+				r.Background = c.Params.Background
+				frocBO[i] = append(frocBO[i], r)
+			}
 		}
 		os.RemoveAll(dir)
 		if o.Progress != nil {
@@ -157,11 +223,28 @@ func Run(ctx context.Context, o Options) (*score.Report, error) {
 		fmt.Fprintln(o.Progress)
 	}
 	rep.Summary = score.Summarize(rep.Cases)
-	for i, t := range ths {
-		s := score.Summarize(froc[i])
-		rep.FROC = append(rep.FROC, score.FROCPoint{Threshold: t, Sensitivity: s.Sensitivity, FPPerCase: s.FPPerCase, FPOnVesselPerCase: s.FPOnVesselPerCase})
+	rep.FROC = frocPoints(ths, froc)
+	if brains != nil {
+		rep.ByBrain = score.SummarizeBy(rep.Cases, score.ByBackground)
+	}
+	if arm != nil {
+		arm.Summary = score.Summarize(arm.Cases)
+		arm.FROC = frocPoints(ths, frocBO)
+		if brains != nil {
+			arm.ByBrain = score.SummarizeBy(arm.Cases, score.ByBackground)
+		}
 	}
 	return rep, nil
+}
+
+// frocPoints sums the cases scored at each threshold of ths.
+func frocPoints(ths []float64, perThr [][]score.CaseResult) []score.FROCPoint {
+	var out []score.FROCPoint
+	for i, t := range ths {
+		s := score.Summarize(perThr[i])
+		out = append(out, score.FROCPoint{Threshold: t, Sensitivity: s.Sensitivity, FPPerCase: s.FPPerCase, FPOnVesselPerCase: s.FPOnVesselPerCase})
+	}
+	return out
 }
 
 // runCase reads the case's DICOM series back like the appliance does (the

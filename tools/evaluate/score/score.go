@@ -69,9 +69,12 @@ type LesionOutcome struct {
 
 // CaseResult is the score of one case.
 type CaseResult struct {
-	ID      string          `json:"case"`
-	Lesions []LesionOutcome `json:"lesions"`
-	Hits    int             `json:"hits"`
+	ID string `json:"case"`
+	// Background is the real brain the case was drawn from (the phantom's
+	// many-backgrounds generator); empty for the classic Colin27 phantom.
+	Background string          `json:"background,omitempty"`
+	Lesions    []LesionOutcome `json:"lesions"`
+	Hits       int             `json:"hits"`
 	// FP counts predicted components that touch no grown truth lesion.
 	FP         int `json:"false_positives"`
 	Components int `json:"components"`
