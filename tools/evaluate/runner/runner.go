@@ -15,6 +15,7 @@ import (
 	"metsentry/firmware/volume"
 	"metsentry/tools/evaluate/score"
 	"metsentry/tools/phantom/phantom"
+	"metsentry/tools/realcheck/realcheck"
 )
 
 // Detector produces a lesion probability map for a VISIBLE pair, one value
@@ -139,6 +140,7 @@ func Run(ctx context.Context, o Options) (*score.Report, error) {
 	}
 	if brains != nil {
 		rep.Backgrounds, rep.SplitBy = brains, score.SplitByBrain
+		rep.Locations, rep.LocationRule = realcheck.Locations, LocationRule
 	}
 	// bo is the bright-only comparison's options and report arm
 	var bo Options
@@ -176,11 +178,16 @@ func Run(ctx context.Context, o Options) (*score.Report, error) {
 		if err := phantom.WriteDICOM(dir, c); err != nil {
 			return nil, fmt.Errorf("evaluate: %w", err)
 		}
-		res, prob, err := runCase(ctx, o, c, in, dir)
+		res, prob, lesions, err := runCase(ctx, o, c, in, dir)
 		if err != nil {
 			return nil, err
 		}
 		res.Background = c.Params.Background
+		var loc *locator
+		if brains != nil {
+			loc = &locator{c: c, in: in}
+			res.FPByLocation = placeFPs(loc, lesions, o.Progress)
+		}
 		if o.Reference != nil {
 			if res.ReferenceSeconds, err = o.Reference.Time(ctx); err != nil {
 				return nil, fmt.Errorf("evaluate: speed reference %s: %w", o.Reference.Name(), err)
@@ -197,11 +204,14 @@ func Run(ctx context.Context, o Options) (*score.Report, error) {
 		}
 		if arm != nil {
 			// the same study again, its black-blood series withheld
-			rb, pb, err := runCase(ctx, bo, c, in, dir)
+			rb, pb, lb, err := runCase(ctx, bo, c, in, dir)
 			if err != nil {
 				return nil, err
 			}
 			rb.Background = c.Params.Background
+			if loc != nil {
+				rb.FPByLocation = placeFPs(loc, lb, o.Progress)
+			}
 			arm.Cases = append(arm.Cases, rb)
 			for i, t := range ths {
 				r, err := frocCase(c, in, pb, t, bo.Params.MinComponentMM3)
@@ -250,7 +260,7 @@ func frocPoints(ths []float64, perThr [][]score.CaseResult) []score.FROCPoint {
 // runCase reads the case's DICOM series back like the appliance does (the
 // bright-blood series only with o.BrightOnly) and scores the detector's
 // lesions against in.
-func runCase(ctx context.Context, o Options, c *phantom.Case, in score.Input, dir string) (score.CaseResult, []float32, error) {
+func runCase(ctx context.Context, o Options, c *phantom.Case, in score.Input, dir string) (score.CaseResult, []float32, []detect.Lesion, error) {
 	t0 := time.Now()
 	var vols [2]*volume.Volume
 	for i, s := range phantom.SeriesOf() {
@@ -259,35 +269,45 @@ func runCase(ctx context.Context, o Options, c *phantom.Case, in score.Input, di
 		}
 		files, err := filepath.Glob(filepath.Join(dir, fmt.Sprintf("s%d", s.Number), "*.dcm"))
 		if err != nil {
-			return score.CaseResult{}, nil, fmt.Errorf("evaluate: %w", err)
+			return score.CaseResult{}, nil, nil, fmt.Errorf("evaluate: %w", err)
 		}
 		v, err := volume.Assemble(files, volume.Options{})
 		if err != nil {
-			return score.CaseResult{}, nil, fmt.Errorf("evaluate: case %s series %d: %w", c.ID, s.Number, err)
+			return score.CaseResult{}, nil, nil, fmt.Errorf("evaluate: case %s series %d: %w", c.ID, s.Number, err)
 		}
 		vols[i] = v
 	}
 	black, bright := vols[0], vols[1]
 	if err := sameGrid(c, bright); err != nil {
-		return score.CaseResult{}, nil, err
+		return score.CaseResult{}, nil, nil, err
 	}
 	prob, err := o.Detector.Prob(ctx, black, bright)
 	if err != nil {
-		return score.CaseResult{}, nil, fmt.Errorf("evaluate: case %s: detector %s: %w", c.ID, o.Detector.Name(), err)
+		return score.CaseResult{}, nil, nil, fmt.Errorf("evaluate: case %s: detector %s: %w", c.ID, o.Detector.Name(), err)
 	}
 	lesions, err := detect.Find(prob, c.Grid, o.Params, detect.Reference{})
 	if err != nil {
-		return score.CaseResult{}, nil, fmt.Errorf("evaluate: case %s: %w", c.ID, err)
+		return score.CaseResult{}, nil, nil, fmt.Errorf("evaluate: case %s: %w", c.ID, err)
 	}
 	// The study's time is the appliance's work: reading the series, the
 	// detector and the lesions; scoring them against the truth is not.
 	secs := time.Since(t0).Seconds()
 	res, err := scoreLesions(in, lesions)
 	if err != nil {
-		return score.CaseResult{}, nil, err
+		return score.CaseResult{}, nil, nil, err
 	}
 	res.Seconds = secs
-	return res, prob, nil
+	return res, prob, lesions, nil
+}
+
+// placeFPs is loc.place, with a failure said on progress and the case's
+// false positives left unplaced (nil) rather than the run lost.
+func placeFPs(loc *locator, lesions []detect.Lesion, progress io.Writer) map[string]int {
+	m, err := loc.place(lesions)
+	if err != nil && progress != nil {
+		fmt.Fprintf(progress, "\n%v (its false positives are not placed)\n", err)
+	}
+	return m
 }
 
 // sameGrid checks that the assembled volume lies on the phantom's grid, so

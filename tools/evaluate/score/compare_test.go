@@ -62,6 +62,28 @@ func TestReportComparison(t *testing.T) {
 	if err := json.Unmarshal(js.Bytes(), &back); err != nil {
 		t.Fatal(err)
 	}
+	// false positives by location: per study, "n/a" where not placed
+	r = compareReport()
+	r.Locations, r.LocationRule = []string{"vessel", "edge"}, "a rule"
+	r.Comparison.Cases[0].FPByLocation = map[string]int{"vessel": 3, "edge": 1}
+	r.Comparison.Cases[1].FPByLocation = map[string]int{"vessel": 0, "edge": 2}
+	r.Comparison.Summary = Summarize(r.Comparison.Cases)
+	r.Comparison.ByBrain = SummarizeBy(r.Comparison.Cases, ByBackground)
+	md.Reset()
+	if err := r.WriteMarkdown(&md); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"## False positives by location\n\nPer study (count in brackets); a rule.",
+		"| brain | studies | FP / study | vessel | edge |",
+		"| all | 2 | 0.00 | n/a | n/a |",
+		"| all | 2 | 3.00 | 1.50 (3) | 1.50 (3) |",
+		"| brain-a | 1 | 4.00 | 3.00 (3) | 1.00 (1) |",
+	} {
+		if !strings.Contains(md.String(), want) {
+			t.Errorf("report.md lacks %q:\n%s", want, md.String())
+		}
+	}
 	if back.Comparison == nil || len(back.Comparison.FROC) != 2 || back.Comparison.FROC[0] != r.Comparison.FROC[0] || len(back.ByBrain) != 2 || back.SplitBy != "brain" {
 		t.Errorf("report.json round trip lost the comparison or the brains: %+v", back)
 	}

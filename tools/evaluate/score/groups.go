@@ -102,3 +102,26 @@ func groupTable(gs []GroupSummary, header []string, full bool) string {
 	}
 	return b.String()
 }
+
+// LocationsMarkdown is a markdown table of false positives per study by
+// location, one row per group, one column per location of locs (in that
+// order); a group whose false positives were not placed shows "n/a".
+func LocationsMarkdown(locs []string, gs []GroupSummary) string {
+	var b strings.Builder
+	header := append([]string{"brain", "studies", "FP / study"}, locs...)
+	fmt.Fprintf(&b, "| %s |\n|%s\n", strings.Join(header, " | "), strings.Repeat(" --- |", len(header)))
+	for _, g := range gs {
+		s := g.Summary
+		cells := []string{g.Group, fmt.Sprint(s.Cases), fmt.Sprintf("%.2f", s.FPPerCase)}
+		for _, l := range locs {
+			if s.FPByLocation == nil {
+				cells = append(cells, "n/a")
+				continue
+			}
+			n := s.FPByLocation[l]
+			cells = append(cells, fmt.Sprintf("%.2f (%d)", float64(n)/float64(max(s.Cases, 1)), n))
+		}
+		fmt.Fprintf(&b, "| %s |\n", strings.Join(cells, " | "))
+	}
+	return b.String()
+}

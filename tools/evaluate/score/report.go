@@ -40,10 +40,15 @@ type Report struct {
 	// (the phantom's many-backgrounds generator); empty for the classic
 	// Colin27 phantom. SplitBy says what the splits hold apart ("brain":
 	// train, val and test never share one).
-	Backgrounds []string    `json:"backgrounds,omitempty"`
-	SplitBy     string      `json:"split_by,omitempty"`
-	Summary     Summary     `json:"summary"`
-	FROC        []FROCPoint `json:"froc,omitempty"`
+	Backgrounds []string `json:"backgrounds,omitempty"`
+	SplitBy     string   `json:"split_by,omitempty"`
+	// Locations are the classes false positives were placed in
+	// (CaseResult.FPByLocation), in table order, and LocationRule how;
+	// empty when they were not placed.
+	Locations    []string    `json:"locations,omitempty"`
+	LocationRule string      `json:"location_rule,omitempty"`
+	Summary      Summary     `json:"summary"`
+	FROC         []FROCPoint `json:"froc,omitempty"`
 	// ByBrain is the summary of each brain's cases (with Backgrounds).
 	ByBrain []GroupSummary `json:"by_brain,omitempty"`
 	// Comparison is the same cases run again on other input (bright-only
@@ -170,6 +175,18 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 		fmt.Fprintf(&b, "%s\n", BrainsMarkdown(r.ByBrain))
 		if r.Comparison != nil && len(r.Comparison.ByBrain) > 0 {
 			fmt.Fprintf(&b, "%s\n\n%s\n", shortInput(r.Comparison.Input), BrainsMarkdown(r.Comparison.ByBrain))
+		}
+	}
+	if len(r.Locations) > 0 {
+		fmt.Fprintf(&b, "## False positives by location\n\nPer study (count in brackets); %s.\n\n", r.LocationRule)
+		all := []GroupSummary{{Group: "all", Summary: s}}
+		if r.Comparison != nil {
+			fmt.Fprintf(&b, "%s\n\n", shortInput(r.Input))
+		}
+		fmt.Fprintf(&b, "%s\n", LocationsMarkdown(r.Locations, append(all, r.ByBrain...)))
+		if c := r.Comparison; c != nil {
+			all := []GroupSummary{{Group: "all", Summary: c.Summary}}
+			fmt.Fprintf(&b, "%s\n\n%s\n", shortInput(c.Input), LocationsMarkdown(r.Locations, append(all, c.ByBrain...)))
 		}
 	}
 	b.WriteString(frocMarkdown("FROC", r.FROC, s.VesselsKnown))

@@ -95,6 +95,41 @@ type CaseResult struct {
 	// ReferenceSeconds is one pass of the run's speed reference, timed
 	// straight after this study in the same process (0: no reference).
 	ReferenceSeconds float64 `json:"reference_seconds,omitempty"`
+	// FPByLocation counts the false positives by where they lie (the
+	// location classes of Report.Locations); nil when not placed.
+	FPByLocation map[string]int `json:"fp_by_location,omitempty"`
+}
+
+// FalsePositives returns the indices of the components that touch no truth
+// lesion grown by one voxel: the false positives, by the rule
+// CaseComponents counts them with.
+func FalsePositives(in Input, comps [][]int) ([]int, error) {
+	n := len(in.Truth)
+	if n != in.Dims[0]*in.Dims[1]*in.Dims[2] {
+		return nil, fmt.Errorf("%w: case %s: %d truth voxels for dims %v", ErrInput, in.ID, n, in.Dims)
+	}
+	nx, ny, nz := in.Dims[0], in.Dims[1], in.Dims[2]
+	var out []int
+	for ci, c := range comps {
+		touch := false
+		for _, idx := range c {
+			if idx < 0 || idx >= n {
+				return nil, fmt.Errorf("%w: case %s: component voxel %d outside the %v grid", ErrInput, in.ID, idx, in.Dims)
+			}
+			neighbours26(idx, nx, ny, nz, func(q int) {
+				if in.Truth[q] != 0 {
+					touch = true
+				}
+			})
+			if touch {
+				break
+			}
+		}
+		if !touch {
+			out = append(out, ci)
+		}
+	}
+	return out, nil
 }
 
 // Case scores one case.
@@ -324,6 +359,9 @@ type Summary struct {
 	// which holds where the machine's speed drifts).
 	ReferenceSeconds   float64 `json:"reference_seconds,omitempty"`
 	StudyOverReference float64 `json:"study_over_reference,omitempty"`
+	// FPByLocation sums the cases' false positives by location; nil unless
+	// every case's were placed (CaseResult.FPByLocation).
+	FPByLocation map[string]int `json:"fp_by_location,omitempty"`
 }
 
 func ratio(a, b int) float64 {
@@ -368,6 +406,7 @@ func Summarize(rs []CaseResult) Summary {
 		s.MaxSecondsPerCase = math.Max(s.MaxSecondsPerCase, r.Seconds)
 	}
 	s.ReferenceSeconds, s.StudyOverReference = referenceRatio(rs)
+	s.FPByLocation = locationSums(rs)
 	s.Sensitivity = ratio(s.Hits, s.Lesions)
 	if s.Cases > 0 {
 		s.FPPerCase = float64(s.FP) / float64(s.Cases)
@@ -382,6 +421,24 @@ func Summarize(rs []CaseResult) Summary {
 	s.StudySensitivity = ratio(tp, s.PositiveCases)
 	s.StudySpecificity = ratio(tn, s.NegativeCases)
 	return s
+}
+
+// locationSums adds up the cases' false positives by location; nil unless
+// every case has them placed.
+func locationSums(rs []CaseResult) map[string]int {
+	if len(rs) == 0 {
+		return nil
+	}
+	sum := map[string]int{}
+	for _, r := range rs {
+		if r.FPByLocation == nil {
+			return nil
+		}
+		for k, v := range r.FPByLocation {
+			sum[k] += v
+		}
+	}
+	return sum
 }
 
 // referenceRatio returns the median reference pass and the cases' study
