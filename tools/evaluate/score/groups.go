@@ -105,21 +105,22 @@ func groupTable(gs []GroupSummary, header []string, full bool) string {
 
 // LocationsMarkdown is a markdown table of false positives per study by
 // location, one row per group, one column per location of locs (in that
-// order); a group whose false positives were not placed shows "n/a".
+// order), over the group's studies whose false positives were placed
+// (Summary.PlacedCases; "n/a" where none were).
 func LocationsMarkdown(locs []string, gs []GroupSummary) string {
 	var b strings.Builder
-	header := append([]string{"brain", "studies", "FP / study"}, locs...)
+	header := append([]string{"brain", "studies", "studies placed"}, locs...)
 	fmt.Fprintf(&b, "| %s |\n|%s\n", strings.Join(header, " | "), strings.Repeat(" --- |", len(header)))
 	for _, g := range gs {
 		s := g.Summary
-		cells := []string{g.Group, fmt.Sprint(s.Cases), fmt.Sprintf("%.2f", s.FPPerCase)}
+		cells := []string{g.Group, fmt.Sprint(s.Cases), fmt.Sprint(s.PlacedCases)}
 		for _, l := range locs {
-			if s.FPByLocation == nil {
+			if s.PlacedCases == 0 {
 				cells = append(cells, "n/a")
 				continue
 			}
 			n := s.FPByLocation[l]
-			cells = append(cells, fmt.Sprintf("%.2f (%d)", float64(n)/float64(max(s.Cases, 1)), n))
+			cells = append(cells, fmt.Sprintf("%.2f (%d)", float64(n)/float64(s.PlacedCases), n))
 		}
 		fmt.Fprintf(&b, "| %s |\n", strings.Join(cells, " | "))
 	}

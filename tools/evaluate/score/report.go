@@ -178,7 +178,7 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 		}
 	}
 	if len(r.Locations) > 0 {
-		fmt.Fprintf(&b, "## False positives by location\n\nPer study (count in brackets); %s.\n\n", r.LocationRule)
+		fmt.Fprintf(&b, "## False positives by location\n\nPer study whose false positives were placed (count in brackets; a study where no brain mask was found is left out); %s.\n\n", r.LocationRule)
 		all := []GroupSummary{{Group: "all", Summary: s}}
 		if r.Comparison != nil {
 			fmt.Fprintf(&b, "%s\n\n", shortInput(r.Input))

@@ -359,9 +359,11 @@ type Summary struct {
 	// which holds where the machine's speed drifts).
 	ReferenceSeconds   float64 `json:"reference_seconds,omitempty"`
 	StudyOverReference float64 `json:"study_over_reference,omitempty"`
-	// FPByLocation sums the cases' false positives by location; nil unless
-	// every case's were placed (CaseResult.FPByLocation).
+	// FPByLocation sums the false positives by location over the
+	// PlacedCases cases whose false positives were placed
+	// (CaseResult.FPByLocation); nil when none were.
 	FPByLocation map[string]int `json:"fp_by_location,omitempty"`
+	PlacedCases  int            `json:"placed_cases,omitempty"`
 }
 
 func ratio(a, b int) float64 {
@@ -406,7 +408,7 @@ func Summarize(rs []CaseResult) Summary {
 		s.MaxSecondsPerCase = math.Max(s.MaxSecondsPerCase, r.Seconds)
 	}
 	s.ReferenceSeconds, s.StudyOverReference = referenceRatio(rs)
-	s.FPByLocation = locationSums(rs)
+	s.FPByLocation, s.PlacedCases = locationSums(rs)
 	s.Sensitivity = ratio(s.Hits, s.Lesions)
 	if s.Cases > 0 {
 		s.FPPerCase = float64(s.FP) / float64(s.Cases)
@@ -423,22 +425,24 @@ func Summarize(rs []CaseResult) Summary {
 	return s
 }
 
-// locationSums adds up the cases' false positives by location; nil unless
-// every case has them placed.
-func locationSums(rs []CaseResult) map[string]int {
-	if len(rs) == 0 {
-		return nil
-	}
-	sum := map[string]int{}
+// locationSums adds up the false positives by location of the cases that
+// have them placed, and counts those cases; nil and 0 when none has.
+func locationSums(rs []CaseResult) (map[string]int, int) {
+	var sum map[string]int
+	n := 0
 	for _, r := range rs {
 		if r.FPByLocation == nil {
-			return nil
+			continue
 		}
+		if sum == nil {
+			sum = map[string]int{}
+		}
+		n++
 		for k, v := range r.FPByLocation {
 			sum[k] += v
 		}
 	}
-	return sum
+	return sum, n
 }
 
 // referenceRatio returns the median reference pass and the cases' study
