@@ -34,6 +34,8 @@ type locator struct {
 	m   *realcheck.Masks
 	to  geom.Affine // case voxels to the masks' voxels
 	err error
+	// told: the failure to build the masks was said (placeFPs)
+	told bool
 }
 
 // place counts the false positives among lesions by location. It returns

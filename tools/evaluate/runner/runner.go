@@ -300,11 +300,13 @@ func runCase(ctx context.Context, o Options, c *phantom.Case, in score.Input, di
 	return res, prob, lesions, nil
 }
 
-// placeFPs is loc.place, with a failure said on progress and the case's
-// false positives left unplaced (nil) rather than the run lost.
+// placeFPs is loc.place, with a failure said on progress (once a case)
+// and the case's false positives left unplaced (nil) rather than the run
+// lost.
 func placeFPs(loc *locator, lesions []detect.Lesion, progress io.Writer) map[string]int {
 	m, err := loc.place(lesions)
-	if err != nil && progress != nil {
+	if err != nil && progress != nil && !loc.told {
+		loc.told = true
 		fmt.Fprintf(progress, "\n%v (its false positives are not placed)\n", err)
 	}
 	return m
