@@ -310,9 +310,11 @@ func (r *Report) PlotFROC(w io.Writer) error {
 	}
 	curves := []curve{{r.FROC, r.Summary, r.Threshold, r.Detector, "operating point", color.RGBA{B: 200, A: 255}, color.RGBA{R: 220, A: 255}}}
 	if c := r.Comparison; c != nil && len(c.FROC) > 0 {
-		curves[0].label = shortInput(r.Input) + ": " + r.Detector
+		// the inputs name the curves (the detector is in report.md: its
+		// name is long and may describe a stage only one input gets)
+		curves[0].label = shortInput(r.Input)
 		curves[0].opLabel = shortInput(r.Input) + " operating point"
-		curves = append(curves, curve{c.FROC, c.Summary, c.Threshold, shortInput(c.Input) + ": " + r.Detector, shortInput(c.Input) + " operating point",
+		curves = append(curves, curve{c.FROC, c.Summary, c.Threshold, shortInput(c.Input), shortInput(c.Input) + " operating point",
 			color.RGBA{R: 230, G: 120, A: 255}, color.RGBA{R: 120, G: 60, B: 140, A: 255}})
 	}
 	maxFP := 0.0
