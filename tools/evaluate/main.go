@@ -4,6 +4,7 @@
 //	evaluate -split test -n 20 -out /tmp/eval               # in process, baseline detector
 //	evaluate -files -cases /tmp/test -pred /tmp/pred -out . # score NIfTI predictions
 //	evaluate -model m.manifest.json -trust keys -bright-only -out /tmp/b  # black-blood withheld
+//	evaluate -backgrounds all -split val -model m.manifest.json -trust keys -compare-bright-only -out /tmp/v  # real brains, VISIBLE and bright-only
 //	evaluate -model m.manifest.json -trust keys -speed-ref /tmp/variants/metnet-layout.onnx -out /tmp/s  # seconds in passes of the speed target's reference
 package main
 
@@ -44,6 +45,10 @@ func main() {
 	flag.Float64Var(&c.VesselRule.MinFraction, "vessel-fraction", score.DefaultVesselRule.MinFraction, "a voxel is a vessel voxel when the phantom drew at least this fraction of it as blood vessel")
 	flag.Float64Var(&c.VesselRule.ReachMM, "vessel-reach-mm", score.DefaultVesselRule.ReachMM, "a false positive is on a vessel when one of its voxels lies within this distance (mm, centre to centre) of a vessel voxel (0: the component must overlap one)")
 	flag.BoolVar(&c.BrightOnly, "bright-only", false, "in process: withhold the black-blood series, so the detector sees a bright-only post-contrast 3D T1 (the ablation against VISIBLE); the model must allow bright-only studies")
+	flag.StringVar(&c.Backgrounds, "backgrounds", "", "in process: draw the cases from the phantom's many real backgrounds: all (every brain of -split) or brain names separated by commas, each of -split (splits are by brain); the report gets a row per brain")
+	flag.StringVar(&c.Shared, "shared", "../shared/data", "with -backgrounds: the shared data folder the brains are read from")
+	flag.BoolVar(&c.CompareBrightOnly, "compare-bright-only", false, "in process: run every study twice, VISIBLE and with the black-blood series withheld (as -bright-only), and report both, with both curves in froc.png; the model must allow bright-only studies")
+	flag.Float64Var(&c.BrightOnlyThreshold, "bright-only-threshold", 0, "with -compare-bright-only: the bright-only run's threshold (default: the manifest's for a bright-only study, else -threshold)")
 	modelPath := flag.String("model", "", "model manifest (.json) to evaluate; default: the baseline black-blood threshold (not a model)")
 	trustDir := flag.String("trust", "", "with -model: folder of trusted *.pub keys the manifest must be signed with")
 	ortLib := flag.String("ort", "", "with -model: ONNX Runtime shared library (default: runtime/ort's default path)")
@@ -67,6 +72,9 @@ func main() {
 			// The stage's accept level when its score map is what the
 			// detector returns (VISIBLE studies), else the network's.
 			c.Threshold = detect.OperatingPoint(d.Output(), !c.BrightOnly).Threshold
+			if c.BrightOnlyThreshold == 0 {
+				c.BrightOnlyThreshold = detect.OperatingPoint(d.Output(), false).Threshold
+			}
 		}
 	}
 	if *speedRef != "" {

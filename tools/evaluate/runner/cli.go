@@ -21,6 +21,7 @@ import (
 	"metsentry/firmware/nifti"
 	"metsentry/tools/evaluate/score"
 	"metsentry/tools/phantom/phantom"
+	"metsentry/tools/realcheck/realcheck"
 )
 
 // CLI holds the evaluate command's flags.
@@ -46,6 +47,18 @@ type CLI struct {
 	// BrightOnly withholds the black-blood series from the detector (in
 	// process only): the ablation against VISIBLE.
 	BrightOnly bool
+	// Backgrounds, when set, draws the in-process cases from the phantom's
+	// many-backgrounds generator: "all" (every real brain of Split) or
+	// brain names separated by commas, each of Split (splits are by brain,
+	// phantom.DefaultBrainSplits). Shared is the shared data folder the
+	// brains are read from.
+	Backgrounds string
+	Shared      string
+	// CompareBrightOnly runs every in-process study twice, VISIBLE and
+	// bright-only (Options.CompareBrightOnly); BrightOnlyThreshold is the
+	// bright-only run's threshold (0: Threshold).
+	CompareBrightOnly   bool
+	BrightOnlyThreshold float64
 	// VesselRule overrides score.DefaultVesselRule; the zero value means
 	// the default.
 	VesselRule score.VesselRule
@@ -73,6 +86,12 @@ func Main(ctx context.Context, c CLI, progress io.Writer) error {
 	}
 	if c.BrightOnly && (c.E2E != "" || c.Files) {
 		return errors.New("evaluate: -bright-only runs in process only: with -e2e the daemon gets both series, with -files the predictions are already made")
+	}
+	if c.CompareBrightOnly && (c.E2E != "" || c.Files) {
+		return errors.New("evaluate: -compare-bright-only runs in process only: with -e2e the daemon gets both series, with -files the predictions are already made")
+	}
+	if c.Backgrounds != "" && (c.E2E != "" || c.Files) {
+		return errors.New("evaluate: -backgrounds runs in process only (-e2e and -files use the classic Colin27 phantom's cases)")
 	}
 	if c.E2E != "" {
 		if c.E2EResultsDir == "" {
@@ -128,21 +147,71 @@ func Main(ctx context.Context, c CLI, progress io.Writer) error {
 		if thr == 0 {
 			thr = 0.5
 		}
+		boThr := c.BrightOnlyThreshold
+		if boThr == 0 {
+			boThr = thr
+		}
+		var multi *phantom.MultiGenerator
+		if c.Backgrounds != "" {
+			names, berr := BrainsOf(c.Backgrounds, split)
+			if berr != nil {
+				return berr
+			}
+			if multi, err = phantom.NewMultiGenerator(c.Shared, names, nil, phantom.Config{}); err != nil {
+				return fmt.Errorf("evaluate: %w", err)
+			}
+		}
 		rep, err = Run(ctx, Options{
 			AnatomyDir: c.AnatomyDir, Split: split, Seeds: seeds,
-			Detector:       det,
-			BrightOnly:     c.BrightOnly,
-			VesselRule:     rule,
-			Params:         detect.Params{Threshold: thr, MinComponentMM3: c.MinComponentMM3},
-			FROCThresholds: DefaultFROC,
-			Reference:      c.Reference,
-			Progress:       progress,
+			Multi:             multi,
+			CompareBrightOnly: c.CompareBrightOnly,
+			BrightOnlyParams:  detect.Params{Threshold: boThr, MinComponentMM3: c.MinComponentMM3},
+			Detector:          det,
+			BrightOnly:        c.BrightOnly,
+			VesselRule:        rule,
+			Params:            detect.Params{Threshold: thr, MinComponentMM3: c.MinComponentMM3},
+			FROCThresholds:    DefaultFROC,
+			Reference:         c.Reference,
+			Progress:          progress,
 		})
 	}
 	if err != nil {
 		return err
 	}
 	return WriteReport(c.OutDir, rep)
+}
+
+// BrainsOf is the brains a -backgrounds value names for split: "all" is
+// every real brain of the split (phantom.DefaultBrainSplits), else the
+// names separated by commas, each of which must be a brain of that split
+// (splits are by brain: a brain of another split would mix them).
+func BrainsOf(backgrounds string, split phantom.Split) ([]string, error) {
+	var names []string
+	if strings.TrimSpace(backgrounds) == "all" {
+		for _, n := range realcheck.BackgroundNames {
+			if phantom.DefaultBrainSplits[n] == split {
+				names = append(names, n)
+			}
+		}
+		return names, nil
+	}
+	for _, n := range strings.Split(backgrounds, ",") {
+		n = strings.TrimSpace(n)
+		s, ok := phantom.DefaultBrainSplits[n]
+		switch {
+		case n == "":
+			continue
+		case !ok:
+			return nil, fmt.Errorf("evaluate: -backgrounds: no brain %q (the brains: %s)", n, strings.Join(realcheck.BackgroundNames, ", "))
+		case s != split:
+			return nil, fmt.Errorf("evaluate: -backgrounds: brain %s is in the %s split, not %s (splits are by brain; -backgrounds all takes the split's own)", n, s, split)
+		}
+		names = append(names, n)
+	}
+	if len(names) == 0 {
+		return nil, fmt.Errorf("evaluate: -backgrounds %q names no brain (use all or names separated by commas)", backgrounds)
+	}
+	return names, nil
 }
 
 // vesselRule is c.VesselRule, or the default for the zero value, checked.

@@ -20,4 +20,10 @@
 // Predictions made elsewhere are scored from NIfTI files or DICOM SEG by
 // ScoreFiles; RunE2E sends the studies to a running daemon over DIMSE and
 // scores the SEG it sends back (ReadSEG).
+//
+// With Options.Multi the cases come from the phantom's many-backgrounds
+// generator (each on one real brain, splits by brain): the report has a row
+// per brain, and each false positive is placed with tools/realcheck's
+// location rule (locate.go). Options.CompareBrightOnly runs every study a
+// second time with the black-blood series withheld and reports both.
 package runner

@@ -8,12 +8,14 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 
 	"metsentry/firmware/detect"
 	"metsentry/firmware/volume"
 	"metsentry/tools/evaluate/score"
 	"metsentry/tools/phantom/phantom"
+	"metsentry/tools/realcheck/realcheck"
 )
 
 // Detector produces a lesion probability map for a VISIBLE pair, one value
@@ -52,6 +54,18 @@ type Options struct {
 	// Generator, when set, is used instead of loading one from AnatomyDir
 	// with Phantom.
 	Generator *phantom.Generator
+	// Multi, when set, draws the cases from the many-backgrounds generator
+	// instead (each case on one real brain of Split's, splits by brain);
+	// the report then has a row per brain.
+	Multi *phantom.MultiGenerator
+	// CompareBrightOnly runs every study a second time with the black-blood
+	// series withheld (as BrightOnly) at BrightOnlyParams, and reports both:
+	// Report.Comparison, a second curve in the FROC plot.
+	CompareBrightOnly bool
+	// BrightOnlyParams is the comparison's operating point (the zero value:
+	// Params). A model with a VISIBLE-only second stage has another
+	// operating point on bright-only studies (detect.OperatingPoint).
+	BrightOnlyParams detect.Params
 	// BrightOnly withholds the black-blood series: the detector gets black
 	// == nil, as the appliance does for a study with only a post-contrast 3D
 	// T1 (firmware/volume.Prepare then zeroes the black channel of a model
@@ -74,12 +88,30 @@ func Run(ctx context.Context, o Options) (*score.Report, error) {
 	if len(o.Seeds) == 0 {
 		return nil, errors.New("evaluate: no seeds given")
 	}
-	g := o.Generator
-	if g == nil {
-		var err error
-		if g, err = phantom.NewGenerator(o.AnatomyDir, o.Phantom); err != nil {
+	if o.CompareBrightOnly && o.BrightOnly {
+		return nil, errors.New("evaluate: -compare-bright-only runs VISIBLE and bright-only already: leave out -bright-only")
+	}
+	var g interface {
+		Generate(seed uint64, split phantom.Split) (*phantom.Case, error)
+	}
+	version := phantom.Version
+	data := "synthetic VISIBLE studies (tools/phantom on Colin27 anatomy); not patient data"
+	var brains []string
+	switch {
+	case o.Multi != nil:
+		g, version = o.Multi, phantom.VersionMulti
+		if brains = o.Multi.Brains(o.Split); len(brains) == 0 {
+			return nil, fmt.Errorf("evaluate: no brain of the %s split among those loaded (-backgrounds): choose brains of that split (phantom.DefaultBrainSplits)", o.Split)
+		}
+		data = fmt.Sprintf("synthetic VISIBLE studies (tools/phantom on real brains: %s); not patient data", strings.Join(brains, ", "))
+	case o.Generator != nil:
+		g = o.Generator
+	default:
+		gen, err := phantom.NewGenerator(o.AnatomyDir, o.Phantom)
+		if err != nil {
 			return nil, fmt.Errorf("evaluate: %w", err)
 		}
+		g = gen
 	}
 	if o.VesselRule == (score.VesselRule{}) {
 		o.VesselRule = score.DefaultVesselRule
@@ -93,9 +125,9 @@ func Run(ctx context.Context, o Options) (*score.Report, error) {
 		defer os.RemoveAll(scratch)
 	}
 	rep := &score.Report{
-		Data:       "synthetic VISIBLE studies (tools/phantom on Colin27 anatomy); not patient data",
+		Data:       data,
 		Split:      string(o.Split),
-		Generator:  phantom.Version,
+		Generator:  version,
 		Seeds:      o.Seeds,
 		Detector:   o.Detector.Name(),
 		Threshold:  o.Params.Threshold,
@@ -106,12 +138,29 @@ func Run(ctx context.Context, o Options) (*score.Report, error) {
 	if o.BrightOnly {
 		rep.Input = score.InputBrightOnly
 	}
+	if brains != nil {
+		rep.Backgrounds, rep.SplitBy = brains, score.SplitByBrain
+		rep.Locations, rep.LocationRule = realcheck.Locations, LocationRule
+	}
+	// bo is the bright-only comparison's options and report arm
+	var bo Options
+	var arm *score.Arm
+	if o.CompareBrightOnly {
+		bo = o
+		bo.BrightOnly = true
+		if bo.BrightOnlyParams != (detect.Params{}) {
+			bo.Params = bo.BrightOnlyParams
+		}
+		arm = &score.Arm{Input: score.InputBrightOnly, Threshold: bo.Params.Threshold}
+		rep.Comparison = arm
+	}
 	if o.Reference != nil {
 		rep.SpeedReference = o.Reference.Name()
 	}
 	ths := append([]float64(nil), o.FROCThresholds...)
 	sort.Float64s(ths)
 	froc := make([][]score.CaseResult, len(ths))
+	frocBO := make([][]score.CaseResult, len(ths))
 	start := time.Now()
 	for n, seed := range o.Seeds {
 		if err := ctx.Err(); err != nil {
@@ -129,9 +178,15 @@ func Run(ctx context.Context, o Options) (*score.Report, error) {
 		if err := phantom.WriteDICOM(dir, c); err != nil {
 			return nil, fmt.Errorf("evaluate: %w", err)
 		}
-		res, prob, err := runCase(ctx, o, c, in, dir)
+		res, prob, lesions, err := runCase(ctx, o, c, in, dir)
 		if err != nil {
 			return nil, err
+		}
+		res.Background = c.Params.Background
+		var loc *locator
+		if brains != nil {
+			loc = &locator{c: c, in: in}
+			res.FPByLocation = placeFPs(loc, lesions, o.Progress)
 		}
 		if o.Reference != nil {
 			if res.ReferenceSeconds, err = o.Reference.Time(ctx); err != nil {
@@ -144,7 +199,28 @@ func Run(ctx context.Context, o Options) (*score.Report, error) {
 			if err != nil {
 				return nil, err
 			}
+			r.Background = c.Params.Background
 			froc[i] = append(froc[i], r)
+		}
+		if arm != nil {
+			// the same study again, its black-blood series withheld
+			rb, pb, lb, err := runCase(ctx, bo, c, in, dir)
+			if err != nil {
+				return nil, err
+			}
+			rb.Background = c.Params.Background
+			if loc != nil {
+				rb.FPByLocation = placeFPs(loc, lb, o.Progress)
+			}
+			arm.Cases = append(arm.Cases, rb)
+			for i, t := range ths {
+				r, err := frocCase(c, in, pb, t, bo.Params.MinComponentMM3)
+				if err != nil {
+					return nil, err
+				}
+				r.Background = c.Params.Background
+				frocBO[i] = append(frocBO[i], r)
+			}
 		}
 		os.RemoveAll(dir)
 		if o.Progress != nil {
@@ -157,17 +233,34 @@ func Run(ctx context.Context, o Options) (*score.Report, error) {
 		fmt.Fprintln(o.Progress)
 	}
 	rep.Summary = score.Summarize(rep.Cases)
-	for i, t := range ths {
-		s := score.Summarize(froc[i])
-		rep.FROC = append(rep.FROC, score.FROCPoint{Threshold: t, Sensitivity: s.Sensitivity, FPPerCase: s.FPPerCase, FPOnVesselPerCase: s.FPOnVesselPerCase})
+	rep.FROC = frocPoints(ths, froc)
+	if brains != nil {
+		rep.ByBrain = score.SummarizeBy(rep.Cases, score.ByBackground)
+	}
+	if arm != nil {
+		arm.Summary = score.Summarize(arm.Cases)
+		arm.FROC = frocPoints(ths, frocBO)
+		if brains != nil {
+			arm.ByBrain = score.SummarizeBy(arm.Cases, score.ByBackground)
+		}
 	}
 	return rep, nil
+}
+
+// frocPoints sums the cases scored at each threshold of ths.
+func frocPoints(ths []float64, perThr [][]score.CaseResult) []score.FROCPoint {
+	var out []score.FROCPoint
+	for i, t := range ths {
+		s := score.Summarize(perThr[i])
+		out = append(out, score.FROCPoint{Threshold: t, Sensitivity: s.Sensitivity, FPPerCase: s.FPPerCase, FPOnVesselPerCase: s.FPOnVesselPerCase})
+	}
+	return out
 }
 
 // runCase reads the case's DICOM series back like the appliance does (the
 // bright-blood series only with o.BrightOnly) and scores the detector's
 // lesions against in.
-func runCase(ctx context.Context, o Options, c *phantom.Case, in score.Input, dir string) (score.CaseResult, []float32, error) {
+func runCase(ctx context.Context, o Options, c *phantom.Case, in score.Input, dir string) (score.CaseResult, []float32, []detect.Lesion, error) {
 	t0 := time.Now()
 	var vols [2]*volume.Volume
 	for i, s := range phantom.SeriesOf() {
@@ -176,35 +269,47 @@ func runCase(ctx context.Context, o Options, c *phantom.Case, in score.Input, di
 		}
 		files, err := filepath.Glob(filepath.Join(dir, fmt.Sprintf("s%d", s.Number), "*.dcm"))
 		if err != nil {
-			return score.CaseResult{}, nil, fmt.Errorf("evaluate: %w", err)
+			return score.CaseResult{}, nil, nil, fmt.Errorf("evaluate: %w", err)
 		}
 		v, err := volume.Assemble(files, volume.Options{})
 		if err != nil {
-			return score.CaseResult{}, nil, fmt.Errorf("evaluate: case %s series %d: %w", c.ID, s.Number, err)
+			return score.CaseResult{}, nil, nil, fmt.Errorf("evaluate: case %s series %d: %w", c.ID, s.Number, err)
 		}
 		vols[i] = v
 	}
 	black, bright := vols[0], vols[1]
 	if err := sameGrid(c, bright); err != nil {
-		return score.CaseResult{}, nil, err
+		return score.CaseResult{}, nil, nil, err
 	}
 	prob, err := o.Detector.Prob(ctx, black, bright)
 	if err != nil {
-		return score.CaseResult{}, nil, fmt.Errorf("evaluate: case %s: detector %s: %w", c.ID, o.Detector.Name(), err)
+		return score.CaseResult{}, nil, nil, fmt.Errorf("evaluate: case %s: detector %s: %w", c.ID, o.Detector.Name(), err)
 	}
 	lesions, err := detect.Find(prob, c.Grid, o.Params, detect.Reference{})
 	if err != nil {
-		return score.CaseResult{}, nil, fmt.Errorf("evaluate: case %s: %w", c.ID, err)
+		return score.CaseResult{}, nil, nil, fmt.Errorf("evaluate: case %s: %w", c.ID, err)
 	}
 	// The study's time is the appliance's work: reading the series, the
 	// detector and the lesions; scoring them against the truth is not.
 	secs := time.Since(t0).Seconds()
 	res, err := scoreLesions(in, lesions)
 	if err != nil {
-		return score.CaseResult{}, nil, err
+		return score.CaseResult{}, nil, nil, err
 	}
 	res.Seconds = secs
-	return res, prob, nil
+	return res, prob, lesions, nil
+}
+
+// placeFPs is loc.place, with a failure said on progress (once a case)
+// and the case's false positives left unplaced (nil) rather than the run
+// lost.
+func placeFPs(loc *locator, lesions []detect.Lesion, progress io.Writer) map[string]int {
+	m, err := loc.place(lesions)
+	if err != nil && progress != nil && !loc.told {
+		loc.told = true
+		fmt.Fprintf(progress, "\n%v (its false positives are not placed)\n", err)
+	}
+	return m
 }
 
 // sameGrid checks that the assembled volume lies on the phantom's grid, so

@@ -19,8 +19,11 @@
 // own component step, so a bug there cannot flatter the score.
 //
 // groups.go splits a run by any key of a case (SummarizeBy: the real brain a
-// phantom case is drawn from, issue 23) and writes per group the lesion
-// sensitivity per size bin and the false positives per study by where they
-// fall (GroupsMarkdown). The evaluate runner does not call it yet: it needs
-// each case's brain (phantom Params.Background) passed through.
+// phantom case is drawn from, issue 23, CaseResult.Background) and writes per
+// group the lesion sensitivity per size bin and the false positives per
+// study by where they fall (GroupsMarkdown, BrainsMarkdown with the study
+// flag figures, LocationsMarkdown for the location classes a caller placed
+// them in). A Report carries them as ByBrain; its Comparison (an Arm) is
+// the same cases run on other input, bright-only beside VISIBLE, written
+// side by side and drawn as a second FROC curve.
 package score

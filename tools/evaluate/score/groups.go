@@ -42,13 +42,28 @@ func SummarizeBy(rs []CaseResult, groupOf func(CaseResult) string) []GroupSummar
 var GroupHeader = []string{"group", "studies", "lesions", "sensitivity", BinSmall, BinMedium, BinLarge,
 	"FP / study", "FP on vessels / study", "FP on choroid plexus, pituitary / study", "other FP / study", "study specificity"}
 
+// BrainHeader is the header row of BrainsMarkdown's table: GroupHeader's
+// columns for a brain, with the study flag sensitivity added and the lesion
+// Dice.
+var BrainHeader = []string{"brain", "studies", "lesions", "sensitivity", BinSmall, BinMedium, BinLarge,
+	"FP / study", "FP on vessels / study", "FP on choroid plexus, pituitary / study", "other FP / study",
+	"study sensitivity", "study specificity", "lesion Dice"}
+
 // GroupsMarkdown is a markdown table of groups: lesion sensitivity overall
 // and per size bin, and false positives per study by where they fall
 // (vessels, choroid plexus and pituitary, elsewhere; "n/a" where the cases
 // carried no vessel map).
-func GroupsMarkdown(gs []GroupSummary) string {
+func GroupsMarkdown(gs []GroupSummary) string { return groupTable(gs, GroupHeader, false) }
+
+// BrainsMarkdown is GroupsMarkdown for groups that are brains, with the
+// study flag sensitivity and the lesion Dice as well (BrainHeader).
+func BrainsMarkdown(gs []GroupSummary) string { return groupTable(gs, BrainHeader, true) }
+
+// groupTable writes the rows under header; full adds the study flag
+// sensitivity and the lesion Dice.
+func groupTable(gs []GroupSummary, header []string, full bool) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "| %s |\n|%s\n", strings.Join(GroupHeader, " | "), strings.Repeat(" --- |", len(GroupHeader)))
+	fmt.Fprintf(&b, "| %s |\n|%s\n", strings.Join(header, " | "), strings.Repeat(" --- |", len(header)))
 	for _, g := range gs {
 		s := g.Summary
 		cells := []string{g.Group, fmt.Sprint(s.Cases), fmt.Sprint(s.Lesions), pctOf(s.Sensitivity, s.Lesions)}
@@ -68,11 +83,45 @@ func GroupsMarkdown(gs []GroupSummary) string {
 		} else {
 			cells = append(cells, "n/a", "n/a", "n/a")
 		}
+		if full {
+			sens := "—"
+			if s.PositiveCases > 0 {
+				sens = fmt.Sprintf("%.1f%% of %d", 100*s.StudySensitivity, s.PositiveCases)
+			}
+			cells = append(cells, sens)
+		}
 		spec := "—"
 		if s.NegativeCases > 0 {
 			spec = fmt.Sprintf("%.1f%% of %d", 100*s.StudySpecificity, s.NegativeCases)
 		}
 		cells = append(cells, spec)
+		if full {
+			cells = append(cells, fmt.Sprintf("%.3f", s.LesionDice))
+		}
+		fmt.Fprintf(&b, "| %s |\n", strings.Join(cells, " | "))
+	}
+	return b.String()
+}
+
+// LocationsMarkdown is a markdown table of false positives per study by
+// location, one row per group, one column per location of locs (in that
+// order), over the group's studies whose false positives were placed
+// (Summary.PlacedCases; "n/a" where none were).
+func LocationsMarkdown(locs []string, gs []GroupSummary) string {
+	var b strings.Builder
+	header := append([]string{"brain", "studies", "studies placed"}, locs...)
+	fmt.Fprintf(&b, "| %s |\n|%s\n", strings.Join(header, " | "), strings.Repeat(" --- |", len(header)))
+	for _, g := range gs {
+		s := g.Summary
+		cells := []string{g.Group, fmt.Sprint(s.Cases), fmt.Sprint(s.PlacedCases)}
+		for _, l := range locs {
+			if s.PlacedCases == 0 {
+				cells = append(cells, "n/a")
+				continue
+			}
+			n := s.FPByLocation[l]
+			cells = append(cells, fmt.Sprintf("%.2f (%d)", float64(n)/float64(s.PlacedCases), n))
+		}
 		fmt.Fprintf(&b, "| %s |\n", strings.Join(cells, " | "))
 	}
 	return b.String()

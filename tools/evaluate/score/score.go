@@ -69,9 +69,12 @@ type LesionOutcome struct {
 
 // CaseResult is the score of one case.
 type CaseResult struct {
-	ID      string          `json:"case"`
-	Lesions []LesionOutcome `json:"lesions"`
-	Hits    int             `json:"hits"`
+	ID string `json:"case"`
+	// Background is the real brain the case was drawn from (the phantom's
+	// many-backgrounds generator); empty for the classic Colin27 phantom.
+	Background string          `json:"background,omitempty"`
+	Lesions    []LesionOutcome `json:"lesions"`
+	Hits       int             `json:"hits"`
 	// FP counts predicted components that touch no grown truth lesion.
 	FP         int `json:"false_positives"`
 	Components int `json:"components"`
@@ -92,6 +95,41 @@ type CaseResult struct {
 	// ReferenceSeconds is one pass of the run's speed reference, timed
 	// straight after this study in the same process (0: no reference).
 	ReferenceSeconds float64 `json:"reference_seconds,omitempty"`
+	// FPByLocation counts the false positives by where they lie (the
+	// location classes of Report.Locations); nil when not placed.
+	FPByLocation map[string]int `json:"fp_by_location,omitempty"`
+}
+
+// FalsePositives returns the indices of the components that touch no truth
+// lesion grown by one voxel: the false positives, by the rule
+// CaseComponents counts them with.
+func FalsePositives(in Input, comps [][]int) ([]int, error) {
+	n := len(in.Truth)
+	if n != in.Dims[0]*in.Dims[1]*in.Dims[2] {
+		return nil, fmt.Errorf("%w: case %s: %d truth voxels for dims %v", ErrInput, in.ID, n, in.Dims)
+	}
+	nx, ny, nz := in.Dims[0], in.Dims[1], in.Dims[2]
+	var out []int
+	for ci, c := range comps {
+		touch := false
+		for _, idx := range c {
+			if idx < 0 || idx >= n {
+				return nil, fmt.Errorf("%w: case %s: component voxel %d outside the %v grid", ErrInput, in.ID, idx, in.Dims)
+			}
+			neighbours26(idx, nx, ny, nz, func(q int) {
+				if in.Truth[q] != 0 {
+					touch = true
+				}
+			})
+			if touch {
+				break
+			}
+		}
+		if !touch {
+			out = append(out, ci)
+		}
+	}
+	return out, nil
 }
 
 // Case scores one case.
@@ -321,6 +359,11 @@ type Summary struct {
 	// which holds where the machine's speed drifts).
 	ReferenceSeconds   float64 `json:"reference_seconds,omitempty"`
 	StudyOverReference float64 `json:"study_over_reference,omitempty"`
+	// FPByLocation sums the false positives by location over the
+	// PlacedCases cases whose false positives were placed
+	// (CaseResult.FPByLocation); nil when none were.
+	FPByLocation map[string]int `json:"fp_by_location,omitempty"`
+	PlacedCases  int            `json:"placed_cases,omitempty"`
 }
 
 func ratio(a, b int) float64 {
@@ -365,6 +408,7 @@ func Summarize(rs []CaseResult) Summary {
 		s.MaxSecondsPerCase = math.Max(s.MaxSecondsPerCase, r.Seconds)
 	}
 	s.ReferenceSeconds, s.StudyOverReference = referenceRatio(rs)
+	s.FPByLocation, s.PlacedCases = locationSums(rs)
 	s.Sensitivity = ratio(s.Hits, s.Lesions)
 	if s.Cases > 0 {
 		s.FPPerCase = float64(s.FP) / float64(s.Cases)
@@ -379,6 +423,26 @@ func Summarize(rs []CaseResult) Summary {
 	s.StudySensitivity = ratio(tp, s.PositiveCases)
 	s.StudySpecificity = ratio(tn, s.NegativeCases)
 	return s
+}
+
+// locationSums adds up the false positives by location of the cases that
+// have them placed, and counts those cases; nil and 0 when none has.
+func locationSums(rs []CaseResult) (map[string]int, int) {
+	var sum map[string]int
+	n := 0
+	for _, r := range rs {
+		if r.FPByLocation == nil {
+			continue
+		}
+		if sum == nil {
+			sum = map[string]int{}
+		}
+		n++
+		for k, v := range r.FPByLocation {
+			sum[k] += v
+		}
+	}
+	return sum, n
 }
 
 // referenceRatio returns the median reference pass and the cases' study

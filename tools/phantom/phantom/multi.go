@@ -70,6 +70,12 @@ func NewMultiGenerator(shared string, names []string, splits map[string]Split, c
 	return newMulti(bgs, splits, cfg)
 }
 
+// NewMultiGeneratorFrom is NewMultiGenerator on backgrounds already loaded
+// (a tool's own, or small synthetic heads in another package's tests).
+func NewMultiGeneratorFrom(bgs []*realcheck.Background, splits map[string]Split, cfg Config) (*MultiGenerator, error) {
+	return newMulti(bgs, splits, cfg)
+}
+
 // newMulti builds the generators of loaded backgrounds.
 func newMulti(bgs []*realcheck.Background, splits map[string]Split, cfg Config) (*MultiGenerator, error) {
 	if splits == nil {

@@ -328,6 +328,16 @@ func RunNegatives(ctx context.Context, bgs []*Background, o Options, p NegParams
 	return rep, nil
 }
 
+// Locate is the location rule of the negatives report for one lesion found
+// on model's grid (toSrc maps model voxels to b's): where it lies on b (one
+// of Locations, the first that fits), and whether it touches b's tumour
+// zone (then it is the tumour's, not a false positive). Other tools place
+// their false positives with it (tools/evaluate on the phantom's real
+// brains) rather than with rules of their own.
+func Locate(l detect.Lesion, model geom.Grid, toSrc geom.Affine, b *Background, m *Masks, p NegParams) (f NegFinding, onTumour bool) {
+	return place(l, model, toSrc, b, m, p)
+}
+
 // place measures what lies under lesion l (model grid) on the background's
 // grid, nearest voxel, and gives its location class; onTumour is true when
 // any voxel touches the tumour zone.
