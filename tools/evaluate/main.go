@@ -15,6 +15,8 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strconv"
+	"strings"
 	"time"
 
 	"metsentry/firmware/detect"
@@ -56,7 +58,19 @@ func main() {
 	speedRef := flag.String("speed-ref", "", "in process: an ONNX model (2 input channels) whose fp32 pass is timed after every study, so the seconds can be read as a ratio to it (the speed target's reference is metnet-layout.onnx from models/recipe/speed_variants.py)")
 	speedRefDims := flag.String("speed-ref-dims", "160x192x160", "with -speed-ref: its input size DxHxW")
 	budgetMB := flag.Int("budget-mb", 4096, "with -model: memory one inference pass may use, MB (a board's inference.memory_budget_mb); larger volumes run in tiles")
+	froc := flag.String("froc", "", "thresholds the FROC curve sweeps, comma-separated (default: runner.DefaultFROC)")
 	flag.Parse()
+	for _, f := range strings.Split(*froc, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		v, err := strconv.ParseFloat(f, 64)
+		if err != nil || v <= 0 || v >= 1 {
+			fmt.Fprintf(os.Stderr, "evaluate: -froc: %q is not a threshold between 0 and 1\n", f)
+			os.Exit(2)
+		}
+		c.FROC = append(c.FROC, v)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	if *modelPath != "" {

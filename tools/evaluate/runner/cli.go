@@ -59,6 +59,8 @@ type CLI struct {
 	// bright-only run's threshold (0: Threshold).
 	CompareBrightOnly   bool
 	BrightOnlyThreshold float64
+	// FROC are the thresholds the FROC curve sweeps (empty: DefaultFROC).
+	FROC []float64
 	// VesselRule overrides score.DefaultVesselRule; the zero value means
 	// the default.
 	VesselRule score.VesselRule
@@ -73,6 +75,13 @@ type CLI struct {
 // a network sure of what it marks (MetNet 0.6.0 alone puts the choroid
 // plexus near 1) is told apart only up there.
 var DefaultFROC = []float64{0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 0.995, 0.999}
+
+func (c CLI) frocThresholds() []float64 {
+	if len(c.FROC) > 0 {
+		return c.FROC
+	}
+	return DefaultFROC
+}
 
 // Main runs the command.
 func Main(ctx context.Context, c CLI, progress io.Writer) error {
@@ -170,7 +179,7 @@ func Main(ctx context.Context, c CLI, progress io.Writer) error {
 			BrightOnly:        c.BrightOnly,
 			VesselRule:        rule,
 			Params:            detect.Params{Threshold: thr, MinComponentMM3: c.MinComponentMM3},
-			FROCThresholds:    DefaultFROC,
+			FROCThresholds:    c.frocThresholds(),
 			Reference:         c.Reference,
 			Progress:          progress,
 		})
