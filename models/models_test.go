@@ -41,13 +41,15 @@ func TestShippedManifests(t *testing.T) {
 			if len(m.Metrics) == 0 {
 				t.Fatal("shipped manifest records no metrics")
 			}
-			// The second stage must weigh only what this firmware measures.
-			r := m.Output.Rescore
-			if r == nil {
-				t.Fatal("shipped manifest has no rescore stage")
-			}
-			if _, err := detect.Score(r, make([]float64, len(detect.RescoreFeatures))); err != nil {
-				t.Fatal(err)
+			// A second stage, where there is one, must weigh only what this
+			// firmware measures.
+			for _, r := range []*manifest.Rescore{m.Output.Rescore, m.Output.RescoreBrightOnly} {
+				if r == nil {
+					continue
+				}
+				if _, err := detect.Score(r, make([]float64, len(detect.RescoreFeatures))); err != nil {
+					t.Fatal(err)
+				}
 			}
 		})
 	}

@@ -76,6 +76,11 @@ def main():
     ap.add_argument("--mine-cases", type=int, default=0,
                     help="with --mine: look for false positives in the first this many train cases only (a CPU pass "
                          "of a whole case takes 20-40 s here; 0: all)")
+    ap.add_argument("--mined-from", help="with --mine: take the false positives from an earlier run's mined.npz "
+                                        "instead of finding them again")
+    ap.add_argument("--save-every", type=int, default=0,
+                    help="also keep the weights every this many steps (metnet-s<step>.pt) and the last (metnet-last.pt): "
+                         "the val patches' loss alone does not see false positives on whole brains")
     ap.add_argument("--prune-from", action="store_true",
                     help="start from the teacher's weights cut down to --base (unet.prune), unless --init gives others")
     a = ap.parse_args()
@@ -124,10 +129,17 @@ def main():
         sys.exit("train.py: --prune-from needs --teacher")
     net = net.to(dev)
     mined = None
-    if a.mine:
+    if a.mined_from:
+        # The false positives an earlier run found (its mined.npz), by case name.
+        z = data.np.load(a.mined_from)
+        mined = [z[c.name] if c.name in z else data.np.zeros((0, 3), int) for c in train]
+        say(f"false positives to centre on from {a.mined_from}: {sum(len(m) > 0 for m in mined)} cases, "
+            f"{sum(len(m) for m in mined)} voxels")
+    elif a.mine:
         t1 = time.time()
         n = a.mine_cases or len(train)
         mined = data.mine_false_positives(net, train[:n], dev, seed=a.seed) + [data.np.zeros((0, 3), int)] * (len(train) - n)
+        data.np.savez_compressed(os.path.join(a.out, "mined.npz"), **{c.name: m for c, m in zip(train, mined)})
         counts = [len(m) for m in mined]
         say(f"mined false positives of the starting network: {sum(c > 0 for c in counts)} of {len(train)} train cases "
             f"have some ({sum(counts)} voxels kept) in {time.time() - t1:.0f} s")
@@ -181,13 +193,17 @@ def main():
             if vl < best:
                 best = vl
                 torch.save({k: v.float().cpu() for k, v in net.state_dict().items()}, os.path.join(a.out, "metnet.pt"))
+        if a.save_every and step > 0 and step % a.save_every == 0:
+            torch.save({k: v.float().cpu() for k, v in net.state_dict().items()}, os.path.join(a.out, f"metnet-s{step}.pt"))
         if elapsed >= a.minutes:
             say(f"time limit reached at step {step}")
             break
+    if a.save_every:
+        torch.save({k: v.float().cpu() for k, v in net.state_dict().items()}, os.path.join(a.out, "metnet-last.pt"))
     with open(os.path.join(a.out, "train.json"), "w") as f:
         json.dump({"steps": step + 1, "best_val_loss": best, "base": a.base, "patch": a.patch, "batch": a.batch,
                    "lr": a.lr, "seed": a.seed, "faint": a.faint, "freeze_bn": a.freeze_bn, "device": dev, "init": a.init,
-                   "mine": a.mine, "mine_cases": a.mine_cases, "teacher": a.teacher, "distill": a.distill if a.teacher else None, "prune_from": bool(a.prune_from and not a.init), "train_cases": [c.name for c in train],
+                   "mine": a.mine, "mine_cases": a.mine_cases, "mined_from": a.mined_from, "teacher": a.teacher, "distill": a.distill if a.teacher else None, "prune_from": bool(a.prune_from and not a.init), "train_cases": [c.name for c in train],
                    "val_cases": [c.name for c in val], "minutes": (time.time() - t0) / 60}, f, indent=1)
     say(f"done: best val loss {best:.4f}")
 

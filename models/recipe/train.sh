@@ -18,13 +18,14 @@
 # machine's CPU cores: MetNet 0.5.0's phase 3 from phase 2's weights, then
 # 0.6.0's phase 4 from phase 3's (0.5.0's metnet.pt).
 #
-#   BACKGROUNDS=all INIT=models/metnet/metnet.pt MINE=0.3 MINE_CASES=24 NTRAIN=72 LR=1e-3 SEED=7 TRAIN_MINUTES=70 models/recipe/train.sh
+#   BACKGROUNDS=all INIT=<0.6.1's metnet.pt> MINE=0.3 MINE_CASES=15 NTRAIN=72 FAINT=0.7 LR=7e-4 SEED=8 TRAIN_MINUTES=50 models/recipe/train.sh
 #
 # draws the cases from every real brain of ../shared/data, split by brain
 # (phantom.DefaultBrainSplits: train colin27, brats-gli-00001, studyforrest;
 # val mricron-chris; test brats-preprocessed-case and the Philips head, never
 # written here), and centres MINE of the patches on the false positives INIT
-# makes on the first MINE_CASES train cases (issue 23: MetNet 0.7.0).
+# makes on the first MINE_CASES train cases (issue 23: MetNet 0.7.0, stopped by
+# hand at 41 of the 50 minutes; about 70 minutes here in all).
 #
 #   TEACHER=<weights.pt> BASE=4 FAINT=1.0 LR=1e-3 SEED=6 TRAIN_MINUTES=38 models/recipe/train.sh
 #
