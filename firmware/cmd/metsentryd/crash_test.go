@@ -24,11 +24,11 @@ import (
 )
 
 // TestCrashRecovery runs the real metsentryd binary, sends two real studies
-// to it with dcmtk's storescu, and kills the daemon with SIGKILL at random
-// moments (at least 20 times; half of them right after a random number of
-// Success responses, so inside an index batch: storage.index_delay is 150 ms
-// here, and the acknowledged instances of the batch are durable files not
-// yet recorded), restarting it each time. Then every instance
+// to it with dcmtk's storescu, 12 new instances per run, and kills the
+// daemon with SIGKILL at random moments (at least 20 times; every other one
+// right after a random number of Success responses, so inside an index
+// batch: storage.index_delay is 150 ms here, and the acknowledged instances
+// of the batch are durable files not yet recorded), restarting it each time. Then every instance
 // storescu saw answered Success must be in the cache, its file intact (the
 // recorded sha256, and pixel data equal to the source's), no file may be left
 // unrecorded, and each study must have become ready exactly once.
@@ -127,6 +127,12 @@ retention:
 			// daemon busy while it is killed.
 			send = all[rng.IntN(len(all)-20):]
 		}
+		if !final && len(send) > 12 {
+			// Few new instances per killed run, so that new ones (not
+			// duplicates, which leave nothing to record) are still being
+			// sent when most kills land, however fast the machine.
+			send = send[:12]
+		}
 		if len(send) > 60 {
 			send = send[:60]
 		}
@@ -140,12 +146,13 @@ retention:
 				}
 			}
 		} else {
-			// Half the kills at a random time (association set-up included),
-			// half right after a random number of Success responses: inside
-			// an index batch, with acknowledged instances not yet committed.
+			// Every other kill at a random time (association set-up
+			// included), the others right after a random number of Success
+			// responses: inside an index batch, with acknowledged instances
+			// not yet committed.
 			killAfter := time.Duration(50+rng.IntN(600)) * time.Millisecond
 			acks := 0
-			if rng.IntN(2) == 0 && len(send) > 1 {
+			if kills%2 == 1 && len(send) > 1 {
 				killAfter, acks = 20*time.Second, 1+rng.IntN(len(send)-1)
 			}
 			out, _ := runStorescuKill(storescu, port, send, killAfter, acks, func() { d.kill(t) })

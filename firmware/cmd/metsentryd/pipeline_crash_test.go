@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -24,9 +25,12 @@ import (
 // thirteenth start so that work is under way throughout) are received,
 // analysed and delivered to dcmtk's storescp acting as PACS; then lets it
 // finish. Every third kill hits a transfer (of what is left of a study, or
-// the latest study sent again); every third falls the moment the daemon
-// logs its results written, as the outbox sends them; the others at a
-// random moment up to 12 s after the daemon listens. The test tallies where
+// the latest study sent again) after a random number of Success responses;
+// every third falls within 0.4 s of an analysis starting, and every third
+// the moment the daemon logs its results written, as the outbox sends them
+// (a run with no job to start within 20 s is killed then, between jobs).
+// The kills follow the daemon's log, not the clock, so they land where they
+// aim on a fast machine and a loaded one alike. The test tallies where
 // they fell (from the daemon's log) and wants each of ingest, inference and
 // delivery hit. Every job must end in a terminal state, the last job of
 // each study delivered, and the PACS must hold exactly one SR series, one SC series and at most
@@ -138,24 +142,31 @@ retention:
 			if len(send) == 0 {
 				continue
 			}
-			killAfter := time.Duration(0)
-			if ingest {
-				killAfter = time.Duration(200+rng.IntN(1500)) * time.Millisecond
+			if !ingest {
+				out, _ := runStorescu(storescu, port, send, 0, nil)
+				recordAcks(out, acked)
+				continue
 			}
-			out, _ := runStorescu(storescu, port, send, killAfter, func() { d.kill(t) })
+			// Kill after a random number of Success responses (or at the
+			// deadline when storescu fails first): inside the transfer
+			// however fast the machine.
+			acks := 1 + rng.IntN(max(1, len(send)-1))
+			out, _ := runStorescuKill(storescu, port, send, 60*time.Second, acks, func() { d.kill(t) })
 			recordAcks(out, acked)
-			if killAfter > 0 {
-				phase = "ingest"
-				break
-			}
+			phase = "ingest"
+			break
 		}
 		if d.cmd.ProcessState == nil {
-			if cycle%3 == 2 {
-				// Aim at delivery: the moment results are written.
-				waitLog(logFile.Name(), logStart, "pipeline: study analysed", 60*time.Second)
-			} else {
-				// Kill during analysis, delivery or between jobs.
-				time.Sleep(time.Duration(rng.IntN(12000)) * time.Millisecond)
+			// Aim at a job's analysis (every third kill) or at its delivery
+			// (every third, the moment its results are written), from the
+			// daemon's log. A run with no job to start within 20 s (a quiet
+			// period and a restart) is killed between jobs.
+			if waitLog(logFile.Name(), logStart, "pipeline: analysis started", 20*time.Second) {
+				if cycle%3 == 1 {
+					time.Sleep(time.Duration(rng.IntN(400)) * time.Millisecond)
+				} else {
+					waitLog(logFile.Name(), logStart, "pipeline: study analysed", 3*time.Minute)
+				}
 			}
 			d.kill(t)
 			phase = phaseAt(t, logFile.Name(), logStart)
@@ -300,23 +311,24 @@ func allEnded(t *testing.T, data string) bool {
 	return ended
 }
 
-// waitLog waits until the daemon's log, from offset from, holds msg, or
-// until limit.
-func waitLog(log string, from int64, msg string, limit time.Duration) {
+// waitLog waits until the daemon's log, from offset from, holds msg (and
+// reports true), or until limit.
+func waitLog(log string, from int64, msg string, limit time.Duration) bool {
 	f, err := os.Open(log)
 	if err != nil {
-		return
+		return false
 	}
 	defer f.Close()
 	var seen []byte
-	for end := time.Now().Add(limit); time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
-		b := make([]byte, 64<<10)
+	b := make([]byte, 64<<10)
+	for end := time.Now().Add(limit); time.Now().Before(end); time.Sleep(time.Millisecond) {
 		n, _ := f.ReadAt(b, from+int64(len(seen)))
 		seen = append(seen, b[:n]...)
-		if strings.Contains(string(seen), msg) {
-			return
+		if bytes.Contains(seen, []byte(msg)) {
+			return true
 		}
 	}
+	return false
 }
 
 // logSize is how far the daemon's log has been written.
