@@ -407,7 +407,7 @@ func (w *walker) dataset(end int64, depth int, inItem bool) error {
 		}
 		if h.tag.Group == 0xFFFE {
 			if h.tag == tItemDelim && inItem && end < 0 {
-				return nil
+				return delimiter(h.tag, h.length)
 			}
 			return malformed("%v where an element was expected (byte %d)", h.tag, at)
 		}
@@ -499,7 +499,7 @@ func (w *walker) items(t tag.Tag, end int64, depth int) error {
 		it := tag.Tag{Group: w.bo.Uint16(b[0:2]), Element: w.bo.Uint16(b[2:4])}
 		l := w.bo.Uint32(b[4:8])
 		if it == tSequenceDelim && end < 0 {
-			return nil
+			return delimiter(it, l)
 		}
 		if it != tItem {
 			return malformed("%v where an item of sequence %v was expected", it, t)
@@ -531,6 +531,16 @@ func (w *walker) items(t tag.Tag, end int64, depth int) error {
 	}
 }
 
+// delimiter checks an item or sequence delimitation item's length, which
+// PS3.5 7.5 fixes at 0: a reader that trusts it would read (and allocate)
+// that many bytes of a value the delimiter does not have.
+func delimiter(t tag.Tag, length uint32) error {
+	if length != 0 {
+		return malformed("%v declares a length of %d; a delimitation item's is 0 (PS3.5 7.5)", t, length)
+	}
+	return nil
+}
+
 // fragments walks the items of encapsulated pixel data (or another
 // undefined-length byte value) to its delimiter.
 func (w *walker) fragments(t tag.Tag, end int64, pd *PixelData) error {
@@ -542,7 +552,7 @@ func (w *walker) fragments(t tag.Tag, end int64, pd *PixelData) error {
 		it := tag.Tag{Group: w.bo.Uint16(b[0:2]), Element: w.bo.Uint16(b[2:4])}
 		l := w.bo.Uint32(b[4:8])
 		if it == tSequenceDelim {
-			return nil
+			return delimiter(it, l)
 		}
 		if it != tItem {
 			return malformed("%v where a fragment of %v was expected", it, t)

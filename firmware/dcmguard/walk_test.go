@@ -112,6 +112,42 @@ func TestWalkLimits(t *testing.T) {
 	}
 }
 
+// TestWalkDelimiterLength: an item or sequence delimiter whose length is
+// not 0 is refused. A DICOM library reading such a data set trusts the
+// length: a 32-byte MPPS N-SET with one made it allocate 771 MB (found by
+// FuzzParseStep).
+func TestWalkDelimiterLength(t *testing.T) {
+	le := binary.LittleEndian
+	tagBytes := func(g, e uint16) []byte { return le.AppendUint16(le.AppendUint16(nil, g), e) }
+	item := func(l uint32) []byte { return le.AppendUint32(tagBytes(0xFFFE, 0xE000), l) }
+	delim := func(e uint16, l uint32) []byte { return le.AppendUint32(tagBytes(0xFFFE, e), l) }
+	sq := append(tagBytes(0x0008, 0x1140), 'S', 'Q', 0, 0, 0xFF, 0xFF, 0xFF, 0xFF)
+	ob := append(tagBytes(0x0009, 0x1010), 'O', 'B', 0, 0, 0xFF, 0xFF, 0xFF, 0xFF)
+	cat := func(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
+	meta := func(ds []byte) []byte {
+		return dcmguardtest.Part10(dcmguardtest.ExplicitVRLittleEndian, dcmguardtest.MRImageStorage, "1.2.3", ds)
+	}
+	for _, tc := range []struct {
+		name string
+		ds   []byte
+		want string
+	}{
+		{"item delimiter", cat(sq, item(0xFFFFFFFF), delim(0xE00D, 0x30303030), delim(0xE0DD, 0)), "(fffe,e00d) declares a length of 808464432"},
+		{"sequence delimiter", cat(sq, item(0xFFFFFFFF), delim(0xE00D, 0), delim(0xE0DD, 7)), "(fffe,e0dd) declares a length of 7"},
+		{"fragments' delimiter", cat(ob, item(0), delim(0xE0DD, 1)), "(fffe,e0dd) declares a length of 1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := meta(tc.ds)
+			_, err := dcmguard.Walk(bytes.NewReader(b), int64(len(b)), dcmguard.Options{})
+			refusal(t, err, dcmguard.Malformed, tc.want)
+		})
+	}
+	ok := meta(cat(sq, item(0xFFFFFFFF), delim(0xE00D, 0), delim(0xE0DD, 0), ob, item(0), delim(0xE0DD, 0)))
+	if _, err := dcmguard.Walk(bytes.NewReader(ok), int64(len(ok)), dcmguard.Options{}); err != nil {
+		t.Fatalf("delimiters of length 0 refused: %v", err)
+	}
+}
+
 // TestWalkHeaderEnd: HeaderEnd marks the first top-level element it
 // matches, and Inflated receives a deflated data set.
 func TestWalkHeaderEnd(t *testing.T) {

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"runtime"
+	"strings"
 	"sync"
 	"testing"
 
@@ -143,4 +145,22 @@ func serve(t *testing.T, s *Server) string {
 		<-done
 	})
 	return ln.Addr().String()
+}
+
+// TestParseStepDelimiterLength: the 32-byte N-SET data set FuzzParseStep
+// found, whose item delimiter declares 808 MB, is refused by the guard
+// before the DICOM library reads it (it allocated 771 MB per message, and
+// hung the fuzzer's worker).
+func TestParseStepDelimiterLength(t *testing.T) {
+	b := []byte("0000\xff\xff\xff\xff\xfe\xff\x00\xe0\xff\xff\xff\xff\xfe\xff\r\xe00000\xfe\xff\xdd\xe00000")
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, err := ParseStep(b, ImplicitVRLittleEndian)
+	runtime.ReadMemStats(&after)
+	if err == nil || !strings.Contains(err.Error(), "delimitation item") {
+		t.Fatalf("err = %v, want the guard's refusal of the delimiter's length", err)
+	}
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > 4<<20 {
+		t.Errorf("refusing %d bytes allocated %d MiB", len(b), grew>>20)
+	}
 }

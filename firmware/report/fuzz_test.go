@@ -8,12 +8,15 @@ import (
 
 	"github.com/suyashkumar/dicom"
 
+	"metsentry/firmware/dcmguard"
 	"metsentry/firmware/testenv"
 )
 
 // FuzzSourceFromDatasets feeds SourceFromDatasets (which reads headers sent
 // by the scanner) with arbitrary parsed files: it must return a Source or an
-// error, never panic, and a Source it returns must validate.
+// error, never panic, and a Source it returns must validate. As in the box,
+// only what the cache's guard (dcmguard) accepts reaches the DICOM library:
+// unguarded, the library allocates whatever a length field says.
 func FuzzSourceFromDatasets(f *testing.F) {
 	dir := testenv.SharedData(f, "dicom", "philips-mprage-sag3d")
 	for _, n := range []string{"1301_0001.dcm", "1301_0002.dcm"} {
@@ -29,6 +32,9 @@ func FuzzSourceFromDatasets(f *testing.F) {
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
+		if _, err := dcmguard.Walk(bytes.NewReader(b), int64(len(b)), dcmguard.Options{}); err != nil {
+			return
+		}
 		ds, err := dicom.Parse(bytes.NewReader(b), int64(len(b)), nil, dicom.SkipPixelData())
 		if err != nil {
 			return
