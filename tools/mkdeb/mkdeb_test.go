@@ -262,8 +262,14 @@ func TestPackageInstallsIntoScratchRoot(t *testing.T) {
 	t.Run("systemd-analyze verify", func(t *testing.T) { verifyUnit(t, root) })
 
 	// Upgrade over an edited site file: the edit stays, the version moves.
+	// The engineer also moved the box to a Jetson board: postinst then
+	// masks the kernel's serial login on the console's UART.
 	edited := readFile(t, filepath.Join(root, SitePath)) + "# edited by the field engineer\n"
 	if err := os.WriteFile(filepath.Join(root, SitePath), []byte(edited), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	defaults := strings.Replace(readFile(t, filepath.Join(root, DefaultsTo)), "METSENTRY_BOARD=x86-devkit", "METSENTRY_BOARD=jetson-orin-nano", 1)
+	if err := os.WriteFile(filepath.Join(root, DefaultsTo), []byte(defaults), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.Remove(filepath.Join(root, "stub.log")); err != nil {
@@ -281,6 +287,8 @@ func TestPackageInstallsIntoScratchRoot(t *testing.T) {
 	}
 	if got := readFile(t, filepath.Join(root, "stub.log")); !strings.HasPrefix(got, "adduser --system") {
 		t.Errorf("postinst did not run on upgrade: %q", got)
+	} else if !strings.Contains(got, "\nsystemctl mask serial-getty@ttyTCU0.service\n") {
+		t.Errorf("postinst on a Jetson board did not mask serial-getty@ttyTCU0:\n%s", got)
 	}
 }
 
