@@ -2,6 +2,7 @@ package analyze
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"slices"
 	"strings"
@@ -108,7 +109,7 @@ func SourceOf(v *volume.Volume, file string) (*report.Source, error) {
 	if err != nil {
 		return nil, fmt.Errorf("analyze: %w", err)
 	}
-	ds, err := dicom.Parse(f, fi.Size(), nil, dicom.SkipPixelData())
+	ds, err := parseHeader(f, fi.Size())
 	if err != nil {
 		return nil, fmt.Errorf("analyze: read the header of %s: %w", file, err)
 	}
@@ -148,4 +149,16 @@ func stringOf(ds dicom.Dataset, t tag.Tag) string {
 		return ""
 	}
 	return strings.TrimRight(strings.Join(v, `\`), " \x00")
+}
+
+// parseHeader parses a file's header. The DICOM library indexes values it
+// has not checked (an empty group length, a value of the wrong type): a
+// damaged file must fail its job, never the daemon.
+func parseHeader(r io.Reader, size int64) (ds dicom.Dataset, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("damaged DICOM file (the parser failed: %v)", p)
+		}
+	}()
+	return dicom.Parse(r, size, nil, dicom.SkipPixelData())
 }

@@ -212,6 +212,12 @@ func readMeta(br *bufio.Reader, lim Limits) (Meta, error) {
 		}
 		s := strings.TrimRight(string(v), " \x00")
 		switch elem {
+		case 0x0000:
+			// The DICOM library indexes this value unchecked: an empty
+			// one panics it.
+			if vr := string(h[4:6]); vr != "UL" || n != 4 {
+				return m, malformed("(0002,0000) File Meta Information Group Length is %s of %d bytes; PS3.10 7.1 has it UL, 4 bytes", vr, n)
+			}
 		case 0x0002:
 			m.MediaStorageSOPClassUID = s
 		case 0x0003:

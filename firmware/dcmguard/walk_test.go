@@ -96,6 +96,7 @@ func TestWalkLimits(t *testing.T) {
 			func(l *dcmguard.Limits) { l.MaxBytes = 10000 }, "larger than 10000 bytes"},
 		{"meta group size", meta(nil), func(l *dcmguard.Limits) { l.MaxMetaBytes = 40 }, "file meta group larger than 40"},
 		{"not Part 10", []byte("DICM"), nil, "no DICM prefix"},
+		{"empty meta group length", append(append(make([]byte, 128), "DICM"...), 2, 0, 0, 0, 'U', 'S', 0, 0), nil, "(0002,0000) File Meta Information Group Length is US of 0 bytes"},
 		{"undefined length text", meta(append([]byte{0x08, 0x00, 0x30, 0x10, 'U', 'T', 0, 0}, 0xFF, 0xFF, 0xFF, 0xFF)), nil, "undefined length"},
 		{"sequence without its delimiter", meta(dcmguardtest.Nested(0x0008, 0x1140, 3, true)[:60]), nil, "truncated data set"},
 		{"corrupt deflate stream", append(dcmguardtest.Meta(dcmguardtest.DeflatedExplicitVRLittleEndian, "1.2", "1.2.3"), 0xFF, 0xFF, 0xFF), nil, "deflated data set is corrupt"},

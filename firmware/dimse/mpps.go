@@ -149,8 +149,14 @@ func (a *scpAssoc) step(pcid byte, ts string, cmd *Command) (*Command, error) {
 
 // ParseStep reads an MPPS data set (without file meta, in transfer syntax
 // ts) after checking it with dcmguard's bounded walk.
-func ParseStep(data []byte, ts string) (PerformedStep, error) {
-	var st PerformedStep
+func ParseStep(data []byte, ts string) (st PerformedStep, err error) {
+	// The DICOM library indexes values it has not checked: whatever the
+	// guard lets through, a peer's message must never stop the process.
+	defer func() {
+		if p := recover(); p != nil {
+			st, err = PerformedStep{}, fmt.Errorf("dimse: MPPS data set: the parser failed: %v", p)
+		}
+	}()
 	if len(data) == 0 {
 		return st, nil // an N-SET may change nothing we read
 	}
