@@ -103,7 +103,7 @@ func TestControlSelftest(t *testing.T) {
 		pass    bool
 		says    []string
 	}{
-		{"fresh install", false, true, []string{"model metnet 0.6.1 (fp32)", "PASS"}},
+		{"fresh install", false, true, []string{shippedModel(t, "fp32"), "PASS"}},
 		{"model file corrupted", true, false, []string{"FAIL: the model could not be opened", "metnet-fp32.onnx hashes to"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

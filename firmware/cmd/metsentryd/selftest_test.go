@@ -79,9 +79,9 @@ func TestSelfTestShippedModel(t *testing.T) {
 		says   []string
 	}{
 		{"shipped fp32 model", []string{filepath.Join(good, "metnet-fp32.manifest.json")}, false, 0,
-			[]string{"model metnet 0.6.1 (fp32)", "right frontal", "left parietal", "left temporal", "found, centre", "PASS"}},
+			[]string{shippedModel(t, "fp32"), "right frontal", "left parietal", "left temporal", "found, centre", "PASS"}},
 		{"shipped int8 model, as the daemon prefers it", []string{filepath.Join(good, "metnet-int8.manifest.json"), filepath.Join(good, "metnet-fp32.manifest.json")}, true, 0,
-			[]string{"model metnet 0.6.1 (int8)", "PASS"}},
+			[]string{shippedModel(t, "int8"), "PASS"}},
 		{"model file corrupted", []string{filepath.Join(broken, "metnet-fp32.manifest.json")}, false, 1,
 			[]string{"FAIL: the model could not be opened", "metnet-fp32.onnx hashes to", "the file was changed or damaged"}},
 		{"int8 corrupted, fp32 fine: the fallback is reported", []string{filepath.Join(brokenInt8, "metnet-int8.manifest.json"), filepath.Join(brokenInt8, "metnet-fp32.manifest.json")}, false, 1,

@@ -54,11 +54,7 @@ func TestInstallRestartsIntoSlot(t *testing.T) {
 
 	// The box's trust store: the shipped models' key and the vendor's.
 	v := bundletest.NewVendor(t, "updates")
-	shippedKey, err := os.ReadFile(filepath.Join(root, "models", "trust", "metsentry-models-2026.pub"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.WriteFile(filepath.Join(v.TrustDir, "metsentry-models-2026.pub"), shippedKey, 0o644)
+	copyShippedKeys(t, v.TrustDir)
 	if v.Store, err = trust.LoadStore(v.TrustDir); err != nil {
 		t.Fatal(err)
 	}

@@ -40,13 +40,7 @@ func TestUpdateRollsBackOnRealSelfTest(t *testing.T) {
 	// One trust store on the box: the shipped models' key and the vendor's
 	// update key.
 	v := bundletest.NewVendor(t, "updates")
-	shippedKey, err := os.ReadFile(filepath.Join(root, "models", "trust", "metsentry-models-2026.pub"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(v.TrustDir, "metsentry-models-2026.pub"), shippedKey, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	copyShippedKeys(t, v.TrustDir)
 	store, err := trust.LoadStore(v.TrustDir)
 	if err != nil {
 		t.Fatal(err)
