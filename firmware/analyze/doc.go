@@ -13,8 +13,10 @@
 //	                      runtime/infer.Predict (whole or tiled): the lesion
 //	                      probability on the model grid
 //	SourceMap(model.go)   detect.OperatingMap (the manifest's rescore stage
-//	                      for the study's mode, or the network's threshold)
-//	                      sampled back onto the source grid (tosource.go)
+//	                      for the study's mode, or the network's threshold),
+//	                      less what lies mostly outside the brain
+//	                      (detect.GateBrain on volume's BrainMask), sampled
+//	                      back onto the source grid (tosource.go)
 //	Detect   (model.go)   detect.Find on the source grid at the operating
 //	                      point: the lesions, numbered largest first, and
 //	                      their label mask

@@ -78,7 +78,8 @@ func (m *Model) Network(ctx context.Context, black, bright *volume.Volume) (*vol
 // SourceMap runs the network and returns the map the study's operating point
 // applies to, sampled onto bright's grid, with that operating point: the
 // rescore stage's score map for the study's mode (detect.OperatingMap), or
-// the network's probability where the manifest has no stage for it.
+// the network's probability where the manifest has no stage for it, less
+// what lies mostly outside the brain (detect.GateBrain).
 func (m *Model) SourceMap(ctx context.Context, black, bright *volume.Volume) ([]float32, detect.Params, error) {
 	mi, prob, err := m.Network(ctx, black, bright)
 	if err != nil {
@@ -89,6 +90,7 @@ func (m *Model) SourceMap(ctx context.Context, black, bright *volume.Volume) ([]
 	if err != nil {
 		return nil, detect.Params{}, fmt.Errorf("analyze: %w", err)
 	}
+	detect.GateBrain(op, mi.BrainMask, mi.Grid.Dims, float32(p.Threshold))
 	src, err := toSource(op, mi.Grid, bright.Grid)
 	return src, p, err
 }

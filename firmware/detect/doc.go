@@ -25,6 +25,12 @@
 // map at the manifest's threshold. OperatingMap makes that choice, in one
 // place, for the appliance and the tools.
 //
+// Metastases grow in the brain. GateBrain (brain.go) drops, from the
+// operating map, every component that lies mostly outside the brain that
+// firmware/volume finds on the bright image (its BrainMask): the skull base,
+// neck, orbit and scalp, where a network trained on brains has nothing to
+// find and most of its false positives on real whole heads fell.
+//
 // The location in words (location.go) is a coarse description from position
 // alone, not an atlas look-up: see Locate for how it is derived and what it
 // assumes.

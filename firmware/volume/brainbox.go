@@ -229,7 +229,7 @@ func (c *cellGrid) flood(m []bool) (label []int32, sizes []int) {
 
 // brainBox returns the model-grid voxel box [lo, hi] (inclusive) of the brain
 // in mi's bright channel, or ok false when none is found with confidence.
-func brainBox(mi *ModelInput, bright []float32) (lo, hi [3]int, ok bool) {
+func brainBox(mi *ModelInput, bright []float32) (lo, hi [3]int, brain []uint8, ok bool) {
 	d := mi.Grid.Dims
 	var sp [3]float64
 	var c cellGrid
@@ -268,7 +268,7 @@ func brainBox(mi *ModelInput, bright []float32) (lo, hi [3]int, ok bool) {
 	})
 	st := maskedStats(bright, mi.HeadMask)
 	if st.n < 2 {
-		return lo, hi, false
+		return lo, hi, nil, false
 	}
 	mean := st.sum / float64(st.n)
 	sd := math.Sqrt(math.Max(0, st.ssq/float64(st.n)-mean*mean))
@@ -304,6 +304,7 @@ func brainBox(mi *ModelInput, bright []float32) (lo, hi [3]int, ok bool) {
 		tissue[i] = sum[i] > tissueMin*cnt[i]
 	}
 
+	filled := slices.Clone(core)
 	core = c.erode(core, steps(brainPeelMM))
 	for i := range core {
 		core[i] = core[i] && tissue[i]
@@ -343,7 +344,7 @@ func brainBox(mi *ModelInput, bright []float32) (lo, hi [3]int, ok bool) {
 		}
 	}
 	if cm3 := float64(grown) * cellCM3; size == 0 || cm3 < brainMinCM3 || cm3 > brainMaxCM3 {
-		return lo, hi, false
+		return lo, hi, nil, false
 	}
 	// One more cell a side: the brain's outermost cells share their volume
 	// with CSF and bone and can fall below tissueMin.
@@ -352,17 +353,96 @@ func brainBox(mi *ModelInput, bright []float32) (lo, hi [3]int, ok bool) {
 		lo[a] = max(0, (clo[a]-1)*c.cs[a]-m)
 		hi[a] = min(d[a]-1, (chi[a]+2)*c.cs[a]-1+m)
 	}
-	return lo, hi, true
+	return lo, hi, c.brainMask(core, filled, cellCM3, d, steps), true
+}
+
+// brainGateMarginMM widens the grown brain into the mask findings are
+// gated by (ModelInput.BrainMask): the brain's outermost cells share their
+// volume with CSF and bone and can fall below the tissue level, and a
+// lesion on the surface reaches into them.
+const brainGateMarginMM = 4.0
+
+// A filled head of at most skullStrippedCM3 (an adult's whole intracranial
+// volume is under 2 L; a whole head with its scalp, skull and skull base is
+// 3 L or more), or one the closed brain covers for at least
+// skullStrippedShare (in a whole head the brain is about half of it), is
+// the brain alone: a skull-stripped study. There the tissue rule leaves out
+// the darker cortex and sulci that touch the image's edge, so the filled
+// head itself is the brain.
+const (
+	skullStrippedCM3   = 2200.0
+	skullStrippedShare = 0.75
+)
+
+// brainMask turns the grown brain's cells into a mask on the voxel grid of
+// dims: closed by brainGateMarginMM (the sulci and fissures the tissue rule
+// left out) with its enclosed holes filled (the ventricles, a dark necrotic
+// or cystic lesion, which are not tissue), or the filled head (head) of a
+// skull-stripped study, then widened by brainGateMarginMM.
+func (c *cellGrid) brainMask(brain, head []bool, cellCM3 float64, dims [3]int, steps func(mm float64) int) []uint8 {
+	all := make([]bool, c.n)
+	for i := range all {
+		all[i] = true
+	}
+	k := steps(brainGateMarginMM)
+	closed := c.erode(c.grow(brain, k, all), k)
+	for i := range closed {
+		closed[i] = closed[i] || brain[i]
+	}
+	// Enclosed holes: unset pieces that do not reach the grid's faces.
+	out := make([]bool, c.n)
+	for i, set := range closed {
+		out[i] = !set
+	}
+	label, sizes := c.flood(out)
+	open := make([]bool, len(sizes)+1)
+	for i, p := range label {
+		if p == 0 || open[p] {
+			continue
+		}
+		if x, y, z := c.coords(i); x == 0 || y == 0 || z == 0 || x == c.dims[0]-1 || y == c.dims[1]-1 || z == c.dims[2]-1 {
+			open[p] = true
+		}
+	}
+	inHead, headCells := 0, 0
+	for i, p := range label {
+		closed[i] = closed[i] || !open[p]
+		if head[i] {
+			headCells++
+			if closed[i] {
+				inHead++
+			}
+		}
+	}
+	if float64(headCells)*cellCM3 <= skullStrippedCM3 || float64(inHead) >= skullStrippedShare*float64(headCells) {
+		closed = head
+	}
+	closed = c.grow(closed, k, all)
+	mask := make([]uint8, dims[0]*dims[1]*dims[2])
+	for z := range dims[2] {
+		for y := range dims[1] {
+			row := (z*dims[1] + y) * dims[0]
+			base := c.index(0, y/c.cs[1], z/c.cs[2])
+			for x := range dims[0] {
+				if closed[base+x/c.cs[0]] {
+					mask[row+x] = 1
+				}
+			}
+		}
+	}
+	return mask
 }
 
 // cropToBrain cuts mi (grid, channels, head mask) down to the brain box,
-// each size a multiple of mult; it leaves mi alone when no box is found or
-// the box would keep nearly all of the grid.
+// each size a multiple of mult, and sets mi.BrainMask; it leaves mi alone
+// when no brain is found, and the grid when the box would keep nearly all
+// of it.
 func cropToBrain(mi *ModelInput, bright []float32, mult int) {
-	lo, hi, ok := brainBox(mi, bright)
+	lo, hi, brain, ok := brainBox(mi, bright)
 	if !ok {
 		return
 	}
+	mi.BrainMask = brain
 	// The lower face stays where the head grid put it. Below the brain lie
 	// the skull base and the neck; cut through there, bright tissue meets
 	// the network's zero padding, which reads as tissue of average
@@ -398,6 +478,11 @@ func crop(mi *ModelInput, org, size [3]int) {
 		cropInto(data[ch*n:(ch+1)*n], mi.Data[ch*old:(ch+1)*old], d, org, size)
 	}
 	cropInto(mask, mi.HeadMask, d, org, size)
+	if mi.BrainMask != nil {
+		brain := make([]uint8, n)
+		cropInto(brain, mi.BrainMask, d, org, size)
+		mi.BrainMask = brain
+	}
 	g := mi.Grid
 	g.Dims = size
 	for a := range 3 {

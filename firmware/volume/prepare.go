@@ -47,6 +47,12 @@ type ModelInput struct {
 	Data []float32
 	// HeadMask marks head voxels on the model grid (from the bright channel).
 	HeadMask []uint8
+	// BrainMask marks the brain found on the bright channel (brainbox.go:
+	// the grown brain, closed, its enclosed holes filled, widened by 4 mm)
+	// on the model grid, or is nil when none was found. Metastases grow in
+	// the brain: detect.GateBrain drops findings that lie mostly outside
+	// it (skull base, neck, orbit, scalp).
+	BrainMask []uint8
 	// Source is the bright volume; results map back onto its grid and slices.
 	Source *Volume
 	// BlackResampled is true when the black channel's grid differed from the

@@ -192,6 +192,7 @@ func Check(ctx context.Context, s *Study, o Options) (*Result, error) {
 	if m.Output.RescoreBrightOnly != nil {
 		res.Model.StageAccept = op.Threshold
 	}
+	detect.GateBrain(opMap, mi.BrainMask, g, float32(op.Threshold))
 	lesions, err := detect.Find(opMap, mi.Grid, op, dref)
 	if err != nil {
 		return nil, fmt.Errorf("realcheck: %w", err)

@@ -226,8 +226,9 @@ type pass struct {
 
 // runPass runs the appliance's chain on a study (black nil: bright-only):
 // firmware/volume.Prepare, runtime/infer.Predict, the manifest's operating
-// map (its second stage for the input kind) and firmware/detect.Find on the
-// model grid, as the evaluate runner and Check do.
+// map (its second stage for the input kind), the brain gate
+// (detect.GateBrain) and firmware/detect.Find on the model grid, as the
+// evaluate runner and Check do.
 func runPass(ctx context.Context, black, bright *volume.Volume, o Options) (*pass, error) {
 	m := o.Manifest
 	mi, err := volume.Prepare(black, bright, m)
@@ -253,6 +254,7 @@ func runPass(ctx context.Context, black, bright *volume.Volume, o Options) (*pas
 		return nil, fmt.Errorf("realcheck: %w", err)
 	}
 	p.accept = op.Threshold
+	detect.GateBrain(opMap, mi.BrainMask, g, float32(op.Threshold))
 	dref, ok := detect.ReferenceFromImage(bright.Data, bright.Grid)
 	if !ok {
 		dref = detect.GridReference(bright.Grid)

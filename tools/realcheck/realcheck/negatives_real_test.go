@@ -15,10 +15,30 @@ import (
 	"metsentry/runtime/infer"
 )
 
+// centreEngine is the stand-in engine (bright > 3 sd: on a non-contrast
+// head, the scalp's fat and the marrow) that also flags a 6-voxel cube at
+// the model grid's centre, inside the brain.
+type centreEngine struct{ brightEngine }
+
+func (e *centreEngine) Run(ctx context.Context, in []float32, shape [5]int64) ([]float32, error) {
+	out, err := e.brightEngine.Run(ctx, in, shape)
+	d, h, w := int(shape[2]), int(shape[3]), int(shape[4])
+	for z := d/2 - 3; z < d/2+3; z++ {
+		for y := h/2 - 3; y < h/2+3; y++ {
+			for x := w/2 - 3; x < w/2+3; x++ {
+				out[(z*h+y)*w+x] = 1
+			}
+		}
+	}
+	return out, err
+}
+
 // TestNegativesRealColin runs the scoreboard on the real Colin27 head with
-// the stand-in engine (no model): masks, the derived black-blood image, the
-// chain and the table on a real brain. It fails, naming the path, without
-// the shared data.
+// a stand-in engine (no model): masks, the derived black-blood image, the
+// chain and the table on a real brain. What the stand-in flags outside the
+// brain (the scalp's fat) is dropped by the brain gate; the cube it flags in
+// the brain is found, named by its AAL region. It fails, naming the path,
+// without the shared data.
 func TestNegativesRealColin(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a real whole head (about 10 s)")
@@ -28,7 +48,7 @@ func TestNegativesRealColin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := RunNegatives(context.Background(), []*Background{b}, Options{Manifest: testManifest(), ManifestPath: "standin.json", Engine: &brightEngine{}, Plan: infer.Plan{Multiple: 8}}, DefaultNegParams, nil)
+	rep, err := RunNegatives(context.Background(), []*Background{b}, Options{Manifest: testManifest(), ManifestPath: "standin.json", Engine: &centreEngine{}, Plan: infer.Plan{Multiple: 8}}, DefaultNegParams, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,13 +59,13 @@ func TestNegativesRealColin(t *testing.T) {
 	if bg.BloodCM3 != 0 || rep.Rows[0].Contrast != "non-contrast head, no simulated enhancement" {
 		t.Errorf("colin27 is non-contrast: blood %.1f cm³, contrast %q", bg.BloodCM3, rep.Rows[0].Contrast)
 	}
-	if len(rep.Rows[1].Findings) == 0 {
-		t.Fatal("the stand-in engine (bright > 3 sd) flags nothing on a real head: the chain did not run")
-	}
-	for _, f := range rep.Rows[1].Findings {
-		if f.AAL == "" {
-			t.Errorf("a finding on colin27 without an AAL region: %+v", f)
-			break
+	for _, row := range rep.Rows {
+		if len(row.Findings) != 1 {
+			t.Fatalf("%s: %d findings, want the stand-in's cube in the brain only (the scalp it flags is outside the brain gate): %+v", row.Input, len(row.Findings), row.Findings)
+		}
+		f := row.Findings[0]
+		if f.AAL == "" || f.Voxels != 216 || f.Outside != 0 {
+			t.Errorf("%s: the cube's finding %+v: want 216 voxels in the brain, with an AAL region", row.Input, f)
 		}
 	}
 	checkNegTable(t, rep)

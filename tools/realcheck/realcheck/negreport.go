@@ -47,7 +47,7 @@ func (r *NegReport) Markdown() string {
 	w("%s\n\n", NegDataStatement)
 	w("Model manifest `%s`, its own operating points (network threshold %.4g, smallest component %.3g mm³; a manifest's second stage for the input kind, VISIBLE or bright-only, decides as in the appliance). ",
 		m.Manifest, m.Threshold, m.MinComponentMM3)
-	w("Chain as in the appliance: firmware/volume.Prepare → runtime/infer.Predict → detect.OperatingMap → detect.Find on the model grid.\n\n")
+	w("Chain as in the appliance: firmware/volume.Prepare → runtime/infer.Predict → detect.OperatingMap → detect.GateBrain (findings mostly outside the brain dropped) → detect.Find on the model grid.\n\n")
 
 	w("| %s |\n|%s\n", strings.Join(NegHeader, " | "), strings.Repeat(" --- |", len(NegHeader)))
 	for _, row := range r.Rows {

@@ -1,0 +1,30 @@
+package detect
+
+// GateBrain drops, from the operating map op on a grid of dims, every
+// component of voxels at or above thr (26-connected, as Find joins them)
+// that has fewer than half of its voxels in brain: metastases grow in the
+// brain, and what lies mostly outside it (skull base, neck, orbit, scalp)
+// is not one. A dropped component's voxels at or above thr are set to 0;
+// it returns how many components it dropped. A nil brain (none was found)
+// gates nothing. Below thr the map is left as it is, so a sweep of lower
+// thresholds sees those components' margins ungated.
+func GateBrain(op []float32, brain []uint8, dims [3]int, thr float32) int {
+	if brain == nil || len(brain) != len(op) {
+		return 0
+	}
+	dropped := 0
+	for _, comp := range Components(dims, func(i int) bool { return op[i] >= thr }) {
+		in := 0
+		for _, i := range comp {
+			in += int(brain[i])
+		}
+		if 2*in >= len(comp) {
+			continue
+		}
+		for _, i := range comp {
+			op[i] = 0
+		}
+		dropped++
+	}
+	return dropped
+}
