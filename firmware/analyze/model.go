@@ -86,11 +86,10 @@ func (m *Model) SourceMap(ctx context.Context, black, bright *volume.Volume) ([]
 		return nil, detect.Params{}, err
 	}
 	k := mi.Channel(manifest.ChannelBlack)
-	op, p, err := detect.OperatingMap(prob, k, mi.Channel(manifest.ChannelBright), mi.Grid.Dims, m.Output(), k != nil && !mi.BlackZeroed)
+	op, p, err := detect.BrainMap(prob, k, mi.Channel(manifest.ChannelBright), mi.BrainMask, mi.Grid.Dims, m.Output(), k != nil && !mi.BlackZeroed)
 	if err != nil {
 		return nil, detect.Params{}, fmt.Errorf("analyze: %w", err)
 	}
-	detect.GateBrain(op, mi.BrainMask, mi.Grid.Dims, float32(p.Threshold))
 	src, err := toSource(op, mi.Grid, bright.Grid)
 	return src, p, err
 }

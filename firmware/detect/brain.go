@@ -1,5 +1,7 @@
 package detect
 
+import "metsentry/runtime/manifest"
+
 // GateBrain drops, from the operating map op on a grid of dims, every
 // component of voxels at or above thr (26-connected, as Find joins them)
 // that has fewer than half of its voxels in brain: metastases grow in the
@@ -27,4 +29,16 @@ func GateBrain(op []float32, brain []uint8, dims [3]int, thr float32) int {
 		dropped++
 	}
 	return dropped
+}
+
+// BrainMap is OperatingMap followed by GateBrain: the map a study's lesions
+// are found on, less what lies mostly outside brain (nil: no gate). The
+// appliance and the tools call it, so none of them can leave the gate out.
+func BrainMap(prob, black, bright []float32, brain []uint8, dims [3]int, o manifest.Output, visible bool) ([]float32, Params, error) {
+	op, p, err := OperatingMap(prob, black, bright, dims, o, visible)
+	if err != nil {
+		return nil, p, err
+	}
+	GateBrain(op, brain, dims, float32(p.Threshold))
+	return op, p, nil
 }

@@ -185,14 +185,13 @@ func Check(ctx context.Context, s *Study, o Options) (*Result, error) {
 	}
 	// A bright-only study: the manifest's bright-only stage, or without one
 	// the network at its own threshold.
-	opMap, op, err := detect.OperatingMap(res.Prob, nil, mi.Channel(manifest.ChannelBright), g, m.Output, false)
+	opMap, op, err := detect.BrainMap(res.Prob, nil, mi.Channel(manifest.ChannelBright), mi.BrainMask, g, m.Output, false)
 	if err != nil {
 		return nil, fmt.Errorf("realcheck: %w", err)
 	}
 	if m.Output.RescoreBrightOnly != nil {
 		res.Model.StageAccept = op.Threshold
 	}
-	detect.GateBrain(opMap, mi.BrainMask, g, float32(op.Threshold))
 	lesions, err := detect.Find(opMap, mi.Grid, op, dref)
 	if err != nil {
 		return nil, fmt.Errorf("realcheck: %w", err)

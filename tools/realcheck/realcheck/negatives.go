@@ -249,12 +249,11 @@ func runPass(ctx context.Context, black, bright *volume.Volume, o Options) (*pas
 	}
 	prob := out[ch*n : (ch+1)*n]
 	k := mi.Channel(manifest.ChannelBlack)
-	opMap, op, err := detect.OperatingMap(prob, k, mi.Channel(manifest.ChannelBright), g, m.Output, k != nil && !mi.BlackZeroed)
+	opMap, op, err := detect.BrainMap(prob, k, mi.Channel(manifest.ChannelBright), mi.BrainMask, g, m.Output, k != nil && !mi.BlackZeroed)
 	if err != nil {
 		return nil, fmt.Errorf("realcheck: %w", err)
 	}
 	p.accept = op.Threshold
-	detect.GateBrain(opMap, mi.BrainMask, g, float32(op.Threshold))
 	dref, ok := detect.ReferenceFromImage(bright.Data, bright.Grid)
 	if !ok {
 		dref = detect.GridReference(bright.Grid)
