@@ -34,6 +34,9 @@ type indexer struct {
 type pendingRecord struct {
 	seq uint64
 	in  Instance
+	// touch marks a duplicate resent: it moves its series' LastAt and
+	// LastRemote (Tx.touchSeries) and records no instance.
+	touch bool
 }
 
 func newIndexer(s *Store, delay time.Duration) *indexer {
@@ -48,15 +51,22 @@ func newIndexer(s *Store, delay time.Duration) *indexer {
 }
 
 // add queues a record and returns its sequence.
-func (x *indexer) add(in Instance) uint64 {
+func (x *indexer) add(in Instance) uint64 { return x.queue(pendingRecord{in: in}) }
+
+// touch queues the resend of a duplicate and returns its sequence.
+func (x *indexer) touch(in Instance) uint64 { return x.queue(pendingRecord{in: in, touch: true}) }
+
+func (x *indexer) queue(p pendingRecord) uint64 {
 	x.mu.Lock()
-	seq := x.nextSeq
+	p.seq = x.nextSeq
 	x.nextSeq++
-	x.bySOP[in.SOPInstanceUID] = len(x.pending)
-	x.pending = append(x.pending, pendingRecord{seq: seq, in: in})
+	if !p.touch {
+		x.bySOP[p.in.SOPInstanceUID] = len(x.pending)
+	}
+	x.pending = append(x.pending, p)
 	x.mu.Unlock()
 	poke(x.kick)
-	return seq
+	return p.seq
 }
 
 // lookup returns the pending record of a SOP instance.
@@ -114,6 +124,12 @@ func (x *indexer) commit(batch []pendingRecord) error {
 	}
 	err := x.s.Update(func(t *Tx) error {
 		for _, p := range batch {
+			if p.touch {
+				if err := t.touchSeries(p.in); err != nil {
+					return err
+				}
+				continue
+			}
 			if _, err := t.applyInstance(p.in); err != nil {
 				return err
 			}
@@ -127,7 +143,9 @@ func (x *indexer) commit(batch []pendingRecord) error {
 	x.pending = append(x.pending[:0:0], x.pending[len(batch):]...)
 	clear(x.bySOP)
 	for i, p := range x.pending {
-		x.bySOP[p.in.SOPInstanceUID] = i
+		if !p.touch {
+			x.bySOP[p.in.SOPInstanceUID] = i
+		}
 	}
 	x.done = batch[len(batch)-1].seq + 1
 	x.lastErr = nil
@@ -203,5 +221,11 @@ type IndexStats struct {
 func (s *Store) IndexStats() IndexStats {
 	s.idx.mu.Lock()
 	defer s.idx.mu.Unlock()
-	return IndexStats{Pending: len(s.idx.pending), Err: s.idx.lastErr}
+	n := 0
+	for _, p := range s.idx.pending {
+		if !p.touch {
+			n++
+		}
+	}
+	return IndexStats{Pending: n, Err: s.idx.lastErr}
 }

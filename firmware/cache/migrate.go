@@ -17,6 +17,7 @@ import (
 var migrations = map[int]func(*Tx) error{
 	1: migrate1to2,
 	2: migrate2to3,
+	3: migrate3to4,
 }
 
 // migrate brings the database to SchemaVersion in one transaction: either

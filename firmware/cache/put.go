@@ -146,11 +146,16 @@ func (s *Store) PutInstance(ctx context.Context, f *os.File, meta Received) (err
 		return err
 	}
 	if known && sameContent(old, in) {
-		// An identical copy already recorded (or queued): keep the file we have.
+		// An identical copy already recorded (or queued): keep the file we
+		// have, and note which association sent it again (Series.LastRemote).
 		if err := os.Remove(tmp); err != nil {
 			return fmt.Errorf("cache: remove duplicate %s: %w", filepath.Base(tmp), err)
 		}
-		return nil
+		seq := s.idx.touch(in)
+		if s.opt.IndexDelay > 0 {
+			return nil
+		}
+		return s.idx.wait(seq)
 	}
 	dst := s.Path(in.Path)
 	if !known {

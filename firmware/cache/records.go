@@ -81,9 +81,14 @@ type Series struct {
 	ExpectedFrom      string // the tags Expected came from
 	MultiFrame        bool   // an Enhanced MR multi-frame series, complete on receipt
 	FirstAt, LastAt   time.Time
-	Complete          bool
-	CompleteReason    string
-	CompleteAt        time.Time
+	// LastRemote is the association (peer address and port) that last
+	// sent an instance of the series, new or a duplicate resent: whether it
+	// ended in a clean release (Release) tells a whole series from one cut
+	// off.
+	LastRemote     string
+	Complete       bool
+	CompleteReason string
+	CompleteAt     time.Time
 }
 
 // Study states.

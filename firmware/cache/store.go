@@ -16,7 +16,7 @@ import (
 
 // SchemaVersion is the database layout this firmware writes. Open migrates
 // any older layout up to it (migrate.go).
-const SchemaVersion = 3
+const SchemaVersion = 4
 
 // File and folder names inside the store folder.
 const (
@@ -35,9 +35,10 @@ var (
 	bucketOutbox    = []byte("outbox")     // (id) -> OutboxEntry
 	bucketAudit     = []byte("audit")      // (seq) -> AuditEvent
 	bucketDelivery  = []byte("deliveries") // (id) -> Delivery (schema 3)
+	bucketReleases  = []byte("releases")   // (remote) -> Release (schema 4)
 	keySchema       = []byte("schema")
 	allBuckets      = [][]byte{bucketMeta, bucketInstances, bucketSOPs, bucketSeries,
-		bucketStudies, bucketJobs, bucketOutbox, bucketAudit, bucketDelivery}
+		bucketStudies, bucketJobs, bucketOutbox, bucketAudit, bucketDelivery, bucketReleases}
 )
 
 // Options tune a Store. The zero value is usable.

@@ -241,6 +241,23 @@ const (
 // already made ready (or skipped) reopens it with a new generation and a new
 // waiting job, so late instances give a new result series. An identical
 // duplicate changes nothing.
+// touchSeries records that an identical copy of a stored instance was sent
+// again, on in.Remote at in.ReceivedAt: a sender resending a series after a
+// cut. The series' LastAt and LastRemote move to it while its study is still
+// receiving; nothing else changes, and a finished study is not reopened.
+func (t *Tx) touchSeries(in Instance) error {
+	se, ok, err := t.Series(in.StudyInstanceUID, in.SeriesInstanceUID)
+	if err != nil || !ok || in.ReceivedAt.Before(se.LastAt) {
+		return err
+	}
+	st, ok, err := t.Study(in.StudyInstanceUID)
+	if err != nil || !ok || st.State != StudyReceiving {
+		return err
+	}
+	se.LastAt, se.LastRemote = in.ReceivedAt, in.Remote
+	return t.PutSeries(se)
+}
+
 func (t *Tx) applyInstance(in Instance) (Outcome, error) {
 	now := in.ReceivedAt
 	key := EncodeKey(in.StudyInstanceUID, in.SeriesInstanceUID, in.SOPInstanceUID)
@@ -285,8 +302,8 @@ func (t *Tx) applyInstance(in Instance) (Outcome, error) {
 	if outcome == Added {
 		se.Count++
 	}
-	if now.After(se.LastAt) {
-		se.LastAt = now
+	if !now.Before(se.LastAt) {
+		se.LastAt, se.LastRemote = now, in.Remote
 	}
 	if now.Before(se.FirstAt) {
 		se.FirstAt = now

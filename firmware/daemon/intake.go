@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/netip"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -126,17 +125,29 @@ func (s *Intake) Run(ctx context.Context) error {
 	if s.Panel != nil {
 		stored = s.Panel.Receiving
 	}
-	// A release is when intake judges a series complete by its count or
-	// geometry: every instance acknowledged on the association must be in
-	// the index it reads by then.
-	released := func(remote string) {
-		if err := store.Flush(); err != nil {
-			// Judging by the release would see part of what was sent;
-			// the quiet period decides instead, once the retry records it.
-			log.Error("cache: recording the released association's instances failed", "err", err)
+	// A clean release is when intake judges a series complete by its
+	// count or geometry: every instance acknowledged on the association
+	// must be in the index it reads by then, and the release is recorded
+	// after them. Any other end (an abort, a refused instance) is a cut:
+	// a count-less series it fed last waits for a resend.
+	ended := func(e dimse.AssociationEnd) {
+		remote := e.Remote.String()
+		if e.Stored+e.Refused == 0 {
+			return // a C-ECHO or an MPPS: no series to judge
+		}
+		if !e.Released || e.Refused > 0 {
+			in.Cut(remote)
 			return
 		}
-		in.Released(remote)
+		if err := store.Flush(); err != nil {
+			// Judging by the release would see part of what was sent.
+			log.Error("cache: recording the released association's instances failed", "err", err)
+			in.Cut(remote)
+			return
+		}
+		if err := in.Released(remote); err != nil {
+			log.Error("intake: the release was not recorded; its series wait for a resend or max_wait", "err", err)
+		}
 	}
 
 	pol, err := dimse.PolicyFromConfig(s.Site, s.Board)
@@ -146,7 +157,7 @@ func (s *Intake) Run(ctx context.Context) error {
 	// A release lets intake call a series complete by its count or its
 	// slice positions at once, without the quiet period.
 	srv := &dimse.Server{Policy: pol, Storage: &cacheStorage{store: store, stored: stored}, Logger: log,
-		Released: func(remote netip.AddrPort, _ int) { released(remote.String()) },
+		Ended: ended,
 		// The console's MPPS, where it sends one, is the strongest signal:
 		// a series it lists starts once every instance listed is stored.
 		Steps: newSteps(func(series map[string][]string) {

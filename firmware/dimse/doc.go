@@ -27,8 +27,9 @@
 //     the MPPS SOP class and hands each N-CREATE and N-SET, its data set
 //     bounded, checked by dcmguard and parsed (ParseStep), to Steps; a
 //     COMPLETED step lists the series and instances the modality made.
-//     Assoc.NCreate and NSet are the SCU side. Server.Released reports each
-//     association its peer releases.
+//     Assoc.NCreate and NSet are the SCU side. Server.Ended reports how each
+//     association ended: released or not, and how many instances it
+//     stored and refused.
 //   - storage.go defines the Storage contract the cache implements, and
 //     DirStorage, a write-temp, fsync, rename, fsync-dir store for tests
 //     and tools (parallel stores share folder syncs, a group commit).

@@ -81,7 +81,15 @@ func (a *scpAssoc) run() {
 	a.log.Info("dimse: association accepted", "contexts", len(acs), "accepted", nacc, "peer_max_pdu", a.rq.UserInfo.MaxPDULength,
 		"peer_impl", a.rq.UserInfo.ImplementationVersionName)
 	a.c.armTimer(a.s.Clock, pol.IdleTimeout)
-	stored := 0
+	end := AssociationEnd{Remote: a.remote}
+	reported := false
+	report := func(released bool) {
+		if !reported && a.s.Ended != nil {
+			reported, end.Released = true, released
+			a.s.Ended(end)
+		}
+	}
+	defer report(false)
 	start := time.Now()
 	for {
 		pcid, cmd, err := a.c.readCommand()
@@ -91,16 +99,14 @@ func (a *scpAssoc) run() {
 				switch up.pdu.(type) {
 				case *ReleaseRQ:
 					a.c.writePDU(&ReleaseRP{})
-					a.log.Info("dimse: association released", "stored", stored, "seconds", time.Since(start).Seconds())
-					if a.s.Released != nil {
-						a.s.Released(a.remote, stored)
-					}
+					a.log.Info("dimse: association released", "stored", end.Stored, "refused", end.Refused, "seconds", time.Since(start).Seconds())
+					report(true)
 					a.c.timer.Stop()
 					a.c.armTimer(a.s.Clock, pol.ARTIMTimeout)
 					a.c.waitClose()
 					return
 				case *Abort:
-					a.log.Warn("dimse: association aborted by peer", "stored", stored)
+					a.log.Warn("dimse: association aborted by peer", "stored", end.Stored, "refused", end.Refused)
 					return
 				default:
 					a.log.Warn("dimse: unexpected PDU, aborting", "type", up.pdu.Type())
@@ -152,7 +158,9 @@ func (a *scpAssoc) run() {
 				return
 			}
 			if status == StatusSuccess {
-				stored++
+				end.Stored++
+			} else {
+				end.Refused++
 			}
 		default:
 			if cmd.IsResponse() {

@@ -12,6 +12,16 @@ import (
 	"time"
 )
 
+// AssociationEnd is how one accepted association ended (Server.Ended).
+type AssociationEnd struct {
+	Remote netip.AddrPort // the peer's address and port
+	// Released says the peer released it. False: it was aborted, broken,
+	// timed out or cut by Shutdown, so what it carried may be a part.
+	Released bool
+	Stored   int // C-STORE requests answered Success
+	Refused  int // C-STORE requests answered with any other status
+}
+
 // Server is the DICOM SCP: C-ECHO for Verification and C-STORE for MR Image
 // Storage and Enhanced MR Image Storage, under a Policy, into a Storage; and
 // MPPS N-CREATE and N-SET into Steps when it is set.
@@ -23,13 +33,12 @@ type Server struct {
 	Logger *slog.Logger
 	// Clock makes the ARTIM and idle timers; nil means SystemClock.
 	Clock Clock
-	// Released, when set, is called once for each association its peer
-	// ends with A-RELEASE-RQ, after A-RELEASE-RP is sent, with the peer's
-	// address and port and the instances stored on it: every Storage.Store
-	// of that association has returned by then. An aborted association, a
-	// broken connection or a timeout is no release and is not reported.
-	// It runs on the association's goroutine and must not block.
-	Released func(remote netip.AddrPort, stored int)
+	// Ended, when set, is called once for each accepted association when
+	// it ends: on A-RELEASE-RQ after A-RELEASE-RP is sent, or when it is
+	// aborted (by either side), broken, timed out or cut by Shutdown. Every
+	// Storage.Store of that association has returned by then. It runs on
+	// the association's goroutine and must not block for long.
+	Ended func(AssociationEnd)
 	// Steps, when set, receives Modality Performed Procedure Step N-CREATE
 	// and N-SET requests (mpps.go), and the SCP accepts the MPPS SOP class;
 	// nil refuses it.

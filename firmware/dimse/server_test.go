@@ -522,32 +522,29 @@ func TestShutdownAbortsOpenAssociations(t *testing.T) {
 	}
 }
 
-// TestReleasedHook: Server.Released is told of each association its peer
-// releases, once, with the peer's address and port and what it stored, and
-// after the last store of it has returned; an abort or a dropped connection
-// is no release.
-func TestReleasedHook(t *testing.T) {
-	type call struct {
-		remote netip.AddrPort
-		stored int
-	}
+// TestEndedHook: Server.Ended is told once of each accepted association
+// when it ends, after the last store of it has returned, with the peer's
+// address and port, whether the peer released it, and what it stored and
+// refused; an abort or a dropped connection is no release.
+func TestEndedHook(t *testing.T) {
 	tests := []struct {
-		name   string
-		stores int
-		end    func(a *Assoc, ctx context.Context) error
-		want   bool
+		name            string
+		stores, refused int
+		end             func(a *Assoc, ctx context.Context) error
+		released        bool
 	}{
-		{"release after two stores", 2, func(a *Assoc, ctx context.Context) error { return a.Release(ctx) }, true},
-		{"release with nothing stored", 0, func(a *Assoc, ctx context.Context) error { return a.Release(ctx) }, true},
-		{"abort", 1, func(a *Assoc, _ context.Context) error { return a.Abort() }, false},
-		{"connection dropped", 1, func(a *Assoc, _ context.Context) error { return a.c.nc.Close() }, false},
+		{"release after two stores", 2, 0, func(a *Assoc, ctx context.Context) error { return a.Release(ctx) }, true},
+		{"release with nothing stored", 0, 0, func(a *Assoc, ctx context.Context) error { return a.Release(ctx) }, true},
+		{"release after a refusal", 1, 1, func(a *Assoc, ctx context.Context) error { return a.Release(ctx) }, true},
+		{"abort", 1, 0, func(a *Assoc, _ context.Context) error { return a.Abort() }, false},
+		{"connection dropped", 1, 0, func(a *Assoc, _ context.Context) error { return a.c.nc.Close() }, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			calls := make(chan call, 4)
+			calls := make(chan AssociationEnd, 4)
 			dir := t.TempDir()
 			s := &Server{Policy: Policy{AETitle: testAE, AllowedPeers: loopbackPeers}, Storage: DirStorage{Dir: dir},
-				Logger: testLogger(t), Released: func(r netip.AddrPort, n int) { calls <- call{r, n} }}
+				Logger: testLogger(t), Ended: func(e AssociationEnd) { calls <- e }}
 			ln, err := net.Listen("tcp", "127.0.0.1:0")
 			if err != nil {
 				t.Fatal(err)
@@ -566,6 +563,13 @@ func TestReleasedHook(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
+			for i := range tt.refused {
+				// A data set whose SOP Instance UID differs from its request's.
+				uid := fmt.Sprintf("1.2.4.%d", i+1)
+				if err := a.StoreBytes(ctx, testInstance(uid, uid+".9", 100)); err == nil {
+					t.Fatal("a mismatched instance was stored")
+				}
+			}
 			if err := tt.end(a, ctx); err != nil {
 				t.Fatal(err)
 			}
@@ -576,15 +580,13 @@ func TestReleasedHook(t *testing.T) {
 			}
 			<-done
 			close(calls)
-			var got []call
+			var got []AssociationEnd
 			for c := range calls {
 				got = append(got, c)
 			}
-			switch {
-			case !tt.want && len(got) > 0:
-				t.Errorf("Released called %v; want no call", got)
-			case tt.want && (len(got) != 1 || got[0] != call{local, tt.stores}):
-				t.Errorf("Released called %v; want once with %v, %d stored", got, local, tt.stores)
+			want := AssociationEnd{Remote: local, Released: tt.released, Stored: tt.stores, Refused: tt.refused}
+			if len(got) != 1 || got[0] != want {
+				t.Errorf("Ended called %+v; want once with %+v", got, want)
 			}
 		})
 	}

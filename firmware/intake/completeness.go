@@ -10,51 +10,141 @@ import (
 	"metsentry/firmware/cache"
 )
 
-// released remembers which associations the sender has released, by the
-// peer address and port the instances record (cache.Instance.Remote): one
-// TCP connection, so one association. Instances received before this intake
-// started came on associations that are gone.
+// released remembers how the associations that carried instances ended, by
+// the peer address and port the instances record (cache.Instance.Remote):
+// one TCP connection, so one association. A clean release (every instance
+// it sent stored) is kept durably in the cache (cache.Release), so it
+// outlives a restart; an association that ended otherwise (aborted, broken,
+// an instance refused) is remembered for this run, and one that carried
+// instances before this intake started with no release recorded was cut by
+// the restart.
 type released struct {
 	since   time.Time
 	mu      sync.Mutex
-	remotes map[string]time.Time // remote -> release time
-	last    time.Time            // the latest release
+	remotes map[string]time.Time // clean releases: remote -> release time
+	cut     map[string]time.Time // ended otherwise since the start: remote -> end time
+	last    time.Time            // the latest clean release
+	lastEnd time.Time            // the latest end of any kind
+}
+
+// assocState is how the association that carried an instance has ended.
+type assocState int
+
+const (
+	assocOpen     assocState = iota // still open: more may come on it
+	assocReleased                   // released cleanly after the instance
+	assocCut                        // aborted, broken or refused an instance, since the start
+	assocRestart                    // cut by a restart: before the start, no release recorded
+)
+
+// state says how the association from remote that carried an instance at
+// time at ended. Call with r.mu held.
+func (r *released) state(remote string, at time.Time) assocState {
+	if t, ok := r.remotes[remote]; ok && !at.After(t) {
+		return assocReleased
+	}
+	if t, ok := r.cut[remote]; ok && !at.After(t) {
+		return assocCut
+	}
+	if at.Before(r.since) {
+		return assocRestart
+	}
+	return assocOpen
+}
+
+// loadReleases reads the clean releases the cache recorded before this
+// start. Without them every association from before the start counts as cut
+// by the restart, which only makes intake wait longer.
+func (in *Intake) loadReleases() {
+	var rel map[string]time.Time
+	err := in.store.View(func(tx *cache.Tx) error {
+		var err error
+		rel, err = tx.Releases()
+		return err
+	})
+	if err != nil {
+		in.log.Error("intake: reading the recorded association releases failed; series received before this start wait for a resend or max_wait", "err", err)
+		return
+	}
+	in.rel.mu.Lock()
+	defer in.rel.mu.Unlock()
+	for r, t := range rel {
+		in.rel.remotes[r] = t
+		if t.After(in.rel.last) {
+			in.rel.last = t
+		}
+	}
+	in.rel.lastEnd = in.rel.last
 }
 
 // Released tells intake that the association from remote (an address:port,
-// as the SCP records it) was released: a series it carried can be complete
-// by its count or its geometry without waiting for the quiet period. An
-// aborted association is not a release.
-func (in *Intake) Released(remote string) {
+// as the SCP records it) was released with every instance it sent stored:
+// a series it carried can be complete by its count or its geometry without
+// waiting for the quiet period. The release is recorded in the cache first,
+// so it still counts after a restart; every instance acknowledged on the
+// association must be recorded before (cache.Store.Flush). An association
+// that ended any other way is Cut.
+func (in *Intake) Released(remote string) error {
 	now := in.clock.Now()
+	if err := in.store.RecordRelease(cache.Release{Remote: remote, At: now}, in.cfg.MaxWait+time.Hour); err != nil {
+		// Not recorded, it is not trusted: the association looks cut.
+		in.Cut(remote)
+		return fmt.Errorf("intake: record a release: %w", err)
+	}
 	in.rel.mu.Lock()
 	in.rel.remotes[remote] = now
-	in.rel.last = now
-	// Forget releases older than any wait intake still has.
-	for r, t := range in.rel.remotes {
-		if now.Sub(t) > in.cfg.MaxWait+time.Hour {
-			delete(in.rel.remotes, r)
-		}
-	}
+	in.rel.last, in.rel.lastEnd = now, now
+	in.rel.forget(now, in.cfg.MaxWait+time.Hour)
+	in.rel.mu.Unlock()
+	in.Wake()
+	return nil
+}
+
+// Cut tells intake that the association from remote ended without a clean
+// release: aborted by either side, broken, timed out, or released after
+// refusing an instance. What it carried may be part of a series whose
+// sender owes a resend: a series it fed last, whose images announce no
+// count, is not complete by the quiet period; it waits for the resend (a new
+// association that sends it again, duplicates included, and releases) or
+// for completeness.max_wait.
+func (in *Intake) Cut(remote string) {
+	now := in.clock.Now()
+	in.rel.mu.Lock()
+	in.rel.cut[remote] = now
+	in.rel.lastEnd = now
+	in.rel.forget(now, in.cfg.MaxWait+time.Hour)
 	in.rel.mu.Unlock()
 	in.Wake()
 }
 
+// forget drops ends older than any wait intake still has. Call with r.mu
+// held.
+func (r *released) forget(now time.Time, keep time.Duration) {
+	for _, m := range []map[string]time.Time{r.remotes, r.cut} {
+		for k, t := range m {
+			if now.Sub(t) > keep {
+				delete(m, k)
+			}
+		}
+	}
+}
+
 // allReleased reports whether every instance came on an association that
-// has been released or that ended before intake started (all), and whether
-// every release was seen (seen: none of them before the start). An
-// association cut by a restart may have been cut halfway through a series,
-// so only a seen release lets the slice positions complete a series.
+// has been released cleanly or that ended before intake started (all), and
+// whether every such association's release is known (seen: none was cut by
+// the restart). An association cut by a restart may have been cut halfway
+// through a series, so only a known release lets the slice positions
+// complete a series.
 func (r *released) allReleased(insts []cache.Instance) (all, seen bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	seen = true
 	for _, in := range insts {
-		if in.ReceivedAt.Before(r.since) {
+		switch r.state(in.Remote, in.ReceivedAt) {
+		case assocReleased:
+		case assocRestart:
 			seen = false
-			continue
-		}
-		if t, ok := r.remotes[in.Remote]; !ok || in.ReceivedAt.After(t) {
+		default:
 			return false, false
 		}
 	}
@@ -63,11 +153,28 @@ func (r *released) allReleased(insts []cache.Instance) (all, seen bool) {
 
 // maybeReleased is the cheap test before reading a series' instances: no
 // release since the series' last instance means some association of it is
-// still open.
+// still open or ended without one.
 func (r *released) maybeReleased(s cache.Series) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return s.LastAt.Before(r.since) || !r.last.Before(s.LastAt)
+}
+
+// cutOff reports whether the series was in transit when the association
+// that last fed it (new instances or duplicates resent) ended without a
+// clean release, this run or by a restart: the sender owes a resend. fed is
+// when each association last fed any series still receiving; a series the
+// association moved on from before it was cut was sent whole (a sender
+// sends series one after another; one that interleaves them can still have
+// a part analysed, and the rest then reopens the study).
+func (r *released) cutOff(s cache.Series, fed map[string]time.Time) bool {
+	if t, ok := fed[s.LastRemote]; ok && t.After(s.LastAt) {
+		return false
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	st := r.state(s.LastRemote, s.LastAt)
+	return st == assocCut || st == assocRestart
 }
 
 // performed holds what the modality's MPPS said it made: for each series
@@ -132,18 +239,27 @@ func (in *Intake) performedDue(tx *cache.Tx, s cache.Series) (bool, string, erro
 }
 
 // arriving reports whether an association that carried some instance of s
-// is still open: one received since intake started, on an association not
-// released since.
+// is still open: one received since intake started, on an association that
+// has not ended since.
 func (r *released) arriving(tx *cache.Tx, s cache.Series) (bool, error) {
-	if !r.maybeReleased(s) {
+	r.mu.Lock()
+	ended := s.LastAt.Before(r.since) || !r.lastEnd.Before(s.LastAt)
+	r.mu.Unlock()
+	if !ended {
 		return true, nil
 	}
 	insts, err := tx.SeriesInstances(s.StudyInstanceUID, s.SeriesInstanceUID)
 	if err != nil {
 		return false, err
 	}
-	all, _ := r.allReleased(insts)
-	return !all, nil
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, in := range insts {
+		if r.state(in.Remote, in.ReceivedAt) == assocOpen {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // minSlices is the fewest slices a volume by geometry may have
@@ -167,9 +283,11 @@ const minExtentOfFOV = 0.5
 //     release was seen: an association cut by a restart may have been cut
 //     halfway through a series that still looks regular);
 //   - otherwise, the quiet period after the last instance, unless the
-//     images announce more instances than arrived: then only max_wait
-//     (Intake's on_timeout) ends the wait.
-func (in *Intake) seriesDue(tx *cache.Tx, s cache.Series, now time.Time) (bool, string, error) {
+//     images announce more instances than arrived, or announce no count
+//     and the association that fed the series last was cut (Cut, or a
+//     restart): then the sender owes a resend, and only the resend or
+//     max_wait (Intake's on_timeout) ends the wait.
+func (in *Intake) seriesDue(tx *cache.Tx, s cache.Series, now time.Time, fed map[string]time.Time) (bool, string, error) {
 	if s.MultiFrame {
 		return true, "Enhanced MR multi-frame instance, complete on receipt", nil
 	}
@@ -202,8 +320,19 @@ func (in *Intake) seriesDue(tx *cache.Tx, s cache.Series, now time.Time) (bool, 
 			// then decides; never analyse the part as if it were whole.
 			return false, "", nil
 		}
-		if s.Expected > 0 {
+		if s.Expected > 0 && s.Expected == s.Count {
 			return true, fmt.Sprintf("quiet for %v since the last instance, %d of %d expected instances (%s)", in.cfg.QuietPeriod, s.Count, s.Expected, s.ExpectedFrom), nil
+		}
+		// No count to trust (none, or fewer than arrived: a GE series
+		// announces 1 on every slice).
+		if in.rel.cutOff(s, fed) {
+			// The sender was cut off while sending it: the part that came
+			// is not taken for the whole.
+			in.noteCut(s)
+			return false, "", nil
+		}
+		if s.Expected > 0 {
+			return true, fmt.Sprintf("quiet for %v since the last instance, %d instances (more than the %d the first announced, %s)", in.cfg.QuietPeriod, s.Count, s.Expected, s.ExpectedFrom), nil
 		}
 		return true, fmt.Sprintf("quiet for %v since the last instance, %d instances", in.cfg.QuietPeriod, s.Count), nil
 	}

@@ -11,7 +11,12 @@
 //     stack with no gap (a GE series announces 1 on every slice, so its
 //     count cannot be trusted);
 //   - otherwise after a quiet period with no new instance (20 s by
-//     default), the fallback when nothing tells the count.
+//     default), the fallback when nothing tells the count; but not when
+//     the images announce more than arrived, nor, for a series with no
+//     count to trust, when the association that fed it last was cut (Cut:
+//     aborted, broken, an instance refused; or a restart, since clean
+//     releases are recorded in the cache): that part waits for the
+//     sender's resend or max_wait.
 //
 // A study is ready when the series its selection rule needs are complete and
 // no series still arriving could change the choice; after the maximum wait

@@ -36,6 +36,9 @@ type env struct {
 	clk   *fakeClock
 	store *cache.Store
 	in    *Intake
+	cfg   Config
+	// remote is the association put records its instances on.
+	remote string
 }
 
 func newEnv(t *testing.T, mutate func(*config.Site)) *env {
@@ -58,7 +61,7 @@ func newEnv(t *testing.T, mutate func(*config.Site)) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
-	return &env{t: t, clk: clk, store: s, in: New(s, cfg, clk, nil)}
+	return &env{t: t, clk: clk, store: s, in: New(s, cfg, clk, nil), cfg: cfg}
 }
 
 // sharedFiles lists the DICOM files of a shared-data folder, sorted.
@@ -205,7 +208,7 @@ func (e *env) put(data []byte) {
 	if _, err := f.Write(data); err != nil {
 		e.t.Fatal(err)
 	}
-	if err := e.store.PutInstance(context.Background(), f, cache.Received{Size: int64(len(data)), SHA256: sha256.Sum256(data)}); err != nil {
+	if err := e.store.PutInstance(context.Background(), f, cache.Received{Size: int64(len(data)), SHA256: sha256.Sum256(data), Remote: e.remote}); err != nil {
 		e.t.Fatalf("PutInstance: %v", err)
 	}
 }

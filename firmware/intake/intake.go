@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"metsentry/firmware/cache"
@@ -60,6 +61,8 @@ type Intake struct {
 	wake  chan struct{}
 	rel   released
 	mpps  performed
+	// noted holds the series already logged as cut off (noteCut).
+	noted sync.Map
 	// Ready, when set, is called by Run after a pass that made jobs ready,
 	// so the pipeline starts them at once instead of polling.
 	Ready func()
@@ -79,9 +82,21 @@ func New(store *cache.Store, cfg Config, clock Clock, log *slog.Logger) *Intake 
 	if cfg.OnTimeout == "" {
 		cfg.OnTimeout = OnTimeoutProceed
 	}
-	return &Intake{store: store, cfg: cfg, clock: clock, log: log, wake: make(chan struct{}, 1),
-		rel:  released{since: clock.Now(), remotes: map[string]time.Time{}},
+	in := &Intake{store: store, cfg: cfg, clock: clock, log: log, wake: make(chan struct{}, 1),
+		rel:  released{since: clock.Now(), remotes: map[string]time.Time{}, cut: map[string]time.Time{}},
 		mpps: performed{series: map[string]listing{}}}
+	in.loadReleases()
+	return in
+}
+
+// noteCut logs, once per series, that a series whose sender was cut off
+// waits for a resend.
+func (in *Intake) noteCut(s cache.Series) {
+	if _, seen := in.noted.LoadOrStore(s.SeriesInstanceUID, true); seen {
+		return
+	}
+	in.log.Warn("intake: series cut off before it was complete; waiting for the sender to resend it, or for max_wait",
+		"study", short(s.StudyInstanceUID), "series", s.Attrs.SeriesNumber, "instances", s.Count, "max_wait", in.cfg.MaxWait)
 }
 
 // Wake asks Run to evaluate now: after each stored instance, and on an
@@ -132,8 +147,11 @@ func (in *Intake) Evaluate() (Result, error) {
 
 type passResult struct {
 	Result
-	changed bool     // a series became complete
-	logs    []func() // log lines to write once the decisions are committed
+	changed bool // a series became complete
+	// fed is, for each remote, the last time its association fed any
+	// series of a study still receiving.
+	fed  map[string]time.Time
+	logs []func() // log lines to write once the decisions are committed
 }
 
 func (in *Intake) pass(tx *cache.Tx, write bool) (passResult, error) {
@@ -148,8 +166,24 @@ func (in *Intake) pass(tx *cache.Tx, write bool) (passResult, error) {
 	}); err != nil {
 		return res, err
 	}
-	for _, st := range studies {
-		if err := in.study(tx, st, now, write, &res); err != nil {
+	// Each study's series, and for each association the time it last fed
+	// any series still receiving: the series in transit when it was cut.
+	all := make([][]cache.Series, len(studies))
+	res.fed = map[string]time.Time{}
+	for i, st := range studies {
+		series, err := tx.StudySeries(st.StudyInstanceUID)
+		if err != nil {
+			return res, fmt.Errorf("intake: study %s: %w", short(st.StudyInstanceUID), err)
+		}
+		all[i] = series
+		for _, s := range series {
+			if t, ok := res.fed[s.LastRemote]; !ok || s.LastAt.After(t) {
+				res.fed[s.LastRemote] = s.LastAt
+			}
+		}
+	}
+	for i, st := range studies {
+		if err := in.study(tx, st, all[i], now, write, &res); err != nil {
 			return res, fmt.Errorf("intake: study %s: %w", short(st.StudyInstanceUID), err)
 		}
 	}
@@ -162,11 +196,7 @@ func (in *Intake) next(res *passResult, t time.Time) {
 	}
 }
 
-func (in *Intake) study(tx *cache.Tx, st cache.Study, now time.Time, write bool, res *passResult) error {
-	series, err := tx.StudySeries(st.StudyInstanceUID)
-	if err != nil {
-		return err
-	}
+func (in *Intake) study(tx *cache.Tx, st cache.Study, series []cache.Series, now time.Time, write bool, res *passResult) error {
 	audit := func(e cache.AuditEvent) error {
 		if !write {
 			return nil
@@ -181,7 +211,7 @@ func (in *Intake) study(tx *cache.Tx, st cache.Study, now time.Time, write bool,
 		if s.Complete {
 			continue
 		}
-		ok, why, err := in.seriesDue(tx, *s, now)
+		ok, why, err := in.seriesDue(tx, *s, now, res.fed)
 		if err != nil {
 			return err
 		}
@@ -189,7 +219,13 @@ func (in *Intake) study(tx *cache.Tx, st cache.Study, now time.Time, write bool,
 			ok, why = true, fmt.Sprintf("maximum wait %v reached with %d instances; proceeding (on_timeout: proceed)", in.cfg.MaxWait, s.Count)
 		}
 		if !ok {
-			in.next(res, s.LastAt.Add(in.cfg.QuietPeriod))
+			// Before the quiet period ends, that is the next deadline;
+			// after it (a series cut short) only max_wait is.
+			if at := s.LastAt.Add(in.cfg.QuietPeriod); now.Before(at) {
+				in.next(res, at)
+			} else {
+				in.next(res, st.FirstAt.Add(in.cfg.MaxWait))
+			}
 			// A candidate series still arriving holds the study, and so
 			// does any other series while an association that carries it
 			// is open: decided before it ends, a study reopened by a late
