@@ -47,13 +47,15 @@ func (t *Tx) Releases() (map[string]time.Time, error) {
 	return out, err
 }
 
-// migrate3to4 adds the releases bucket. A series received before it (its
-// LastRemote empty, no release recorded) counts as cut off, as after a
-// crash: it waits for a resend or completeness.max_wait rather than the
-// quiet period, unless its images carry a count that has arrived.
+// migrate3to4 adds the releases and steps buckets. A series received
+// before it (its LastRemote empty, no release recorded) counts as cut off,
+// as after a crash: it waits for a resend or completeness.max_wait rather
+// than the quiet period, unless its images carry a count that has arrived.
 func migrate3to4(t *Tx) error {
-	if _, err := t.tx.CreateBucketIfNotExists(bucketReleases); err != nil {
-		return fmt.Errorf("cache: create bucket %s: %w", bucketReleases, err)
+	for _, b := range [][]byte{bucketReleases, bucketSteps} {
+		if _, err := t.tx.CreateBucketIfNotExists(b); err != nil {
+			return fmt.Errorf("cache: create bucket %s: %w", b, err)
+		}
 	}
 	return nil
 }

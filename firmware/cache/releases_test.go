@@ -52,8 +52,8 @@ func TestReleasesOutliveReopen(t *testing.T) {
 	}
 }
 
-// TestMigrateSchema3 opens a schema-3 cache (no releases bucket): Open adds
-// it, and releases can be recorded.
+// TestMigrateSchema3 opens a schema-3 cache (no releases or steps bucket):
+// Open adds them, and releases and steps can be recorded.
 func TestMigrateSchema3(t *testing.T) {
 	dir := t.TempDir()
 	s, err := Open(dir, Options{NoSync: true})
@@ -61,8 +61,10 @@ func TestMigrateSchema3(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := s.db.Update(func(tx *bolt.Tx) error {
-		if err := tx.DeleteBucket(bucketReleases); err != nil {
-			return err
+		for _, b := range [][]byte{bucketReleases, bucketSteps} {
+			if err := tx.DeleteBucket(b); err != nil {
+				return err
+			}
 		}
 		return putSchema(tx, 3)
 	}); err != nil {
@@ -75,6 +77,15 @@ func TestMigrateSchema3(t *testing.T) {
 	defer s.Close()
 	if err := s.RecordRelease(Release{"192.0.2.1:4000", time.Now()}, time.Hour); err != nil {
 		t.Fatalf("record a release after migration: %v", err)
+	}
+	want := Step{UID: "1.2.3", At: time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC), Body: []byte(`{"Status":"COMPLETED"}`)}
+	if err := s.Update(func(tx *Tx) error { return tx.PutStep(want) }); err != nil {
+		t.Fatalf("record a step after migration: %v", err)
+	}
+	var got []Step
+	s.View(func(tx *Tx) error { return tx.Steps(func(st Step) error { got = append(got, st); return nil }) })
+	if len(got) != 1 || got[0].UID != want.UID || !got[0].At.Equal(want.At) || string(got[0].Body) != string(want.Body) {
+		t.Errorf("steps %+v, want %+v", got, want)
 	}
 }
 

@@ -36,9 +36,10 @@ var (
 	bucketAudit     = []byte("audit")      // (seq) -> AuditEvent
 	bucketDelivery  = []byte("deliveries") // (id) -> Delivery (schema 3)
 	bucketReleases  = []byte("releases")   // (remote) -> Release (schema 4)
+	bucketSteps     = []byte("steps")      // (step uid) -> Step (schema 4)
 	keySchema       = []byte("schema")
 	allBuckets      = [][]byte{bucketMeta, bucketInstances, bucketSOPs, bucketSeries,
-		bucketStudies, bucketJobs, bucketOutbox, bucketAudit, bucketDelivery, bucketReleases}
+		bucketStudies, bucketJobs, bucketOutbox, bucketAudit, bucketDelivery, bucketReleases, bucketSteps}
 )
 
 // Options tune a Store. The zero value is usable.

@@ -4,8 +4,9 @@
 // The data flow is in ../shared/DESIGN.md: DIMSE SCP → cache → intake →
 // volume → runtime → detect → report → outbox, with the panel showing health
 // throughout. Intake (intake.go) opens the cache, serves the SCP into it and
-// decides completeness and selection, told by the SCP of each association
-// released and of each MPPS step the console completes (mpps.go); when a model is given, the pipeline
+// decides completeness and selection, told by the SCP how each association
+// ended and of each MPPS step the console completes (mpps.go; steps are
+// recorded in the cache, so they outlive a restart); when a model is given, the pipeline
 // (pipeline.go) runs each ready job through firmware/analyze and delivers
 // its results with firmware/outbox, whose queue is kept in the cache
 // (deliveries), every job step recorded before the next starts. Control

@@ -154,18 +154,26 @@ func (s *Intake) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("daemon: %w", err)
 	}
+	// The console's MPPS, where it sends one, is the strongest signal: a
+	// series it lists starts once every instance listed is stored. Steps
+	// completed before a restart still count for as long as intake waits.
+	maxWait := cfg.MaxWait
+	if maxWait <= 0 {
+		maxWait = config.DefaultMaxWait
+	}
+	mpps, err := newSteps(store, func(series map[string][]string) {
+		if err := store.Flush(); err != nil {
+			log.Error("cache: recording received instances failed", "err", err)
+		}
+		in.Performed(series)
+	}, maxWait+time.Hour, time.Now, log)
+	if err != nil {
+		return err
+	}
 	// A release lets intake call a series complete by its count or its
 	// slice positions at once, without the quiet period.
 	srv := &dimse.Server{Policy: pol, Storage: &cacheStorage{store: store, stored: stored}, Logger: log,
-		Ended: ended,
-		// The console's MPPS, where it sends one, is the strongest signal:
-		// a series it lists starts once every instance listed is stored.
-		Steps: newSteps(func(series map[string][]string) {
-			if err := store.Flush(); err != nil {
-				log.Error("cache: recording received instances failed", "err", err)
-			}
-			in.Performed(series)
-		}, log)}
+		Ended: ended, Steps: mpps}
 	addr := net.JoinHostPort(s.Site.Bind, strconv.Itoa(s.Site.Port))
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
