@@ -156,7 +156,7 @@ retention:
 			phase = "ingest"
 			break
 		}
-		if d.cmd.ProcessState == nil {
+		if d.running() {
 			// Aim at a job's analysis (every third kill) or at its delivery
 			// (every third, the moment its results are written), from the
 			// daemon's log. A run with no job to start within 20 s (a quiet
