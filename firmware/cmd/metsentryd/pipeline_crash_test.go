@@ -25,7 +25,8 @@ import (
 // thirteenth start so that work is under way throughout) are received,
 // analysed and delivered to dcmtk's storescp acting as PACS; then lets it
 // finish. Every third kill hits a transfer (of what is left of a study, or
-// the latest study sent again) after a random number of Success responses;
+// the latest study sent again) after a random number of Success responses,
+// and the next start begins with the sender retrying that transfer whole;
 // every third falls within 0.4 s of an analysis starting, and every third
 // the moment the daemon logs its results written, as the outbox sends them
 // (a run with no job to start within 20 s is killed then, between jobs).
@@ -120,11 +121,19 @@ retention:
 	acked := map[string]bool{}
 	const kills = 20
 	phases := map[string]int{}
+	var retry []string // the files of the transfer the last kill cut
 	for cycle := 0; cycle < kills; cycle++ {
 		logStart := logSize(logFile)
 		d := startDaemon(t, bin, boardFile, siteFile, logFile, model...)
 		d.waitListening(t, port)
 		phase := ""
+		if retry != nil {
+			// The sender retries the transfer the last kill cut, whole: a
+			// count-less series cut off waits for that resend.
+			out, _ := runStorescu(storescu, port, retry, 0, nil)
+			recordAcks(out, acked)
+			retry = nil
+		}
 		for i, files := range studies {
 			if cycle < 6*i {
 				continue // sent later
@@ -153,6 +162,7 @@ retention:
 			acks := 1 + rng.IntN(max(1, len(send)-1))
 			out, _ := runStorescuKill(storescu, port, send, 60*time.Second, acks, func() { d.kill(t) })
 			recordAcks(out, acked)
+			retry = send
 			phase = "ingest"
 			break
 		}
