@@ -133,3 +133,16 @@ func migrate2to3(t *Tx) error {
 	}
 	return nil
 }
+
+// migrate3to4 adds the releases and steps buckets. A series received
+// before it (its LastRemote empty, no release recorded) counts as cut off,
+// as after a crash: it waits for a resend or completeness.max_wait rather
+// than the quiet period, unless its images carry a count that has arrived.
+func migrate3to4(t *Tx) error {
+	for _, b := range [][]byte{bucketReleases, bucketSteps} {
+		if _, err := t.tx.CreateBucketIfNotExists(b); err != nil {
+			return fmt.Errorf("cache: create bucket %s: %w", b, err)
+		}
+	}
+	return nil
+}

@@ -46,16 +46,3 @@ func (t *Tx) Releases() (map[string]time.Time, error) {
 	err := scan(t, bucketReleases, nil, func(r Release) error { out[r.Remote] = r.At; return nil })
 	return out, err
 }
-
-// migrate3to4 adds the releases and steps buckets. A series received
-// before it (its LastRemote empty, no release recorded) counts as cut off,
-// as after a crash: it waits for a resend or completeness.max_wait rather
-// than the quiet period, unless its images carry a count that has arrived.
-func migrate3to4(t *Tx) error {
-	for _, b := range [][]byte{bucketReleases, bucketSteps} {
-		if _, err := t.tx.CreateBucketIfNotExists(b); err != nil {
-			return fmt.Errorf("cache: create bucket %s: %w", b, err)
-		}
-	}
-	return nil
-}
