@@ -65,7 +65,10 @@
 // head (the neck is not examined), each size padded up to a multiple of
 // manifest.Layout.Multiple with the padding shared between both ends. The
 // head is every voxel of the bright image above HeadFraction × its 99th
-// percentile; isolated noise does not stretch the box. Each channel is
+// percentile, or above 2.5 × the median of the grid's outermost voxels (the
+// air's noise) where that is higher, and with a majority of its 3×3×3
+// neighbours above it too; isolated noise neither stretches the box nor
+// enters the statistics normalisation takes. Each channel is
 // sampled once, trilinearly, straight from its own source grid through
 // patient space onto the model grid: when the black series' grid differs
 // from the bright one's this is the resampling of black onto bright, without

@@ -11,11 +11,26 @@ import (
 )
 
 // Head mask: voxels brighter than HeadFraction × the 99th percentile of the
-// bright image. Scalp, skull marrow and brain on a post-contrast T1 lie well
-// above this; air and noise lie below.
+// bright image, or than the air's noise floor where that is higher, with a
+// majority of their 3×3×3 neighbours as bright (headmask.go). Scalp, skull
+// marrow and brain on a post-contrast T1 lie well above this; air and noise
+// lie below.
 const (
 	HeadFraction = 0.1
 	headPct      = 99
+	// headNoiseMult × the median of the image's outermost voxels (the six
+	// faces of its grid: air, in all but a very tight field of view) is a
+	// floor under the head threshold. Magnitude images carry Rician noise
+	// whose median in air is 1.18 σ; at a low SNR that is above HeadFraction
+	// × the 99th percentile (a phantom study at SNR 11 had air at a median
+	// of 136 against a threshold of 118), and the head mask, the head box
+	// and the normalisation then take in the whole field of view. 2.5 ×
+	// the median is 2.9 σ, which one air voxel in 70 passes. The floor is
+	// capped at headMaxFraction × the 99th percentile, below white matter,
+	// so a field of view whose faces cut through the head cannot raise it
+	// into the tissue.
+	headNoiseMult   = 2.5
+	headMaxFraction = 0.3
 	// HeadMarginMM is added around the head's bounding box before cropping.
 	HeadMarginMM = 5
 	// MaxHeadHeightMM bounds the crop below the top of the head: the brain
@@ -309,6 +324,7 @@ func prepare(black, bright *Volume, m *manifest.Manifest, cut bool) (*ModelInput
 	if !(p[0] > float64(st.min)) || !(thr > st.min) {
 		return nil, refuse(ReasonNoHead, "the bright-blood image is empty or constant (values %g to %g); no head to examine", st.min, st.max)
 	}
+	thr = max(thr, min(float32(headNoiseMult*faceMedian(bright)), float32(headMaxFraction*p[0])))
 	lo, hi, ok := headBox(bright, thr)
 	if !ok {
 		return nil, refuse(ReasonNoHead, "no head found in the bright-blood image (nothing above %g)", thr)
@@ -327,6 +343,7 @@ func prepare(black, bright *Volume, m *manifest.Manifest, cut bool) (*ModelInput
 		return nil, fmt.Errorf("volume: %w", err)
 	}
 	threshold(mi.HeadMask, brightOut, thr)
+	denoiseMask(mi.HeadMask, grid.Dims)
 	if black != nil {
 		blackOut := mi.Channel(manifest.ChannelBlack)
 		inside, err := resample(blackOut, grid, black.Grid, black.Data)
