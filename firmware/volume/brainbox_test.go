@@ -18,10 +18,14 @@ import (
 // bigger than the brain once the head grid's 200 mm cut leaves it, running to
 // the bottom of the field of view. The brain's centre sits 130 mm above the
 // bottom edge.
-func headWithNeck() (*Volume, geom.Vec3, [3]float64) {
+func headWithNeck() (*Volume, geom.Vec3, [3]float64) { return scaledHead(1, 70) }
+
+// scaledHead is headWithNeck with the brain's semi-axes scaled by s (its
+// layers keep their thickness) and a neck of radius neckMM.
+func scaledHead(s, neckMM float64) (*Volume, geom.Vec3, [3]float64) {
 	g := geom.Grid{Dims: [3]int{200, 240, 240}, Affine: geom.Affine{{1, 0, 0, 0}, {0, 1, 0, 0}, {0, 0, 1, 0}}}
 	centre := geom.Vec3{100, 120, 130}
-	semi := [3]float64{65, 80, 60}
+	semi := [3]float64{65 * s, 80 * s, 60 * s}
 	data := make([]float32, g.Len())
 	rng := rand.New(rand.NewPCG(3, 4))
 	for k := 0; k < g.Dims[2]; k++ {
@@ -30,7 +34,7 @@ func headWithNeck() (*Volume, geom.Vec3, [3]float64) {
 				x, y, z := float64(i)-centre[0], float64(j)-centre[1], float64(k)-centre[2]
 				// Distance outside the brain's surface, roughly in mm.
 				r := math.Sqrt(x*x/(semi[0]*semi[0]) + y*y/(semi[1]*semi[1]) + z*z/(semi[2]*semi[2]))
-				out := (r - 1) * 65
+				out := (r - 1) * semi[0]
 				var v float32
 				switch {
 				case x*x/(15*15)+y*y/(30*30)+z*z/(15*15) <= 1:
@@ -41,7 +45,7 @@ func headWithNeck() (*Volume, geom.Vec3, [3]float64) {
 					v = 60 // CSF and skull
 				case out <= 17:
 					v = 1400 // scalp
-				case z < -30 && x*x+(y+10)*(y+10) < 70*70:
+				case z < -30 && x*x+(y+10)*(y+10) < neckMM*neckMM:
 					v = 900 // neck
 				}
 				data[g.Index(i, j, k)] = v
@@ -92,6 +96,46 @@ func TestPrepareCutsToTheBrain(t *testing.T) {
 	}
 	if len(mi.HeadMask) != mi.Grid.Len() || len(mi.Data) != mi.Grid.Len() {
 		t.Fatalf("head mask %d and data %d values for a %v grid", len(mi.HeadMask), len(mi.Data), mi.Grid.Dims)
+	}
+}
+
+// A small whole head (brain 0.55 L, filled head with its neck 1.9 L: a child's, or an
+// adult's whose darker tissue a noisy image leaves out of the head mask) is
+// not a skull-stripped image: the brain gate holds its brain and leaves its
+// scalp out. A rule that took every filled head under 2.2 L for
+// skull-stripped once gated by the whole head there, skull base and face
+// included (issue 23).
+func TestBrainMaskOfASmallHead(t *testing.T) {
+	v, _, _ := scaledHead(0.75, 45)
+	m := testManifestAt([]string{manifest.ChannelBright}, manifest.Normalisation{Method: manifest.NormZScoreMask}, 1)
+	mi, err := Prepare(nil, v, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mi.BrainMask == nil {
+		t.Fatal("no brain found")
+	}
+	gate, err := mi.ToSource(mi.BrainMask)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var brain, brainIn, scalp, scalpIn int
+	for i, x := range v.Data {
+		switch {
+		case x >= 700 && x < 1350 && i >= 100*200*240: // brain tissue, above the neck
+			brain++
+			brainIn += int(gate[i])
+		case x == 1400:
+			scalp++
+			scalpIn += int(gate[i])
+		}
+	}
+	t.Logf("gate holds %d of %d brain voxels, %d of %d scalp voxels", brainIn, brain, scalpIn, scalp)
+	if brainIn < brain*995/1000 {
+		t.Errorf("the gate holds %d of %d brain voxels, want 99.5%%", brainIn, brain)
+	}
+	if scalpIn > scalp/5 {
+		t.Errorf("the gate holds %d of %d scalp voxels, want under a fifth (a whole head taken for a skull-stripped one)", scalpIn, scalp)
 	}
 }
 
