@@ -60,10 +60,21 @@ func TestNegativesRealColin(t *testing.T) {
 		t.Errorf("colin27 is non-contrast: blood %.1f cm³, contrast %q", bg.BloodCM3, rep.Rows[0].Contrast)
 	}
 	for _, row := range rep.Rows {
-		if len(row.Findings) != 1 {
-			t.Fatalf("%s: %d findings, want the stand-in's cube in the brain only (the scalp it flags is outside the brain gate): %+v", row.Input, len(row.Findings), row.Findings)
+		// The brain gate grows the brain 20 mm through tissue (it must reach
+		// the inferior temporal lobes), and on Colin27 that takes in a speck
+		// of tissue at the skull base: the stand-in flags 2 voxels there. The
+		// scalp over the vault and at the sides stays outside the gate.
+		var cube []NegFinding
+		for _, f := range row.Findings {
+			if f.Where == "skull base (outside brain, low)" && f.Voxels <= 8 {
+				continue
+			}
+			cube = append(cube, f)
 		}
-		f := row.Findings[0]
+		if len(cube) != 1 || len(row.Findings) > 2 {
+			t.Fatalf("%s: %d findings, want the stand-in's cube in the brain and at most a speck at the skull base (the scalp it flags is outside the brain gate): %+v", row.Input, len(row.Findings), row.Findings)
+		}
+		f := cube[0]
 		if f.AAL == "" || f.Voxels != 216 || f.Outside != 0 {
 			t.Errorf("%s: the cube's finding %+v: want 216 voxels in the brain, with an AAL region", row.Input, f)
 		}
