@@ -16,11 +16,7 @@ func GateBrain(op []float32, brain []uint8, dims [3]int, thr float32) int {
 	}
 	dropped := 0
 	for _, comp := range Components(dims, func(i int) bool { return op[i] >= thr }) {
-		in := 0
-		for _, i := range comp {
-			in += int(brain[i])
-		}
-		if 2*in >= len(comp) {
+		if InBrain(comp, brain) {
 			continue
 		}
 		for _, i := range comp {
@@ -29,6 +25,19 @@ func GateBrain(op []float32, brain []uint8, dims [3]int, thr float32) int {
 		dropped++
 	}
 	return dropped
+}
+
+// InBrain is the gate's rule for one component (flat indices into brain):
+// at least half of its voxels in brain. A nil brain gates nothing.
+func InBrain(comp []int, brain []uint8) bool {
+	if brain == nil {
+		return true
+	}
+	in := 0
+	for _, i := range comp {
+		in += int(brain[i])
+	}
+	return 2*in >= len(comp)
 }
 
 // BrainMap is OperatingMap followed by GateBrain: the map a study's lesions

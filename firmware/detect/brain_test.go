@@ -54,3 +54,25 @@ func TestGateBrain(t *testing.T) {
 		t.Error("a value below the threshold changed")
 	}
 }
+
+// TestInBrain: the gate's rule for one component, at its edges: exactly
+// half in stays, one voxel less goes, and a nil brain keeps everything.
+func TestInBrain(t *testing.T) {
+	brain := []uint8{1, 1, 0, 0, 0}
+	for _, c := range []struct {
+		comp []int
+		want bool
+	}{
+		{[]int{0, 1}, true},
+		{[]int{1, 2}, true},
+		{[]int{1, 2, 3}, false},
+		{[]int{2, 3, 4}, false},
+	} {
+		if got := InBrain(c.comp, brain); got != c.want {
+			t.Errorf("InBrain(%v) = %v, want %v", c.comp, got, c.want)
+		}
+	}
+	if !InBrain([]int{2, 3}, nil) {
+		t.Error("a nil brain dropped a component")
+	}
+}

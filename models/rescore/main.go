@@ -2,11 +2,23 @@
 // see firmware/detect.Rescore) on phantom train studies:
 //
 //	go run ./models/rescore -model models/metnet/metnet-fp32.manifest.json \
-//	    -trust models/trust -n 60 -out models/metnet/rescore.json
+//	    -trust models/trust -backgrounds all -n 60 -out models/metnet/rescore.json
 //
 // -from picks the first train seed: a network fine-tuned on seeds 0–59 is
 // surer of those studies than of new ones, so its stage is better fitted on
 // seeds it never saw (-from 60 -n 100).
+//
+// -backgrounds draws the train studies from the phantom's many real
+// backgrounds (tools/phantom's multi generator, train split: splits are by
+// brain, so no val or test brain is fitted on) instead of the classic
+// Colin27 phantom: "all" for every train brain, or names separated by
+// commas.
+//
+// Candidates that the brain gate would drop (fewer than half their voxels
+// in the study's brain mask, firmware/detect.GateBrain) are left out of the
+// fit unless -gated=false: whatever the stage scores them, the appliance
+// never reports them, and fitting on them spends the weights on the skull
+// base instead of the brain.
 //
 // -bright-only fits the stage for bright-only studies
 // (output.rescore_bright_only): the black-blood series is withheld, as
@@ -54,6 +66,9 @@ func main() {
 	modelPath := flag.String("model", "models/metnet/metnet-fp32.manifest.json", "signed model manifest")
 	trust := flag.String("trust", "models/trust", "trusted keys")
 	anatomy := flag.String("anatomy", "../shared/data/anatomy/colin27", "Colin27 folder for tools/phantom")
+	backgrounds := flag.String("backgrounds", "", "draw the studies from the phantom's real brains of the train split: all, or names separated by commas (default: the classic Colin27 phantom)")
+	shared := flag.String("shared", "../shared/data", "with -backgrounds: the shared data folder the brains are read from")
+	gated := flag.Bool("gated", true, "leave out of the fit the candidates the brain gate drops")
 	from := flag.Int("from", 0, "first train seed")
 	n := flag.Int("n", 60, "train studies (seeds from..from+n-1)")
 	candidate := flag.Float64("candidate", 0.00005, "probability threshold of candidate components")
@@ -72,13 +87,41 @@ func main() {
 	if *out != "" {
 		file = *out
 	}
-	if err := run(*modelPath, *trust, *anatomy, *from, *n, *candidate, *l2, names, *brightOnly, file); err != nil {
+	src := source{anatomy: *anatomy, backgrounds: *backgrounds, shared: *shared}
+	if err := run(*modelPath, *trust, src, *from, *n, *candidate, *l2, names, *brightOnly, *gated, file); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 }
 
-func run(modelPath, trust, anatomy string, from, n int, candidate, l2 float64, features []string, brightOnly bool, out string) error {
+// source is where the train studies come from: the classic Colin27
+// phantom, or the many-backgrounds phantom on the named train brains.
+type source struct{ anatomy, backgrounds, shared string }
+
+// generator is what both phantom generators offer.
+type generator interface {
+	Generate(seed uint64, split phantom.Split) (*phantom.Case, error)
+}
+
+// open returns the generator and the words the stage's Fit record names it
+// by.
+func (s source) open() (generator, string, error) {
+	if s.backgrounds == "" {
+		g, err := phantom.NewGenerator(s.anatomy, phantom.Config{})
+		return g, phantom.Version, err
+	}
+	names, err := runner.BrainsOf(s.backgrounds, phantom.Train)
+	if err != nil {
+		return nil, "", fmt.Errorf("rescore: %w", err)
+	}
+	g, err := phantom.NewMultiGenerator(s.shared, names, nil, phantom.Config{})
+	if err != nil {
+		return nil, "", fmt.Errorf("rescore: %w", err)
+	}
+	return g, fmt.Sprintf("%s (brains %s)", phantom.VersionMulti, strings.Join(names, ", ")), nil
+}
+
+func run(modelPath, trust string, src source, from, n int, candidate, l2 float64, features []string, brightOnly, gated bool, out string) error {
 	at, err := detect.FeatureColumns(features)
 	if err != nil {
 		return fmt.Errorf("rescore: -features: %w", err)
@@ -96,23 +139,25 @@ func run(modelPath, trust, anatomy string, from, n int, candidate, l2 float64, f
 	}
 	defer md.Close()
 	det := &runner.ModelDetector{Model: analyze.Model{Manifest: md.Manifest(), Engine: md, Plan: plan}}
-	gen, err := phantom.NewGenerator(anatomy, phantom.Config{})
+	gen, generated, err := src.open()
 	if err != nil {
 		return err
 	}
 	var all [][]float64 // every candidate's measurements, in detect.RescoreFeatures order
 	var y []bool
+	outside := 0
 	for seed := from; seed < from+n; seed++ {
 		c, err := gen.Generate(uint64(seed), phantom.Train)
 		if err != nil {
 			return err
 		}
-		cx, cy, err := candidates(ctx, det, c, candidate, brightOnly)
+		cx, cy, out, err := candidates(ctx, det, c, candidate, brightOnly, gated)
 		if err != nil {
 			return fmt.Errorf("rescore: %s: %w", c.ID, err)
 		}
 		all, y = append(all, cx...), append(y, cy...)
-		slog.Info("rescore: study measured", "case", c.ID, "candidates", len(cx))
+		outside += out
+		slog.Info("rescore: study measured", "case", c.ID, "candidates", len(cx), "gated_out", out)
 	}
 	// The fit sees the chosen measurements; the check below scores every
 	// candidate's full measurements through the firmware, as the appliance
@@ -150,8 +195,12 @@ func run(modelPath, trust, anatomy string, from, n int, candidate, l2 float64, f
 	if brightOnly {
 		input = "bright-only studies (black-blood series withheld)"
 	}
-	r.Fit = fmt.Sprintf("%s train split seeds %d-%d as %s: %d candidates at probability %g (%d on lesions), L2 %g; %.1f%% classified right at 0.5",
-		phantom.Version, from, from+n-1, input, len(all), candidate, pos, l2, 100*float64(right)/float64(len(all)))
+	gate := ""
+	if gated {
+		gate = fmt.Sprintf(" (%d more left out: mostly outside the brain gate)", outside)
+	}
+	r.Fit = fmt.Sprintf("%s train split seeds %d-%d as %s: %d candidates at probability %g%s (%d on lesions), L2 %g; %.1f%% classified right at 0.5",
+		generated, from, from+n-1, input, len(all), candidate, gate, pos, l2, 100*float64(right)/float64(len(all)))
 	b, err := json.MarshalIndent(r, "", " ")
 	if err != nil {
 		return err
@@ -161,30 +210,36 @@ func run(modelPath, trust, anatomy string, from, n int, candidate, l2 float64, f
 }
 
 // candidates runs the model on one phantom study (without its black-blood
-// series when brightOnly) and returns its candidates' measurements and
-// whether each touches a lesion.
-func candidates(ctx context.Context, d *runner.ModelDetector, c *phantom.Case, thr float64, brightOnly bool) ([][]float64, []bool, error) {
+// series when brightOnly) and returns its candidates' measurements, whether
+// each touches a lesion, and, when gated, how many it left out for lying
+// mostly outside the study's brain mask (the rule of detect.GateBrain).
+func candidates(ctx context.Context, d *runner.ModelDetector, c *phantom.Case, thr float64, brightOnly, gated bool) ([][]float64, []bool, int, error) {
 	black := &volume.Volume{Grid: c.Grid, Data: c.Black}
 	if brightOnly {
 		black = nil
 	}
 	mi, prob, err := d.Network(ctx, black, &volume.Volume{Grid: c.Grid, Data: c.Bright})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, 0, err
 	}
 	dims := mi.Grid.Dims
 	cands, err := detect.Candidates(prob, mi.Channel(manifest.ChannelBlack), mi.Channel(manifest.ChannelBright), dims, thr)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, 0, err
 	}
 	inv, err := c.Grid.Affine.Inverse()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, 0, err
 	}
 	toCase := inv.Mul(mi.Grid.Affine)
 	var x [][]float64
 	var y []bool
+	outside := 0
 	for _, cand := range cands {
+		if gated && !detect.InBrain(cand.Voxels, mi.BrainMask) {
+			outside++
+			continue
+		}
 		onLesion := false
 		for _, i := range cand.Voxels {
 			p := toCase.Apply(geom.Vec3{float64(i % dims[0]), float64(i / dims[0] % dims[1]), float64(i / (dims[0] * dims[1]))})
@@ -197,5 +252,5 @@ func candidates(ctx context.Context, d *runner.ModelDetector, c *phantom.Case, t
 		x = append(x, cand.Features)
 		y = append(y, onLesion)
 	}
-	return x, y, nil
+	return x, y, outside, nil
 }
