@@ -28,18 +28,21 @@
 //
 // Each train study goes through the appliance's path (firmware/volume.Prepare,
 // runtime/model, whole pass, as tools/evaluate runs it); the probability map
-// is cut at -candidate into components, each is measured (detect.Candidates)
-// and labelled a lesion when one of its voxels falls on a phantom lesion. The
-// default candidate level, 0.00005, is far below the network's own operating
-// point: low enough that nearly every lesion the network responds to at all
-// is a candidate (MetNet 0.6.0: about 119 candidates a study on train seeds
-// 60–159, which it never saw, 335 of them on lesions; 0.5.0 gave about 19 a
-// study on seeds 0–59, which it was fine-tuned on), and the measurements, not
-// the network's confidence, tell the lesions from the rest. 0.4.0's network, with a long tail of low
-// probabilities, needed 0.0005 and gave about 95 a study. An L2-regularised logistic
-// regression of label on measurements is written as a manifest Rescore; its
-// accept level is chosen afterwards on the val split (tools/evaluate's FROC)
-// and set by models/mkmanifest.
+// is cut at -candidate into components, and each is measured
+// (detect.Candidates) and labelled a lesion when its core (the voxels at or
+// above half its peak: what the stage's score is written over, so what the
+// appliance would report) touches a phantom lesion. Labelling by any voxel
+// instead taught the stage that big candidates are lesions: at a low
+// candidate level a lesion's haze can join the choroid plexus or a stretch
+// of cortex into one candidate. The default candidate level, 0.00005, is far
+// below the network's own operating point: low enough that nearly every
+// lesion the network responds to at all is a candidate (MetNet 0.6.0: about
+// 119 candidates a study on train seeds 60–159 of the classic phantom, 335 of
+// them on lesions), and the measurements, not the network's confidence alone,
+// tell the lesions from the rest. An L2-regularised logistic regression of
+// label on measurements is written as a manifest Rescore; its accept level
+// is chosen afterwards on the val split (tools/evaluate's FROC) and set by
+// models/mkmanifest.
 package main
 
 import (
@@ -211,7 +214,7 @@ func run(modelPath, trust string, src source, from, n int, candidate, l2 float64
 
 // candidates runs the model on one phantom study (without its black-blood
 // series when brightOnly) and returns its candidates' measurements, whether
-// each touches a lesion, and, when gated, how many it left out for lying
+// each one's core touches a lesion, and, when gated, how many it left out for lying
 // mostly outside the study's brain mask (the rule of detect.GateBrain).
 func candidates(ctx context.Context, d *runner.ModelDetector, c *phantom.Case, thr float64, brightOnly, gated bool) ([][]float64, []bool, int, error) {
 	black := &volume.Volume{Grid: c.Grid, Data: c.Black}
@@ -242,6 +245,9 @@ func candidates(ctx context.Context, d *runner.ModelDetector, c *phantom.Case, t
 		}
 		onLesion := false
 		for _, i := range cand.Voxels {
+			if prob[i] < cand.CoreAt {
+				continue
+			}
 			p := toCase.Apply(geom.Vec3{float64(i % dims[0]), float64(i / dims[0] % dims[1]), float64(i / (dims[0] * dims[1]))})
 			X, Y, Z := int(math.Round(p[0])), int(math.Round(p[1])), int(math.Round(p[2]))
 			if c.Grid.Contains(X, Y, Z) && c.Labels[c.Grid.Index(X, Y, Z)] != 0 {
