@@ -48,6 +48,7 @@ func main() {
 	flag.Float64Var(&c.VesselRule.ReachMM, "vessel-reach-mm", score.DefaultVesselRule.ReachMM, "a false positive is on a vessel when one of its voxels lies within this distance (mm, centre to centre) of a vessel voxel (0: the component must overlap one)")
 	flag.BoolVar(&c.BrightOnly, "bright-only", false, "in process: withhold the black-blood series, so the detector sees a bright-only post-contrast 3D T1 (the ablation against VISIBLE); the model must allow bright-only studies")
 	flag.StringVar(&c.Backgrounds, "backgrounds", "", "in process: draw the cases from the phantom's many real backgrounds: all (every brain of -split) or brain names separated by commas, each of -split (splits are by brain); the report gets a row per brain")
+	flag.BoolVar(&c.LesionFree, "lesion-free", false, "in process: draw every study without lesions (the same brains, orientations, noise, vessels and mimics): a set for study flag specificity")
 	flag.StringVar(&c.Shared, "shared", "../shared/data", "with -backgrounds: the shared data folder the brains are read from")
 	flag.BoolVar(&c.CompareBrightOnly, "compare-bright-only", false, "in process: run every study twice, VISIBLE and with the black-blood series withheld (as -bright-only), and report both, with both curves in froc.png; the model must allow bright-only studies")
 	flag.Float64Var(&c.BrightOnlyThreshold, "bright-only-threshold", 0, "with -compare-bright-only: the bright-only run's threshold (default: the manifest's for a bright-only study, else -threshold)")

@@ -54,6 +54,12 @@ type CLI struct {
 	// brains are read from.
 	Backgrounds string
 	Shared      string
+	// LesionFree draws every in-process study without lesions (the
+	// phantom's Config.LesionFree at 1): the same brains, orientations,
+	// noise, vessels and mimics, nothing to find. A set of these measures
+	// study flag specificity, which the few lesion-free studies of an
+	// ordinary set (about one in five) cannot show.
+	LesionFree bool
 	// CompareBrightOnly runs every in-process study twice, VISIBLE and
 	// bright-only (Options.CompareBrightOnly); BrightOnlyThreshold is the
 	// bright-only run's threshold (0: Threshold).
@@ -98,6 +104,9 @@ func Main(ctx context.Context, c CLI, progress io.Writer) error {
 	}
 	if c.CompareBrightOnly && (c.E2E != "" || c.Files) {
 		return errors.New("evaluate: -compare-bright-only runs in process only: with -e2e the daemon gets both series, with -files the predictions are already made")
+	}
+	if c.LesionFree && (c.E2E != "" || c.Files) {
+		return errors.New("evaluate: -lesion-free runs in process only (-e2e and -files use the classic phantom's ordinary cases)")
 	}
 	if c.Backgrounds != "" && (c.E2E != "" || c.Files) {
 		return errors.New("evaluate: -backgrounds runs in process only (-e2e and -files use the classic Colin27 phantom's cases)")
@@ -160,18 +169,23 @@ func Main(ctx context.Context, c CLI, progress io.Writer) error {
 		if boThr == 0 {
 			boThr = thr
 		}
+		var cfg phantom.Config
+		if c.LesionFree {
+			cfg.LesionFree = 1
+		}
 		var multi *phantom.MultiGenerator
 		if c.Backgrounds != "" {
 			names, berr := BrainsOf(c.Backgrounds, split)
 			if berr != nil {
 				return berr
 			}
-			if multi, err = phantom.NewMultiGenerator(c.Shared, names, nil, phantom.Config{}); err != nil {
+			if multi, err = phantom.NewMultiGenerator(c.Shared, names, nil, cfg); err != nil {
 				return fmt.Errorf("evaluate: %w", err)
 			}
 		}
 		rep, err = Run(ctx, Options{
 			AnatomyDir: c.AnatomyDir, Split: split, Seeds: seeds,
+			Phantom:           cfg,
 			Multi:             multi,
 			CompareBrightOnly: c.CompareBrightOnly,
 			BrightOnlyParams:  detect.Params{Threshold: boThr, MinComponentMM3: c.MinComponentMM3},

@@ -115,12 +115,16 @@ func (d *multiEcho) Prob(ctx context.Context, black, bright *volume.Volume) ([]f
 }
 
 // tinyMulti is a many-backgrounds generator on two tiny heads, both in
-// the test split (one post-contrast, one not), and one in train.
-func tinyMulti(t *testing.T) *phantom.MultiGenerator {
+// the test split (one post-contrast, one not), and one in train; every
+// study has lesions.
+func tinyMulti(t *testing.T) *phantom.MultiGenerator { return tinyMultiFree(t, -1) }
+
+// tinyMultiFree is tinyMulti with the phantom's LesionFree fraction.
+func tinyMultiFree(t *testing.T, lesionFree float64) *phantom.MultiGenerator {
 	t.Helper()
 	bgs := []*realcheck.Background{tinyHead("head-post", true), tinyHead("head-plain", false), tinyHead("head-train", false)}
 	splits := map[string]phantom.Split{"head-post": phantom.Test, "head-plain": phantom.Test, "head-train": phantom.Train}
-	m, err := phantom.NewMultiGeneratorFrom(bgs, splits, phantom.Config{Dims: [3]int{112, 112, 112}, MaxLesions: 3, LesionFree: -1, GhostProb: -1})
+	m, err := phantom.NewMultiGeneratorFrom(bgs, splits, phantom.Config{Dims: [3]int{112, 112, 112}, MaxLesions: 3, LesionFree: lesionFree, GhostProb: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -270,12 +274,35 @@ func TestBrainsOf(t *testing.T) {
 			}
 		})
 	}
-	for _, c := range []CLI{{Files: true, Backgrounds: "all"}, {E2E: "127.0.0.1:1", CompareBrightOnly: true}} {
+	for _, c := range []CLI{{Files: true, Backgrounds: "all"}, {E2E: "127.0.0.1:1", CompareBrightOnly: true}, {Files: true, LesionFree: true}, {E2E: "127.0.0.1:1", LesionFree: true}} {
 		if err := Main(context.Background(), c, nil); err == nil || !strings.Contains(err.Error(), "in process only") {
 			t.Errorf("%+v: %v, want an error saying in process only", c, err)
 		}
 	}
 	if _, err := Run(context.Background(), Options{Multi: tinyMulti(t), Split: phantom.Val, Seeds: []uint64{0}, Detector: BaselineDetector{}}); err == nil || !strings.Contains(err.Error(), "no brain of the val split") {
 		t.Errorf("a split with no brain loaded: %v", err)
+	}
+}
+
+// A lesion-free set (evaluate -lesion-free) is all negative studies: what
+// the detector flags there is study flag specificity's complement. The
+// detector here marks the vessels, so each study is flagged.
+func TestRunLesionFreeSet(t *testing.T) {
+	m := tinyMultiFree(t, 1)
+	seeds := []uint64{0, 1}
+	d := &multiEcho{g: m, split: phantom.Test, seeds: seeds}
+	rep, err := Run(context.Background(), Options{
+		Multi: m, Split: phantom.Test, Seeds: seeds, Detector: d, BrightOnly: true,
+		Params: detect.Params{Threshold: 0.5}, ScratchDir: t.TempDir(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := rep.Summary
+	if s.Lesions != 0 || s.NegativeCases != 2 || s.PositiveCases != 0 {
+		t.Fatalf("%d lesions, %d lesion-free and %d positive studies; want none, 2 and 0", s.Lesions, s.NegativeCases, s.PositiveCases)
+	}
+	if s.FP == 0 || s.StudySpecificity != 0 {
+		t.Errorf("vessels marked in every study: %d false positives, specificity %v; want some and 0", s.FP, s.StudySpecificity)
 	}
 }
