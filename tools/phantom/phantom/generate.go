@@ -86,6 +86,12 @@ type Case struct {
 	// GlandPV is the same for the choroid plexus and the pituitary:
 	// enhancing tissue, bright in both channels, not blood.
 	GlandPV []uint8
+	// Brain marks the voxels whose centre lies in the background's brain
+	// mask (Colin27's ch2bet, a BraTS brain's own extent, or
+	// realcheck.ExtractBrain on a real whole head), carried through the
+	// case's transform: the truth a brain gate or a location rule is
+	// measured against. Like the labels, it is not part of the images.
+	Brain   []uint8
 	Lesions []Lesion
 	// Params records what was drawn for this subject.
 	Params Params

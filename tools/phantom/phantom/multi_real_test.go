@@ -40,6 +40,28 @@ func TestMultiRealBrains(t *testing.T) {
 		if len(c.Lesions) == 0 {
 			t.Errorf("case %s on %s: no lesion placed", c.ID, tr.Background)
 		}
+		// The brain truth: every lesion (placed with its centre inside the
+		// brain) mostly in it.
+		if len(c.Brain) != c.Grid.Len() {
+			t.Fatalf("brain mask of %d voxels for a %d-voxel grid", len(c.Brain), c.Grid.Len())
+		}
+		in, all := map[uint16]int{}, map[uint16]int{}
+		brain := 0
+		for i, l := range c.Labels {
+			brain += int(c.Brain[i])
+			if l != 0 {
+				all[l]++
+				in[l] += int(c.Brain[i])
+			}
+		}
+		if brain == 0 {
+			t.Errorf("case %s: an empty brain mask", c.ID)
+		}
+		for l, n := range all {
+			if 2*in[l] < n {
+				t.Errorf("case %s: lesion %d has %d of its %d voxels in the brain mask", c.ID, l, in[l], n)
+			}
+		}
 	}
 	if _, err := m.Generate(0, Val); err == nil {
 		t.Error("a split without a brain gave a case")

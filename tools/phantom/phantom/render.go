@@ -87,6 +87,7 @@ func (r *renderer) render(noiseKey uint64) error {
 	c.Labels = make([]uint16, n)
 	c.VesselPV = make([]uint8, n)
 	c.GlandPV = make([]uint8, n)
+	c.Brain = make([]uint8, n)
 	r.voxels = make([]int, len(r.shapes)+1)
 	slices := make(chan int)
 	var wg sync.WaitGroup
@@ -232,6 +233,9 @@ func (r *renderer) slice(k int, noiseKey uint64, counts []int) {
 			}
 			c.VesselPV[off+i+nx*j] = max(pv[srcVessel], bloodPV)
 			c.GlandPV[off+i+nx*j] = pv[srcGland]
+			if a.sdAt(q) >= 0 {
+				c.Brain[off+i+nx*j] = 1
+			}
 			// the truth label is the shape voxelised by voxel centres: a
 			// lesion snapped to a voxel always owns it, and the labels span
 			// the listed diameter to within a voxel
