@@ -18,17 +18,19 @@ import (
 	"slices"
 	"strings"
 
+	"metsentry/firmware/detect"
 	"metsentry/firmware/geom"
 	"metsentry/firmware/volume"
 	"metsentry/models"
 	"metsentry/tools/evaluate/runner"
 	"metsentry/tools/phantom/phantom"
+	"metsentry/tools/realcheck/realcheck"
 )
 
 // lowShare: gate voxels outside the brain whose centre lies in the lowest
-// lowShare of the brain's height are at the skull base (realcheck's
-// location rule uses the same share).
-const lowShare = 0.3
+// lowShare of the brain's height are at the skull base, as in realcheck's
+// location rule for false positives.
+var lowShare = realcheck.DefaultNegParams.SkullBaseFraction
 
 // row is one study's measurement.
 type row struct {
@@ -41,7 +43,7 @@ type row struct {
 	OutCM3    float64 // gate volume outside the truth brain
 	LowCM3    float64 // of which at the skull base (lowShare)
 	Lesions   int
-	Gated     int // lesions with fewer than half their voxels in the gate: the gate would drop them
+	Gated     int // lesions the gate would drop (detect.InBrain's rule: fewer than half their voxels in it)
 }
 
 // measure draws nothing: it prepares case c as the appliance would and
@@ -90,7 +92,7 @@ func score(c *phantom.Case, gate []uint8) row {
 	}
 	low := zlo + lowShare*(zhi-zlo)
 	var brain, covered, gated, out, outLow int
-	lesion := map[uint16][2]int{}
+	lesion := map[uint16][]int{}
 	for i, g := range gate {
 		gated += int(g)
 		switch {
@@ -104,18 +106,15 @@ func score(c *phantom.Case, gate []uint8) row {
 			}
 		}
 		if l := c.Labels[i]; l != 0 {
-			v := lesion[l]
-			v[0]++
-			v[1] += int(g)
-			lesion[l] = v
+			lesion[l] = append(lesion[l], i)
 		}
 	}
 	r.GateCM3, r.BrainCM3 = float64(gated)*cm3, float64(brain)*cm3
 	r.Covered = float64(covered) / float64(max(brain, 1))
 	r.OutCM3, r.LowCM3 = float64(out)*cm3, float64(outLow)*cm3
 	r.Lesions = len(lesion)
-	for _, v := range lesion {
-		if 2*v[1] < v[0] {
+	for _, vox := range lesion {
+		if !detect.InBrain(vox, gate) {
 			r.Gated++
 		}
 	}
