@@ -22,9 +22,11 @@ import (
 //     still joining it to the face and neck;
 //  3. the 6-connected piece left that reaches highest (of those over
 //     brainCoreMinCM3; the neck and face lie below the brain) is the brain's
-//     core; it is grown back by brainGrowMM through tissue cells only (a
+//     core, less the neck where the erosion left the two joined (see neck);
+//     it is grown back by brainGrowMM through tissue cells only (a
 //     geodesic dilation: it refills the cortex the peel and the erosion
-//     took, and does not jump the dark skull back to the scalp);
+//     took, and does not jump the dark skull back to the scalp), and not
+//     into the neck;
 //  4. the box of what was grown, plus one cell (the brain's outermost cells
 //     share their volume with CSF and bone) and BrainMarginMM, snapped to
 //     the layout multiple, is the new model grid, except that its lower face
@@ -335,7 +337,28 @@ func brainBox(mi *ModelInput, bright []float32) (lo, hi [3]int, brain []uint8, o
 	for i := range core {
 		core[i] = label[i] == best && best != 0
 	}
-	core = c.grow(core, steps(brainGrowMM), tissue)
+	within := tissue
+	if brain, neck := c.neck(core, filled, cellCM3, steps(brainPeelMM)+steps(brainErodeMM)+1); neck != nil {
+		// The neck's core, grown back through tissue (not into the
+		// brain's) by the depth the erosion took from it, is closed to
+		// the brain's growth.
+		free := slices.Clone(tissue)
+		for i, b := range brain {
+			free[i] = free[i] && !b
+		}
+		neck = c.grow(neck, steps(brainErodeMM)+1, free)
+		within = slices.Clone(tissue)
+		for i, n := range neck {
+			within[i] = within[i] && !n
+		}
+		core, size = brain, 0
+		for _, b := range brain {
+			if b {
+				size++
+			}
+		}
+	}
+	core = c.grow(core, steps(brainGrowMM), within)
 	grown := 0
 	clo, chi := [3]int{c.dims[0], c.dims[1], c.dims[2]}, [3]int{-1, -1, -1}
 	for i, set := range core {
@@ -359,6 +382,118 @@ func brainBox(mi *ModelInput, bright []float32) (lo, hi [3]int, brain []uint8, o
 		hi[a] = min(d[a]-1, (chi[a]+2)*c.cs[a]-1+m)
 	}
 	return lo, hi, c.brainMask(core, filled, d, steps), true
+}
+
+// The neck. On a whole head whose field of view takes in the neck, the
+// eroded piece chosen for the brain's core can still hold the neck's
+// muscles, joined to the cerebellum through the foramen magnum and the
+// thin occipital bone (held-out phantom study test-0003, on the Philips
+// MPRAGE: the gate then took in 1,400 cm³ outside the brain, 960 of them at
+// the skull base, and gave most of the held-out false positives; issue 23,
+// tools/gatecheck). One erosion step more parts
+// them: the brain stays one piece and the neck becomes a piece that lies
+// below it and reaches the bottom of the head grid, where the field of view
+// cut the neck. A piece of brain parted by that step (a cerebellum whose
+// peduncles are thin on a noisy image, a temporal lobe) reaches well above
+// the lowest part of the rest of the brain; the neck does not.
+const (
+	// neckMinCM3 is the smallest piece taken for the neck's core.
+	neckMinCM3 = 25.0
+	// neckTopShare: the neck's core reaches no higher above the brain
+	// core's lowest cell than this share of that core's height.
+	neckTopShare = 0.15
+)
+
+// neck splits core (one 6-connected piece) into the brain's core and the
+// neck's, or returns nil for both when core holds no neck. core is eroded
+// one step more; a piece of that of neckMinCM3 or more whose top lies
+// within neckTopShare of the highest piece's height above that piece's
+// bottom, and whose bottom lies within floor cells of the filled head's
+// lowest cell (the depth the peel and the erosion keep the core from the
+// head's lower face), is the neck's. Each cell of core goes with the piece
+// it is nearest to through core (a breadth-first search from all pieces at
+// once), so the bridge is split between them; the brain's core is then
+// what lies within one step of its pieces (an opening: the spinal cord,
+// thin and joined to the brainstem, would lead the brain's growth down
+// into the neck).
+func (c *cellGrid) neck(core, filled []bool, cellCM3 float64, floor int) (brainCore, neckCore []bool) {
+	inner := c.erode(core, 1)
+	label, sizes := c.flood(inner)
+	if len(sizes) < 2 {
+		return nil, nil
+	}
+	lo := make([]int, len(sizes))
+	hi := make([]int, len(sizes))
+	for p := range lo {
+		lo[p], hi[p] = c.dims[2], -1
+	}
+	bottom := c.dims[2]
+	for i := range core {
+		_, _, z := c.coords(i)
+		if filled[i] {
+			bottom = min(bottom, z)
+		}
+		if p := label[i]; p != 0 {
+			lo[p-1], hi[p-1] = min(lo[p-1], z), max(hi[p-1], z)
+		}
+	}
+	brain := -1
+	for p, s := range sizes {
+		if float64(s)*cellCM3 >= neckMinCM3 && (brain < 0 || hi[p] > hi[brain]) {
+			brain = p
+		}
+	}
+	if brain < 0 {
+		return nil, nil
+	}
+	top := float64(lo[brain]) + neckTopShare*float64(hi[brain]-lo[brain])
+	isNeck := make([]bool, len(sizes)+1)
+	found := false
+	for p, s := range sizes {
+		if p != brain && float64(s)*cellCM3 >= neckMinCM3 && float64(hi[p]) <= top && lo[p] <= bottom+floor {
+			isNeck[p+1], found = true, true
+		}
+	}
+	if !found {
+		return nil, nil
+	}
+	pieces := slices.Clone(label)
+	// Each cell of core goes with the piece first to reach it through core.
+	var ring, next []int
+	for i, p := range label {
+		if p != 0 {
+			ring = append(ring, i)
+		}
+	}
+	for len(ring) > 0 {
+		next = next[:0]
+		for _, i := range ring {
+			x, y, z := c.coords(i)
+			for _, d := range neighbours6 {
+				X, Y, Z := x+d[0], y+d[1], z+d[2]
+				if X < 0 || Y < 0 || Z < 0 || X >= c.dims[0] || Y >= c.dims[1] || Z >= c.dims[2] {
+					continue
+				}
+				if j := c.index(X, Y, Z); core[j] && label[j] == 0 {
+					label[j] = label[i]
+					next = append(next, j)
+				}
+			}
+		}
+		ring, next = next, ring
+	}
+	neckCore = make([]bool, c.n)
+	brainCore = make([]bool, c.n)
+	for i, p := range label {
+		neckCore[i] = isNeck[p]
+		p := pieces[i]
+		brainCore[i] = p != 0 && !isNeck[p] && float64(sizes[p-1])*cellCM3 >= neckMinCM3
+	}
+	all := make([]bool, c.n)
+	for i := range all {
+		all[i] = core[i] && !neckCore[i]
+	}
+	return c.grow(brainCore, 1, all), neckCore
 }
 
 // brainGateMarginMM widens the grown brain into the mask findings are

@@ -139,6 +139,164 @@ func TestBrainMaskOfASmallHead(t *testing.T) {
 	}
 }
 
+// A whole head whose brainstem joins the brain's core to the neck's: the
+// neck's muscles under the brain, a column 80 mm across, are as bright as
+// the brain (as on a post-contrast MPRAGE), and a column of tissue 20 mm
+// across (a brainstem's width) runs from the brain's lowest part through
+// the skull and scalp layers into them (a foramen magnum that the 4 mm
+// erosion does not part from the cerebellum, as on a Philips MPRAGE, issue
+// 23). The gate holds the brain and leaves the neck out; without the neck
+// rule it held all of the neck.
+func TestBrainMaskLeavesANeckJoinedByTheBrainstem(t *testing.T) {
+	v, centre, _ := headWithNeck()
+	g := v.Grid
+	rng := rand.New(rand.NewPCG(5, 6))
+	neck := make([]bool, g.Len())
+	for k := 0; k < g.Dims[2]; k++ {
+		for j := 0; j < g.Dims[1]; j++ {
+			for i := 0; i < g.Dims[0]; i++ {
+				x, y := float64(i)-centre[0], float64(j)-centre[1]
+				if n := g.Index(i, j, k); v.Data[n] == 900 && x*x+y*y < 40*40 {
+					neck[n] = true
+					v.Data[n] = float32(1000 + 80*rng.NormFloat64())
+				}
+			}
+		}
+	}
+	for k := 0; k < g.Dims[2]; k++ {
+		z := float64(k) - centre[2]
+		if z > -55 || z < -85 {
+			continue
+		}
+		for j := 0; j < g.Dims[1]; j++ {
+			for i := 0; i < g.Dims[0]; i++ {
+				x, y := float64(i)-centre[0], float64(j)-centre[1]
+				if x*x+y*y <= 10*10 {
+					v.Data[g.Index(i, j, k)] = float32(1000 + 80*rng.NormFloat64())
+				}
+			}
+		}
+	}
+	m := testManifestAt([]string{manifest.ChannelBright}, manifest.Normalisation{Method: manifest.NormZScoreMask}, 1)
+	mi, err := Prepare(nil, v, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mi.BrainMask == nil {
+		t.Fatal("no brain found")
+	}
+	gate, err := mi.ToSource(mi.BrainMask)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var brain, brainIn, neckAll, neckIn int
+	for k := 0; k < g.Dims[2]; k++ {
+		for j := 0; j < g.Dims[1]; j++ {
+			for i := 0; i < g.Dims[0]; i++ {
+				n := g.Index(i, j, k)
+				switch x := v.Data[n]; {
+				case neck[n]:
+					if float64(k)-centre[2] < -90 { // 13 mm and more below the skull
+						neckAll++
+						neckIn += int(gate[n])
+					}
+				case float64(k)-centre[2] > -55 && x >= 700 && x < 1350 && x != 900: // brain tissue
+					brain++
+					brainIn += int(gate[n])
+				}
+			}
+		}
+	}
+	t.Logf("gate holds %d of %d brain voxels, %d of %d neck voxels", brainIn, brain, neckIn, neckAll)
+	if brainIn < brain*995/1000 {
+		t.Errorf("the gate holds %d of %d brain voxels, want 99.5%%", brainIn, brain)
+	}
+	if neckIn > neckAll/20 {
+		t.Errorf("the gate holds %d of %d neck voxels, want under 5%% (the neck taken for brain through the brainstem)", neckIn, neckAll)
+	}
+}
+
+// The neck is parted from the brain's core only where it lies below the
+// brain and reaches the head's lower face: a piece that one more erosion
+// step parts from the brain and that reaches up its side (a temporal lobe,
+// a cerebellum on a noisy image), or floats clear of the floor, or is
+// small, stays.
+func TestNeckRule(t *testing.T) {
+	c := cellGrid{dims: [3]int{24, 20, 40}}
+	c.n = c.dims[0] * c.dims[1] * c.dims[2]
+	type box [2][3]int
+	set := func(m []bool, b box) {
+		for z := b[0][2]; z <= b[1][2]; z++ {
+			for y := b[0][1]; y <= b[1][1]; y++ {
+				for x := b[0][0]; x <= b[1][0]; x++ {
+					m[c.index(x, y, z)] = true
+				}
+			}
+		}
+	}
+	count := func(m []bool, b box) (n int) {
+		for z := b[0][2]; z <= b[1][2]; z++ {
+			for y := b[0][1]; y <= b[1][1]; y++ {
+				for x := b[0][0]; x <= b[1][0]; x++ {
+					if m[c.index(x, y, z)] {
+						n++
+					}
+				}
+			}
+		}
+		return n
+	}
+	filled := make([]bool, c.n)
+	set(filled, box{{0, 0, 0}, {23, 19, 39}})
+	brain := box{{2, 2, 16}, {13, 17, 37}}
+	// Each piece is joined to the brain by a bridge 2 cells across, which
+	// the one more erosion step takes away.
+	below := box{{9, 9, 12}, {10, 10, 16}}
+	beside := box{{14, 9, 20}, {16, 10, 21}}
+	for _, tc := range []struct {
+		name          string
+		piece, bridge box
+		neck          bool
+	}{
+		{"neck below the brain, at the floor", box{{3, 3, 1}, {14, 16, 12}}, below, true},
+		{"piece beside the brain, from the floor up past its lowest part", box{{17, 2, 1}, {22, 17, 24}}, beside, false},
+		{"piece below the brain, clear of the floor", box{{3, 3, 6}, {14, 16, 12}}, below, false},
+		{"small piece below the brain, at the floor", box{{8, 8, 1}, {10, 10, 12}}, below, false},
+	} {
+		core := make([]bool, c.n)
+		set(core, brain)
+		set(core, tc.piece)
+		set(core, tc.bridge)
+		brainCore, neckCore := c.neck(core, filled, 1, 3)
+		if got := neckCore != nil; got != tc.neck {
+			t.Errorf("%s: neck found %v, want %v", tc.name, got, tc.neck)
+			continue
+		}
+		if !tc.neck {
+			continue
+		}
+		if n := count(neckCore, brain); n != 0 {
+			t.Errorf("%s: %d brain cells given to the neck", tc.name, n)
+		}
+		// The brain's core is its piece opened by one step: all but the
+		// box's edges.
+		if n, all := count(brainCore, brain), count(core, brain); n < all*9/10 {
+			t.Errorf("%s: the brain's core holds %d of its %d cells", tc.name, n, all)
+		}
+		if n := count(brainCore, tc.piece); n != 0 {
+			t.Errorf("%s: %d neck cells left in the brain's core", tc.name, n)
+		}
+		if n, all := count(neckCore, tc.piece), count(core, tc.piece); n != all {
+			t.Errorf("%s: the neck's core holds %d of its %d cells", tc.name, n, all)
+		}
+		for i := range core {
+			if (brainCore[i] || neckCore[i]) && !core[i] || brainCore[i] && neckCore[i] {
+				t.Fatalf("%s: cell %d outside the core, or in both parts", tc.name, i)
+			}
+		}
+	}
+}
+
 // The cut is exact: the same values at the same patient positions as the
 // whole-head grid holds.
 func TestCropKeepsVoxels(t *testing.T) {
