@@ -46,15 +46,24 @@ type row struct {
 	Gated     int // lesions the gate would drop (detect.InBrain's rule: fewer than half their voxels in it)
 }
 
-// measure draws nothing: it prepares case c as the appliance would and
-// compares the gate with c.Brain.
+// measure draws nothing: it prepares case c as the appliance would (the
+// study written as DICOM and read back, as tools/evaluate does: the gate
+// rests on thresholds, and the image the appliance sees is the stored
+// integers, not the phantom's floats) and compares the gate with c.Brain.
 func measure(c *phantom.Case) (row, error) {
 	r := row{ID: c.ID, Brain: c.Params.Background, SNR: c.Params.SNR}
 	if len(c.Brain) != c.Grid.Len() {
 		return r, fmt.Errorf("gatecheck: case %s has no brain truth (a phantom from before Case.Brain)", c.ID)
 	}
+	black, bright, err := viaDICOM(c)
+	if err != nil {
+		return r, err
+	}
+	if bright.Grid.Dims != c.Grid.Dims || !bright.Grid.Near(c.Grid, 1e-3) {
+		return r, fmt.Errorf("gatecheck: case %s: the DICOM series' grid %v is not the phantom's %v", c.ID, bright.Grid.Dims, c.Grid.Dims)
+	}
 	m := models.Preprocessing()
-	mi, err := volume.Prepare(&volume.Volume{Grid: c.Grid, Data: c.Black}, &volume.Volume{Grid: c.Grid, Data: c.Bright}, &m)
+	mi, err := volume.Prepare(black, bright, &m)
 	if err != nil {
 		return r, fmt.Errorf("gatecheck: case %s: %w", c.ID, err)
 	}
@@ -72,6 +81,30 @@ func measure(c *phantom.Case) (row, error) {
 		return r, fmt.Errorf("gatecheck: case %s: %w", c.ID, err)
 	}
 	return score(c, gate), nil
+}
+
+// viaDICOM writes c's two series as DICOM in a temporary folder and reads
+// them back: the black-blood and the bright-blood volume.
+func viaDICOM(c *phantom.Case) (black, bright *volume.Volume, err error) {
+	dir, err := os.MkdirTemp("", "gatecheck-")
+	if err != nil {
+		return nil, nil, fmt.Errorf("gatecheck: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	if err := phantom.WriteDICOM(dir, c); err != nil {
+		return nil, nil, fmt.Errorf("gatecheck: case %s: %w", c.ID, err)
+	}
+	var vols [2]*volume.Volume
+	for i, s := range phantom.SeriesOf() {
+		files, err := filepath.Glob(filepath.Join(dir, fmt.Sprintf("s%d", s.Number), "*.dcm"))
+		if err != nil {
+			return nil, nil, fmt.Errorf("gatecheck: %w", err)
+		}
+		if vols[i], err = volume.Assemble(files, volume.Options{}); err != nil {
+			return nil, nil, fmt.Errorf("gatecheck: case %s series %d: %w", c.ID, s.Number, err)
+		}
+	}
+	return vols[0], vols[1], nil
 }
 
 // score compares gate (on c's grid) with c.Brain and the lesion labels.
