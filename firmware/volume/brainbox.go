@@ -390,10 +390,9 @@ func brainBox(mi *ModelInput, bright []float32) (lo, hi [3]int, brain []uint8, o
 // thin occipital bone (held-out phantom study test-0003, on the Philips
 // MPRAGE: the gate then took in 1,400 cm³ outside the brain, 960 of them at
 // the skull base, and gave most of the held-out false positives; issue 23,
-// tools/gatecheck). One erosion step more parts
-// them: the brain stays one piece and the neck becomes a piece that lies
-// below it and reaches the bottom of the head grid, where the field of view
-// cut the neck. A piece of brain parted by that step (a cerebellum whose
+// tools/gatecheck). One erosion step more parts them: the brain stays one
+// piece and the neck becomes a piece that lies below it and reaches the
+// bottom of the head grid, where the field of view cut the neck. A piece of brain parted by that step (a cerebellum whose
 // peduncles are thin on a noisy image, a temporal lobe) reaches well above
 // the lowest part of the rest of the brain; the neck does not.
 const (
@@ -416,9 +415,9 @@ const (
 // head's lower face), is the neck's. Each cell of core goes with the piece
 // it is nearest to through core (a breadth-first search from all pieces at
 // once), so the bridge is split between them; the brain's core is then
-// what lies within one step of its pieces (an opening: the spinal cord,
-// thin and joined to the brainstem, would lead the brain's growth down
-// into the neck).
+// what lies within one step of its pieces of neckMinCM3 or more (an
+// opening: the spinal cord, thin and joined to the brainstem, would lead
+// the brain's growth down into the neck).
 func (c *cellGrid) neck(core, filled []bool, cellCM3 float64, floor int) (brainCore, neckCore []bool) {
 	inner := c.erode(core, 1)
 	label, sizes := c.flood(inner)
