@@ -151,8 +151,23 @@ func (c *cellGrid) grow(m []bool, k int, within []bool) []bool {
 			ring = append(ring, i)
 		}
 	}
+	c.spread(ring, k, func(_, j int) bool {
+		if out[j] || !within[j] {
+			return false
+		}
+		out[j] = true
+		return true
+	})
+	return out
+}
+
+// spread is a breadth-first search over the 6-neighbourhood from the cells
+// of ring, at most k rings deep (k < 0: until no cell is taken): take(i, j)
+// is asked of each grid neighbour j of each cell i of the current ring, and
+// the cells it takes (it returns true, having marked them) form the next.
+func (c *cellGrid) spread(ring []int, k int, take func(i, j int) bool) {
 	var next []int
-	for range k {
+	for step := 0; len(ring) > 0 && (k < 0 || step < k); step++ {
 		next = next[:0]
 		for _, i := range ring {
 			x, y, z := c.coords(i)
@@ -161,15 +176,13 @@ func (c *cellGrid) grow(m []bool, k int, within []bool) []bool {
 				if X < 0 || Y < 0 || Z < 0 || X >= c.dims[0] || Y >= c.dims[1] || Z >= c.dims[2] {
 					continue
 				}
-				if j := c.index(X, Y, Z); !out[j] && within[j] {
-					out[j] = true
+				if j := c.index(X, Y, Z); take(i, j) {
 					next = append(next, j)
 				}
 			}
 		}
 		ring, next = next, ring
 	}
-	return out
 }
 
 // flood labels the 6-connected pieces of m; it returns each cell's piece
@@ -461,29 +474,19 @@ func (c *cellGrid) neck(core, filled []bool, cellCM3 float64, floor int) (brainC
 	}
 	pieces := slices.Clone(label)
 	// Each cell of core goes with the piece first to reach it through core.
-	var ring, next []int
+	var ring []int
 	for i, p := range label {
 		if p != 0 {
 			ring = append(ring, i)
 		}
 	}
-	for len(ring) > 0 {
-		next = next[:0]
-		for _, i := range ring {
-			x, y, z := c.coords(i)
-			for _, d := range neighbours6 {
-				X, Y, Z := x+d[0], y+d[1], z+d[2]
-				if X < 0 || Y < 0 || Z < 0 || X >= c.dims[0] || Y >= c.dims[1] || Z >= c.dims[2] {
-					continue
-				}
-				if j := c.index(X, Y, Z); core[j] && label[j] == 0 {
-					label[j] = label[i]
-					next = append(next, j)
-				}
-			}
+	c.spread(ring, -1, func(i, j int) bool {
+		if !core[j] || label[j] != 0 {
+			return false
 		}
-		ring, next = next, ring
-	}
+		label[j] = label[i]
+		return true
+	})
 	neckCore = make([]bool, c.n)
 	brainCore = make([]bool, c.n)
 	for i, p := range label {
