@@ -22,7 +22,9 @@ import (
 //     still joining it to the face and neck;
 //  3. the 6-connected piece left that reaches highest (of those over
 //     brainCoreMinCM3; the neck and face lie below the brain) is the brain's
-//     core, less the neck where the erosion left the two joined (see neck);
+//     core, with any other such piece whose top comes within
+//     hemisphereTopShare of it (a hemisphere the erosion parted from the
+//     other), less the neck where the erosion left the two joined (see neck);
 //     it is grown back by brainGrowMM through tissue cells only (a
 //     geodesic dilation: it refills the cortex the peel and the erosion
 //     took, and does not jump the dark skull back to the scalp), and not
@@ -55,7 +57,14 @@ const (
 	brainMinCM3   = 400.0
 	// brainCoreMinCM3 is the smallest eroded piece taken for a brain's core.
 	brainCoreMinCM3 = 100.0
-	brainMaxCM3     = 3000.0
+	// hemisphereTopShare: another piece of brainCoreMinCM3 or more whose
+	// top lies within this share of the brain piece's height below that
+	// piece's top is the other hemisphere. The parted hemispheres of a train
+	// phantom study reach 3 cells (5%) apart; the face and neck lie below
+	// the orbits, half the brain's height down, and the peel takes the
+	// scalp over the vault.
+	hemisphereTopShare = 0.15
+	brainMaxCM3        = 3000.0
 	// brainMinSaving: a box keeping more than this fraction of the head
 	// grid's voxels is not worth the cut.
 	brainMinSaving = 0.95
@@ -347,8 +356,24 @@ func brainBox(mi *ModelInput, bright []float32) (lo, hi [3]int, brain []uint8, o
 			best, size = int32(i+1), s
 		}
 	}
+	// The erosion can part the hemispheres as well (seen on a noisy image
+	// under a strong bias field): a second big piece whose top reaches
+	// near the brain piece's is brain too.
+	bottom := c.dims[2]
+	for i, p := range label {
+		if p == best && best != 0 {
+			_, _, z := c.coords(i)
+			bottom = min(bottom, z)
+		}
+	}
+	isBrain := make([]bool, len(sizes)+1)
+	for i, s := range sizes {
+		if best != 0 && float64(s)*cellCM3 >= brainCoreMinCM3 && float64(top[best-1]-top[i]) <= hemisphereTopShare*float64(top[best-1]-bottom) {
+			isBrain[i+1] = true
+		}
+	}
 	for i := range core {
-		core[i] = label[i] == best && best != 0
+		core[i] = isBrain[label[i]]
 	}
 	within := tissue
 	if brain, neck := c.neck(core, filled, cellCM3, steps(brainPeelMM)+steps(brainErodeMM)+1); neck != nil {
@@ -419,11 +444,11 @@ const (
 	neckTopShare = 0.25
 )
 
-// neck splits core (one 6-connected piece) into the brain's core and the
-// neck's, or returns nil for both when core holds no neck. core is eroded
-// one step more; a piece of that of neckMinCM3 or more whose top lies
-// within neckTopShare of the highest piece's height above that piece's
-// bottom, and whose bottom lies within floor cells of the filled head's
+// neck splits core (the brain piece, or both hemispheres) into the brain's
+// core and the neck's, or returns nil for both when core holds no neck.
+// core is eroded one step more; a piece of that of neckMinCM3 or more whose
+// top lies within neckTopShare of the highest piece's height above that
+// piece's bottom, and whose bottom lies within floor cells of the filled head's
 // lowest cell (the depth the peel and the erosion keep the core from the
 // head's lower face), is the neck's. Each cell of core goes with the piece
 // it is nearest to through core (a breadth-first search from all pieces at

@@ -264,6 +264,10 @@ func run(splitName string, first uint64, n int, backgrounds, shared string, lesi
 		return fmt.Errorf("gatecheck: %w", err)
 	}
 	var b strings.Builder
-	writeReport(&b, string(split), fmt.Sprintf("%d-%d", first, first+uint64(n)-1), rows)
+	seeds := fmt.Sprintf("%d-%d", first, first+uint64(n)-1)
+	if lesionFree {
+		seeds += ", drawn without lesions"
+	}
+	writeReport(&b, string(split), seeds, rows)
 	return os.WriteFile(filepath.Join(outDir, "report.md"), []byte(b.String()), 0o644)
 }

@@ -83,3 +83,39 @@ func TestMeasureHeadWithNeck(t *testing.T) {
 		}
 	}
 }
+
+// TestMeasurePartedHemispheres: lesion-free train study train-0007
+// (Colin27, SNR 10, bias 33%), whose eroded core leaves the hemispheres
+// apart. When the brain's core was the one piece reaching highest, the
+// gate held 46% of the brain and the other hemisphere was cut out of the
+// network's grid; with both pieces taken it holds 85% (its cerebellum,
+// under the tissue level there, is still lost: MODEL.md, the brain gate).
+func TestMeasurePartedHemispheres(t *testing.T) {
+	if testing.Short() {
+		t.Skip("loads three real brains and prepares a whole study (about 30 s)")
+	}
+	root := testenv.SharedData(t)
+	names, err := runner.BrainsOf("all", phantom.Train)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := phantom.NewMultiGenerator(root, names, nil, phantom.Config{LesionFree: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := g.Generate(7, phantom.Train)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Params.Background != "colin27" {
+		t.Fatalf("train-0007 is drawn from %s, not Colin27: the phantom's draw changed; pick the study again", c.Params.Background)
+	}
+	r, err := measure(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%+v", r)
+	if !r.Found || r.Covered < 0.8 {
+		t.Errorf("train-0007 (lesion-free): %+v (want the brain found and at least 80%% of it held: both hemispheres)", r)
+	}
+}
