@@ -107,18 +107,7 @@ func TestPrepareCutsToTheBrain(t *testing.T) {
 // included (issue 23).
 func TestBrainMaskOfASmallHead(t *testing.T) {
 	v, _, _ := scaledHead(0.75, 45)
-	m := testManifestAt([]string{manifest.ChannelBright}, manifest.Normalisation{Method: manifest.NormZScoreMask}, 1)
-	mi, err := Prepare(nil, v, m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if mi.BrainMask == nil {
-		t.Fatal("no brain found")
-	}
-	gate, err := mi.ToSource(mi.BrainMask)
-	if err != nil {
-		t.Fatal(err)
-	}
+	gate := brainGate(t, v)
 	var brain, brainIn, scalp, scalpIn int
 	for i, x := range v.Data {
 		switch {
@@ -171,18 +160,7 @@ func TestBrainMaskHoldsPartedHemispheres(t *testing.T) {
 			}
 		}
 	}
-	m := testManifestAt([]string{manifest.ChannelBright}, manifest.Normalisation{Method: manifest.NormZScoreMask}, 1)
-	mi, err := Prepare(nil, v, m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if mi.BrainMask == nil {
-		t.Fatal("no brain found")
-	}
-	gate, err := mi.ToSource(mi.BrainMask)
-	if err != nil {
-		t.Fatal(err)
-	}
+	gate := brainGate(t, v)
 	var in [2]int
 	var all [2]int
 	for _, n := range brain {
@@ -239,18 +217,7 @@ func TestBrainMaskLeavesANeckJoinedByTheBrainstem(t *testing.T) {
 			}
 		}
 	}
-	m := testManifestAt([]string{manifest.ChannelBright}, manifest.Normalisation{Method: manifest.NormZScoreMask}, 1)
-	mi, err := Prepare(nil, v, m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if mi.BrainMask == nil {
-		t.Fatal("no brain found")
-	}
-	gate, err := mi.ToSource(mi.BrainMask)
-	if err != nil {
-		t.Fatal(err)
-	}
+	gate := brainGate(t, v)
 	var brain, brainIn, neckAll, neckIn int
 	for k := 0; k < g.Dims[2]; k++ {
 		for j := 0; j < g.Dims[1]; j++ {
@@ -516,4 +483,24 @@ func TestFloodMatchesSearch(t *testing.T) {
 			}
 		}
 	}
+}
+
+// brainGate prepares the bright-only image v as the appliance would and
+// returns its brain gate on v's grid; it fails the test when no brain is
+// found.
+func brainGate(t *testing.T, v *Volume) []uint8 {
+	t.Helper()
+	m := testManifestAt([]string{manifest.ChannelBright}, manifest.Normalisation{Method: manifest.NormZScoreMask}, 1)
+	mi, err := Prepare(nil, v, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mi.BrainMask == nil {
+		t.Fatal("no brain found")
+	}
+	gate, err := mi.ToSource(mi.BrainMask)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return gate
 }

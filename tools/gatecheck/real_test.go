@@ -53,27 +53,8 @@ func TestMeasureHeadWithNeck(t *testing.T) {
 	if testing.Short() {
 		t.Skip("loads two real brains and prepares two whole studies (about a minute)")
 	}
-	root := testenv.SharedData(t)
-	names, err := runner.BrainsOf("all", phantom.Test)
-	if err != nil {
-		t.Fatal(err)
-	}
 	for _, lesionFree := range []int{0, 1} {
-		g, err := phantom.NewMultiGenerator(root, names, nil, phantom.Config{LesionFree: float64(lesionFree)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		c, err := g.Generate(3, phantom.Test)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if c.Params.Background != "philips-mprage-sag3d" {
-			t.Fatalf("test-0003 is drawn from %s, not the Philips head: the phantom's draw changed; pick the study again", c.Params.Background)
-		}
-		r, err := measure(c)
-		if err != nil {
-			t.Fatal(err)
-		}
+		r := measureDrawn(t, phantom.Test, 3, lesionFree, "philips-mprage-sag3d")
 		t.Logf("lesion-free %d: %+v", lesionFree, r)
 		if !r.Found || r.Covered < 0.99 || r.Gated != 0 {
 			t.Errorf("test-0003 (lesion-free %d): %+v (want the brain found, at least 99%% of it held, no lesion gated away)", lesionFree, r)
@@ -94,28 +75,37 @@ func TestMeasurePartedHemispheres(t *testing.T) {
 	if testing.Short() {
 		t.Skip("loads three real brains and prepares a whole study (about 30 s)")
 	}
+	r := measureDrawn(t, phantom.Train, 7, 1, "colin27")
+	t.Logf("%+v", r)
+	if !r.Found || r.Covered < 0.8 {
+		t.Errorf("train-0007 (lesion-free): %+v (want the brain found and at least 80%% of it held: both hemispheres)", r)
+	}
+}
+
+// measureDrawn draws study seed of split from all of the split's brains
+// (lesionFree 1: without lesions) and measures its gate; it fails the test
+// when the phantom no longer draws that study from the brain named.
+func measureDrawn(t *testing.T, split phantom.Split, seed uint64, lesionFree int, brain string) row {
+	t.Helper()
 	root := testenv.SharedData(t)
-	names, err := runner.BrainsOf("all", phantom.Train)
+	names, err := runner.BrainsOf("all", split)
 	if err != nil {
 		t.Fatal(err)
 	}
-	g, err := phantom.NewMultiGenerator(root, names, nil, phantom.Config{LesionFree: 1})
+	g, err := phantom.NewMultiGenerator(root, names, nil, phantom.Config{LesionFree: float64(lesionFree)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := g.Generate(7, phantom.Train)
+	c, err := g.Generate(seed, split)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Params.Background != "colin27" {
-		t.Fatalf("train-0007 is drawn from %s, not Colin27: the phantom's draw changed; pick the study again", c.Params.Background)
+	if c.Params.Background != brain {
+		t.Fatalf("%s is drawn from %s, not %s: the phantom's draw changed; pick the study again", c.ID, c.Params.Background, brain)
 	}
 	r, err := measure(c)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("%+v", r)
-	if !r.Found || r.Covered < 0.8 {
-		t.Errorf("train-0007 (lesion-free): %+v (want the brain found and at least 80%% of it held: both hemispheres)", r)
-	}
+	return r
 }
