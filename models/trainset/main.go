@@ -4,6 +4,7 @@
 //
 //	go run ./models/trainset -anatomy ../shared/data/anatomy/colin27 -split train -n 200 -out out/trainset/train
 //	go run ./models/trainset -backgrounds all -split train -n 60 -out out/trainset/train   # real brains, split by brain
+//	go run ./models/trainset -brains train,val   # the real brains of those splits, one a line
 //
 // Each case folder holds input.f16 ([2, D, H, W] float16: black, bright),
 // label.u8 ([D, H, W], 0 or the lesion's ID) and case.json (dims, lesions with model-grid centres).
@@ -15,6 +16,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 
 	"metsentry/models/trainset/internal/export"
@@ -30,7 +32,17 @@ func main() {
 	workers := flag.Int("j", 0, "cases generated at once (default: cores/2, at least 1)")
 	backgrounds := flag.String("backgrounds", "", "draw every case from these real brains (comma-separated, or all), split by brain (phantom.DefaultBrainSplits), instead of Colin27 alone")
 	shared := flag.String("shared", "../shared/data", "shared data folder, for -backgrounds")
+	brains := flag.String("brains", "", "print the real brains of these splits (comma-separated: train, val, test), one a line, and exit; a kit for another machine carries exactly these")
 	flag.Parse()
+	if *brains != "" {
+		names, err := brainsOf(*brains)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(2)
+		}
+		fmt.Println(strings.Join(names, "\n"))
+		return
+	}
 	if *out == "" {
 		fmt.Fprintln(os.Stderr, "trainset: -out is required")
 		os.Exit(2)
@@ -51,4 +63,25 @@ func main() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+}
+
+// brainsOf lists, sorted, the real brains phantom.DefaultBrainSplits puts in
+// the splits named (comma-separated).
+func brainsOf(splits string) ([]string, error) {
+	want := map[phantom.Split]bool{}
+	for _, f := range strings.Split(splits, ",") {
+		s, err := phantom.ParseSplit(strings.TrimSpace(f))
+		if err != nil {
+			return nil, err
+		}
+		want[s] = true
+	}
+	var names []string
+	for n, s := range phantom.DefaultBrainSplits {
+		if want[s] {
+			names = append(names, n)
+		}
+	}
+	slices.Sort(names)
+	return names, nil
 }

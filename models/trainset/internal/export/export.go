@@ -11,12 +11,15 @@ import (
 	"os"
 	"path/filepath"
 	goruntime "runtime"
+	"slices"
+	"strings"
 	"sync"
 
 	"metsentry/firmware/geom"
 	"metsentry/firmware/volume"
 	"metsentry/models"
 	"metsentry/tools/phantom/phantom"
+	"metsentry/tools/realcheck/realcheck"
 )
 
 // Options says which cases to write where.
@@ -120,11 +123,39 @@ func newGenerator(o Options) (generator, error) {
 	if len(o.Backgrounds) == 0 {
 		return phantom.NewGenerator(o.Anatomy, cfg)
 	}
-	names := o.Backgrounds
-	if len(names) == 1 && names[0] == "all" {
-		names = nil
+	own, err := splitBrains(o.Backgrounds, o.Split)
+	if err != nil {
+		return nil, err
 	}
-	return phantom.NewMultiGenerator(o.Shared, names, nil, cfg)
+	return phantom.NewMultiGenerator(o.Shared, own, nil, cfg)
+}
+
+// splitBrains is the brains of names ("all": realcheck.BackgroundNames) that
+// phantom.DefaultBrainSplits puts in split s. Only those are loaded: loading
+// a brain costs seconds, and a train set never reads a test brain.
+func splitBrains(names []string, s phantom.Split) ([]string, error) {
+	var all []string
+	for _, n := range names {
+		if n == "all" {
+			all = append(all, realcheck.BackgroundNames...)
+		} else {
+			all = append(all, n)
+		}
+	}
+	var own []string
+	for _, n := range all {
+		bs, ok := phantom.DefaultBrainSplits[n]
+		if !ok {
+			return nil, fmt.Errorf("trainset: brain %q has no split (known: %s)", n, strings.Join(realcheck.BackgroundNames, ", "))
+		}
+		if bs == s && !slices.Contains(own, n) {
+			own = append(own, n)
+		}
+	}
+	if len(own) == 0 {
+		return nil, fmt.Errorf("trainset: none of the brains %v is in the %s split", names, s)
+	}
+	return own, nil
 }
 
 func one(gen generator, o Options, seed uint64) (string, error) {

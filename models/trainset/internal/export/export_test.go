@@ -2,9 +2,11 @@ package export
 
 import (
 	"math"
+	"slices"
 	"testing"
 
 	"metsentry/firmware/geom"
+	"metsentry/tools/phantom/phantom"
 )
 
 func TestF16(t *testing.T) {
@@ -35,6 +37,29 @@ func TestLabelsOnModelGridIsACrop(t *testing.T) {
 	for i, v := range out {
 		if want := i == model.Index(2, 2, 2); (v == 3) != want {
 			t.Fatalf("voxel %d = %d", i, v)
+		}
+	}
+}
+
+func TestSplitBrainsLoadsOnlyTheSplitsOwn(t *testing.T) {
+	for _, tc := range []struct {
+		names []string
+		split phantom.Split
+		want  []string
+	}{
+		{[]string{"all"}, phantom.Train, []string{"colin27", "brats-gli-00001", "studyforrest-sub02"}},
+		{[]string{"all"}, phantom.Val, []string{"mricron-chris-t1"}},
+		{[]string{"all"}, phantom.Test, []string{"brats-preprocessed-case", "philips-mprage-sag3d"}},
+		{[]string{"mricron-chris-t1", "colin27", "colin27"}, phantom.Train, []string{"colin27"}},
+	} {
+		got, err := splitBrains(tc.names, tc.split)
+		if err != nil || !slices.Equal(got, tc.want) {
+			t.Errorf("splitBrains(%v, %s) = %v, %v; want %v", tc.names, tc.split, got, err, tc.want)
+		}
+	}
+	for _, names := range [][]string{{"brats-preprocessed-case"}, {"colin27", "nosuch"}} {
+		if got, err := splitBrains(names, phantom.Train); err == nil {
+			t.Errorf("splitBrains(%v, train) = %v, want an error", names, got)
 		}
 	}
 }

@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# models/recipe/candidate.sh — trained weights to a candidate model judged on
+# the val brain, in one command on this machine (about 30 minutes on 2 cores):
+#
+#   models/recipe/candidate.sh WEIGHTS.pt OUT [VERSION]
+#
+# for the weights a lent GPU sends back (models/recipe/gpu.sh run) or
+# train.sh leaves. In OUT:
+#
+#   val/          16 val cases on the model grid (trainset, the val brain),
+#                 the INT8 calibration set
+#   model/        fp32 and INT8 ONNX with reference outputs (export.py), the
+#                 weights, the stage (rescore.json) and both manifests
+#   keys/, trust/ a throwaway signing key and a trust folder holding
+#                 models/trust and its public half: a candidate is never
+#                 signed with a shipping key, and no box trusts this one
+#   eval-val/     tools/evaluate on the val brain, VISIBLE and bright-only:
+#                 the FROC over accept levels the operating point is chosen on
+#
+# The second stage is fitted on train seeds FROM.. (default 160: past the 160
+# a GPU run trains on, so the stage sees studies the network did not) of the
+# train brains. The held-out test brains are not touched; the commands that
+# score them are printed at the end, to run once the operating point is
+# chosen (then mkmanifest again with -accept).
+#
+# Knobs (environment): BASE (8), ACCEPT (0.5), THRESHOLD (0.999: the
+# network's level for bright-only studies, which have no stage), MIN_MM3 (1),
+# FROM (160), RESCORE_N (60), NVAL (16), EVAL_N (16), SHARED (../shared/data).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+weights=${1:?usage: models/recipe/candidate.sh WEIGHTS.pt OUT [VERSION]}
+out=${2:?usage: models/recipe/candidate.sh WEIGHTS.pt OUT [VERSION]}
+version=${3:-0.7.0-dev}
+py=${PYTHON:-/usr/bin/python3}
+shared=${SHARED:-$root/../shared/data}
+[ -f "$weights" ] || { echo "candidate.sh: no weights at $weights" >&2; exit 1; }
+weights=$(cd "$(dirname "$weights")" && pwd)/$(basename "$weights")
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+cd "$root"
+t0=$(date +%s)
+step() { echo "candidate.sh: $* ($(($(date +%s) - t0)) s)"; }
+
+go build -o "$out/trainset" ./models/trainset
+if [ ! -e "$out/val/.done" ]; then
+  rm -rf "$out/val"
+  "$out/trainset" -backgrounds all -shared "$shared" -split val -n "${NVAL:-16}" -out "$out/val" >"$out/val.log" 2>&1 ||
+    { tail -5 "$out/val.log" >&2; exit 1; }
+  touch "$out/val/.done"
+fi
+step "val cases in $out/val"
+
+mkdir -p "$out/model"
+$py models/recipe/export.py --weights "$weights" --calib "$out/val" --out "$out/model" \
+  --calib-cases 4 --base "${BASE:-8}" >"$out/export.log" 2>&1 || { tail -20 "$out/export.log" >&2; exit 1; }
+cp "$weights" "$out/model/metnet.pt"
+train_json=$(dirname "$weights")/train.json
+if [ -f "$train_json" ]; then
+  cp "$train_json" "$out/model/train.json"
+fi
+step "exported to $out/model"
+
+if [ ! -f "$out/keys/candidate.key" ]; then
+  mkdir -p "$out/keys"
+  go run ./tools/bundle keygen -dir "$out/keys" -name candidate >/dev/null
+fi
+rm -rf "$out/trust"
+cp -r models/trust "$out/trust"
+cp "$out/keys/candidate.pub" "$out/trust/"
+# The peak working memory per voxel measured for the base-8 network (Speed
+# and memory in models/MODEL.md); another width takes the runtime's default.
+peak=()
+if [ "${BASE:-8}" = 8 ]; then
+  peak=(-peak-bytes-fp32 200 -peak-bytes-int8 1060)
+fi
+manifest=(go run ./models/mkmanifest -dir "$out/model" -version "$version" -threshold "${THRESHOLD:-0.999}"
+  -min-mm3 "${MIN_MM3:-1}" "${peak[@]}" -key "$out/keys/candidate.key")
+"${manifest[@]}" >"$out/mkmanifest.log" 2>&1 || { cat "$out/mkmanifest.log" >&2; exit 1; }
+
+go run ./models/rescore -model "$out/model/metnet-fp32.manifest.json" -trust "$out/trust" \
+  -backgrounds all -shared "$shared" -from "${FROM:-160}" -n "${RESCORE_N:-60}" \
+  -out "$out/model/rescore.json" >"$out/rescore.log" 2>&1 || { tail -20 "$out/rescore.log" >&2; exit 1; }
+"${manifest[@]}" -rescore "$out/model/rescore.json" -accept "${ACCEPT:-0.5}" >>"$out/mkmanifest.log" 2>&1 ||
+  { cat "$out/mkmanifest.log" >&2; exit 1; }
+step "stage fitted on train seeds ${FROM:-160}-$((${FROM:-160} + ${RESCORE_N:-60} - 1)), manifests signed with the candidate key"
+
+go run ./tools/evaluate -q -backgrounds all -shared "$shared" -split val -n "${EVAL_N:-16}" -compare-bright-only \
+  -model "$out/model/metnet-fp32.manifest.json" -trust "$out/trust" -out "$out/eval-val" >"$out/eval-val.log" 2>&1 ||
+  { tail -20 "$out/eval-val.log" >&2; exit 1; }
+step "val brain scored: $out/eval-val/report.md"
+grep -E "^\| (lesion-wise sensitivity|false positives per case|sensitivity <3 mm|study flag specificity) " "$out/eval-val/report.md" | head -4
+cat <<EOF
+Next, on this machine: choose ACCEPT on $out/eval-val/report.md's FROC, then
+  ${manifest[*]} -rescore $out/model/rescore.json -accept <ACCEPT>
+and only then score the held-out brains (models/MODEL.md, Reproduce), with
+  -model $out/model/metnet-fp32.manifest.json -trust $out/trust
+EOF
