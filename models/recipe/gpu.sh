@@ -95,7 +95,7 @@ run)
   fi
   [ -e "$kit/trainset" ] || { echo "gpu.sh: $kit/trainset missing: make the kit here first (gpu.sh kit) and carry .gpu" >&2; exit 1; }
   if [ -e "$kit/brains" ]; then
-    src=(-backgrounds "$(paste -sd, "$kit/brains")" -shared "$kit/shared")
+    src=(-backgrounds all -shared "$kit/shared") # the kit holds the train and val brains
   elif [ -e "$kit/colin27" ]; then
     src=(-anatomy "$kit/colin27")
   else

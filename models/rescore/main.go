@@ -113,7 +113,7 @@ func (s source) open() (generator, string, error) {
 		g, err := phantom.NewGenerator(s.anatomy, phantom.Config{})
 		return g, phantom.Version, err
 	}
-	names, err := runner.BrainsOf(s.backgrounds, phantom.Train)
+	names, err := phantom.BrainsOf(s.backgrounds, phantom.Train)
 	if err != nil {
 		return nil, "", fmt.Errorf("rescore: %w", err)
 	}

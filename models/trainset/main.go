@@ -68,20 +68,18 @@ func main() {
 // brainsOf lists, sorted, the real brains phantom.DefaultBrainSplits puts in
 // the splits named (comma-separated).
 func brainsOf(splits string) ([]string, error) {
-	want := map[phantom.Split]bool{}
+	var names []string
 	for _, f := range strings.Split(splits, ",") {
 		s, err := phantom.ParseSplit(strings.TrimSpace(f))
 		if err != nil {
 			return nil, err
 		}
-		want[s] = true
-	}
-	var names []string
-	for n, s := range phantom.DefaultBrainSplits {
-		if want[s] {
-			names = append(names, n)
+		own, err := phantom.BrainsOf("all", s)
+		if err != nil {
+			return nil, err
 		}
+		names = append(names, own...)
 	}
 	slices.Sort(names)
-	return names, nil
+	return slices.Compact(names), nil
 }

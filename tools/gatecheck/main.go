@@ -22,7 +22,6 @@ import (
 	"metsentry/firmware/geom"
 	"metsentry/firmware/volume"
 	"metsentry/models"
-	"metsentry/tools/evaluate/runner"
 	"metsentry/tools/phantom/phantom"
 	"metsentry/tools/realcheck/realcheck"
 )
@@ -234,7 +233,7 @@ func run(splitName string, first uint64, n int, backgrounds, shared string, lesi
 	if n < 1 {
 		return fmt.Errorf("gatecheck: -n %d (want at least 1)", n)
 	}
-	names, err := runner.BrainsOf(backgrounds, split)
+	names, err := phantom.BrainsOf(backgrounds, split)
 	if err != nil {
 		return err
 	}

@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"metsentry/firmware/testenv"
-	"metsentry/tools/evaluate/runner"
 	"metsentry/tools/phantom/phantom"
 )
 
@@ -88,7 +87,7 @@ func TestMeasurePartedHemispheres(t *testing.T) {
 func measureDrawn(t *testing.T, split phantom.Split, seed uint64, lesionFree int, brain string) row {
 	t.Helper()
 	root := testenv.SharedData(t)
-	names, err := runner.BrainsOf("all", split)
+	names, err := phantom.BrainsOf("all", split)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,7 +21,6 @@ import (
 	"metsentry/firmware/nifti"
 	"metsentry/tools/evaluate/score"
 	"metsentry/tools/phantom/phantom"
-	"metsentry/tools/realcheck/realcheck"
 )
 
 // CLI holds the evaluate command's flags.
@@ -175,7 +174,7 @@ func Main(ctx context.Context, c CLI, progress io.Writer) error {
 		}
 		var multi *phantom.MultiGenerator
 		if c.Backgrounds != "" {
-			names, berr := BrainsOf(c.Backgrounds, split)
+			names, berr := phantom.BrainsOf(c.Backgrounds, split)
 			if berr != nil {
 				return berr
 			}
@@ -202,39 +201,6 @@ func Main(ctx context.Context, c CLI, progress io.Writer) error {
 		return err
 	}
 	return WriteReport(c.OutDir, rep)
-}
-
-// BrainsOf is the brains a -backgrounds value names for split: "all" is
-// every real brain of the split (phantom.DefaultBrainSplits), else the
-// names separated by commas, each of which must be a brain of that split
-// (splits are by brain: a brain of another split would mix them).
-func BrainsOf(backgrounds string, split phantom.Split) ([]string, error) {
-	var names []string
-	if strings.TrimSpace(backgrounds) == "all" {
-		for _, n := range realcheck.BackgroundNames {
-			if phantom.DefaultBrainSplits[n] == split {
-				names = append(names, n)
-			}
-		}
-		return names, nil
-	}
-	for _, n := range strings.Split(backgrounds, ",") {
-		n = strings.TrimSpace(n)
-		s, ok := phantom.DefaultBrainSplits[n]
-		switch {
-		case n == "":
-			continue
-		case !ok:
-			return nil, fmt.Errorf("evaluate: -backgrounds: no brain %q (the brains: %s)", n, strings.Join(realcheck.BackgroundNames, ", "))
-		case s != split:
-			return nil, fmt.Errorf("evaluate: -backgrounds: brain %s is in the %s split, not %s (splits are by brain; -backgrounds all takes the split's own)", n, s, split)
-		}
-		names = append(names, n)
-	}
-	if len(names) == 0 {
-		return nil, fmt.Errorf("evaluate: -backgrounds %q names no brain (use all or names separated by commas)", backgrounds)
-	}
-	return names, nil
 }
 
 // vesselRule is c.VesselRule, or the default for the zero value, checked.

@@ -247,33 +247,9 @@ func TestRunBackgroundsCompareBrightOnly(t *testing.T) {
 	}
 }
 
-func TestBrainsOf(t *testing.T) {
-	for _, tc := range []struct {
-		name, arg string
-		split     phantom.Split
-		want      []string
-		err       string
-	}{
-		{"all test", "all", phantom.Test, []string{"brats-preprocessed-case", "philips-mprage-sag3d"}, ""},
-		{"all val", "all", phantom.Val, []string{"mricron-chris-t1"}, ""},
-		{"named", "philips-mprage-sag3d", phantom.Test, []string{"philips-mprage-sag3d"}, ""},
-		{"other split", "colin27", phantom.Test, nil, "train split, not test"},
-		{"unknown", "nobody", phantom.Test, nil, `no brain "nobody"`},
-		{"empty", ",", phantom.Test, nil, "names no brain"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			got, err := BrainsOf(tc.arg, tc.split)
-			if tc.err != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.err) {
-					t.Errorf("%v, want an error saying %q", err, tc.err)
-				}
-				return
-			}
-			if err != nil || !slices.Equal(got, tc.want) {
-				t.Errorf("%v, %v; want %v", got, err, tc.want)
-			}
-		})
-	}
+// The many-backgrounds options refused: out of process, and a split with
+// no brain loaded.
+func TestBackgroundsRefused(t *testing.T) {
 	for _, c := range []CLI{{Files: true, Backgrounds: "all"}, {E2E: "127.0.0.1:1", CompareBrightOnly: true}, {Files: true, LesionFree: true}, {E2E: "127.0.0.1:1", LesionFree: true}} {
 		if err := Main(context.Background(), c, nil); err == nil || !strings.Contains(err.Error(), "in process only") {
 			t.Errorf("%+v: %v, want an error saying in process only", c, err)

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sort"
+	"strings"
 
 	"metsentry/firmware/geom"
 	"metsentry/tools/realcheck/realcheck"
@@ -42,6 +43,40 @@ type background struct {
 	bloodPts []geom.Vec3
 	// tumourRule says what was done with a glioma ("" without one).
 	tumourRule string
+}
+
+// BrainsOf is the brains a backgrounds value (a tool's -backgrounds) names
+// for split: "all" is every real brain of the split (DefaultBrainSplits),
+// else the names separated by commas, each of which must be a brain of
+// that split (splits are by brain: a brain of another split would mix
+// them).
+func BrainsOf(backgrounds string, split Split) ([]string, error) {
+	var names []string
+	if strings.TrimSpace(backgrounds) == "all" {
+		for _, n := range realcheck.BackgroundNames {
+			if DefaultBrainSplits[n] == split {
+				names = append(names, n)
+			}
+		}
+		return names, nil
+	}
+	for _, n := range strings.Split(backgrounds, ",") {
+		n = strings.TrimSpace(n)
+		s, ok := DefaultBrainSplits[n]
+		switch {
+		case n == "":
+			continue
+		case !ok:
+			return nil, fmt.Errorf("phantom: no brain %q (the brains: %s)", n, strings.Join(realcheck.BackgroundNames, ", "))
+		case s != split:
+			return nil, fmt.Errorf("phantom: brain %s is in the %s split, not %s (splits are by brain; all takes the split's own)", n, s, split)
+		}
+		names = append(names, n)
+	}
+	if len(names) == 0 {
+		return nil, fmt.Errorf("phantom: backgrounds %q names no brain (use all or names separated by commas)", backgrounds)
+	}
+	return names, nil
 }
 
 // MultiGenerator draws every case from one of many real brains, the brain

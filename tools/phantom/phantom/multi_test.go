@@ -223,3 +223,32 @@ func TestMultiGridsVary(t *testing.T) {
 		t.Errorf("orientations over 8 cases: %v; want more than one", orients)
 	}
 }
+
+func TestBrainsOf(t *testing.T) {
+	for _, tc := range []struct {
+		name, arg string
+		split     Split
+		want      []string
+		err       string
+	}{
+		{"all test", "all", Test, []string{"brats-preprocessed-case", "philips-mprage-sag3d"}, ""},
+		{"all val", "all", Val, []string{"mricron-chris-t1"}, ""},
+		{"named", "philips-mprage-sag3d", Test, []string{"philips-mprage-sag3d"}, ""},
+		{"other split", "colin27", Test, nil, "train split, not test"},
+		{"unknown", "nobody", Test, nil, `no brain "nobody"`},
+		{"empty", ",", Test, nil, "names no brain"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := BrainsOf(tc.arg, tc.split)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Errorf("%v, want an error saying %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil || !slices.Equal(got, tc.want) {
+				t.Errorf("%v, %v; want %v", got, err, tc.want)
+			}
+		})
+	}
+}

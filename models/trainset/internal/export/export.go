@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	goruntime "runtime"
-	"slices"
 	"strings"
 	"sync"
 
@@ -19,7 +18,6 @@ import (
 	"metsentry/firmware/volume"
 	"metsentry/models"
 	"metsentry/tools/phantom/phantom"
-	"metsentry/tools/realcheck/realcheck"
 )
 
 // Options says which cases to write where.
@@ -123,39 +121,14 @@ func newGenerator(o Options) (generator, error) {
 	if len(o.Backgrounds) == 0 {
 		return phantom.NewGenerator(o.Anatomy, cfg)
 	}
-	own, err := splitBrains(o.Backgrounds, o.Split)
+	// Only the brains of the split written are loaded (phantom.BrainsOf
+	// refuses another split's): loading one costs seconds, and a train set
+	// never reads a test brain.
+	own, err := phantom.BrainsOf(strings.Join(o.Backgrounds, ","), o.Split)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("trainset: %w", err)
 	}
 	return phantom.NewMultiGenerator(o.Shared, own, nil, cfg)
-}
-
-// splitBrains is the brains of names ("all": realcheck.BackgroundNames) that
-// phantom.DefaultBrainSplits puts in split s. Only those are loaded: loading
-// a brain costs seconds, and a train set never reads a test brain.
-func splitBrains(names []string, s phantom.Split) ([]string, error) {
-	var all []string
-	for _, n := range names {
-		if n == "all" {
-			all = append(all, realcheck.BackgroundNames...)
-		} else {
-			all = append(all, n)
-		}
-	}
-	var own []string
-	for _, n := range all {
-		bs, ok := phantom.DefaultBrainSplits[n]
-		if !ok {
-			return nil, fmt.Errorf("trainset: brain %q has no split (known: %s)", n, strings.Join(realcheck.BackgroundNames, ", "))
-		}
-		if bs == s && !slices.Contains(own, n) {
-			own = append(own, n)
-		}
-	}
-	if len(own) == 0 {
-		return nil, fmt.Errorf("trainset: none of the brains %v is in the %s split", names, s)
-	}
-	return own, nil
 }
 
 func one(gen generator, o Options, seed uint64) (string, error) {

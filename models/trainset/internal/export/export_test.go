@@ -2,7 +2,7 @@ package export
 
 import (
 	"math"
-	"slices"
+	"strings"
 	"testing"
 
 	"metsentry/firmware/geom"
@@ -41,25 +41,12 @@ func TestLabelsOnModelGridIsACrop(t *testing.T) {
 	}
 }
 
-func TestSplitBrainsLoadsOnlyTheSplitsOwn(t *testing.T) {
-	for _, tc := range []struct {
-		names []string
-		split phantom.Split
-		want  []string
-	}{
-		{[]string{"all"}, phantom.Train, []string{"colin27", "brats-gli-00001", "studyforrest-sub02"}},
-		{[]string{"all"}, phantom.Val, []string{"mricron-chris-t1"}},
-		{[]string{"all"}, phantom.Test, []string{"brats-preprocessed-case", "philips-mprage-sag3d"}},
-		{[]string{"mricron-chris-t1", "colin27", "colin27"}, phantom.Train, []string{"colin27"}},
-	} {
-		got, err := splitBrains(tc.names, tc.split)
-		if err != nil || !slices.Equal(got, tc.want) {
-			t.Errorf("splitBrains(%v, %s) = %v, %v; want %v", tc.names, tc.split, got, err, tc.want)
-		}
-	}
-	for _, names := range [][]string{{"brats-preprocessed-case"}, {"colin27", "nosuch"}} {
-		if got, err := splitBrains(names, phantom.Train); err == nil {
-			t.Errorf("splitBrains(%v, train) = %v, want an error", names, got)
+// A train set never reads a test brain: naming one is refused before any
+// brain is loaded.
+func TestGeneratorRefusesAnotherSplitsBrain(t *testing.T) {
+	for _, names := range [][]string{{"brats-preprocessed-case"}, {"colin27", "mricron-chris-t1"}, {"nosuch"}} {
+		if _, err := newGenerator(Options{Backgrounds: names, Split: phantom.Train, Shared: t.TempDir()}); err == nil || strings.Contains(err.Error(), "no such file") {
+			t.Errorf("train set on %v: %v, want a refusal before loading", names, err)
 		}
 	}
 }
