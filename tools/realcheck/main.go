@@ -19,6 +19,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 
 	"metsentry/tools/realcheck/realcheck"
@@ -33,12 +34,16 @@ func main() {
 	negatives := flag.Bool("negatives", false, "real negatives: every real brain of -shared with nothing inserted, VISIBLE-like and bright-only")
 	shared := flag.String("shared", "../shared/data", "shared data folder (anatomy/ and dicom/), for -negatives")
 	brains := flag.String("brains", strings.Join(realcheck.BackgroundNames, ","), "comma-separated brains for -negatives")
+	levels := flag.String("levels", "", "with -negatives: other levels of each study's operating map (stage accept levels, or network thresholds), comma-separated, to count the false positives at too")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	var err error
 	if *negatives {
-		err = runNegatives(ctx, *modelPath, *trustDir, *ortLib, *shared, strings.Split(*brains, ","), *out, os.Stdout, os.Stderr)
+		var ls []float64
+		if ls, err = parseLevels(*levels); err == nil {
+			err = runNegatives(ctx, *modelPath, *trustDir, *ortLib, *shared, strings.Split(*brains, ","), ls, *out, os.Stdout, os.Stderr)
+		}
 	} else {
 		err = run(ctx, *modelPath, *trustDir, *ortLib, *data, *out, os.Stdout)
 	}
@@ -78,7 +83,23 @@ func run(ctx context.Context, modelPath, trustDir, ortLib, data, out string, std
 // runNegatives loads the brains named from shared, runs the model at
 // modelPath on each with nothing inserted, writes the scoreboard into out
 // and prints it to stdout (progress to progress).
-func runNegatives(ctx context.Context, modelPath, trustDir, ortLib, shared string, names []string, out string, stdout, progress io.Writer) error {
+// parseLevels reads -levels: numbers between 0 and 1, comma-separated.
+func parseLevels(s string) ([]float64, error) {
+	if s == "" {
+		return nil, nil
+	}
+	var out []float64
+	for _, f := range strings.Split(s, ",") {
+		t, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
+		if err != nil || !(t > 0 && t < 1) {
+			return nil, fmt.Errorf("realcheck: -levels: %q is not a level between 0 and 1", f)
+		}
+		out = append(out, t)
+	}
+	return out, nil
+}
+
+func runNegatives(ctx context.Context, modelPath, trustDir, ortLib, shared string, names []string, levels []float64, out string, stdout, progress io.Writer) error {
 	if modelPath == "" {
 		return fmt.Errorf("realcheck: -model is required (a signed model manifest)")
 	}
@@ -95,7 +116,7 @@ func runNegatives(ctx context.Context, modelPath, trustDir, ortLib, shared strin
 		return err
 	}
 	defer closeModel()
-	o.ManifestPath = modelPath
+	o.ManifestPath, o.Levels = modelPath, levels
 	rep, err := realcheck.RunNegatives(ctx, bgs, o, realcheck.DefaultNegParams, progress)
 	if err != nil {
 		return err

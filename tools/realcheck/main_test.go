@@ -36,10 +36,25 @@ func TestRunNegativesErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			err := runNegatives(context.Background(), tc.model, "", "", tc.shared, tc.brains, t.TempDir(), io.Discard, io.Discard)
+			err := runNegatives(context.Background(), tc.model, "", "", tc.shared, tc.brains, nil, t.TempDir(), io.Discard, io.Discard)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("got %v, want an error containing %q", err, tc.want)
 			}
 		})
+	}
+}
+
+func TestParseLevels(t *testing.T) {
+	got, err := parseLevels("0.1, 0.5,0.99")
+	if err != nil || len(got) != 3 || got[0] != 0.1 || got[1] != 0.5 || got[2] != 0.99 {
+		t.Fatalf("got %v, %v", got, err)
+	}
+	if got, err := parseLevels(""); err != nil || got != nil {
+		t.Errorf("no levels: got %v, %v", got, err)
+	}
+	for _, bad := range []string{"0", "1", "0.5,x", "-0.2", "0.5,"} {
+		if _, err := parseLevels(bad); err == nil {
+			t.Errorf("-levels %q accepted", bad)
+		}
 	}
 }

@@ -26,6 +26,11 @@ type Options struct {
 	Plan infer.Plan
 	// Ref are the reference-region thresholds (DefaultRefParams when zero).
 	Ref RefParams
+	// Levels, for RunNegatives: other levels of each study's operating map
+	// (the stage's accept level, or the network's threshold) at which to
+	// count the false positives too, so that one run shows which operating
+	// points meet the real-negatives target.
+	Levels []float64
 }
 
 // Lesion classes, from most to least specific.

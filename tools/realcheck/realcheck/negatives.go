@@ -177,10 +177,20 @@ type NegRow struct {
 	Findings []NegFinding `json:"false_positives"`
 	// LeftOut counts lesions touching the tumour zone (not false
 	// positives).
-	LeftOut   int     `json:"left_out_on_tumour"`
-	Seconds   float64 `json:"inference_seconds"`
-	Provider  string  `json:"provider"`
-	ModelDims [3]int  `json:"model_grid_dims"`
+	LeftOut int `json:"left_out_on_tumour"`
+	// ByLevel counts the false positives at other levels of the same
+	// operating map (RunNegatives' levels), the map gated and cut afresh
+	// at each.
+	ByLevel   []LevelCount `json:"by_level,omitempty"`
+	Seconds   float64      `json:"inference_seconds"`
+	Provider  string       `json:"provider"`
+	ModelDims [3]int       `json:"model_grid_dims"`
+}
+
+// LevelCount is a row's false positives at one level of its operating map.
+type LevelCount struct {
+	Level          float64 `json:"level"`
+	FalsePositives int     `json:"false_positives"`
 }
 
 // Count is the row's false positives by location.
@@ -213,12 +223,20 @@ type NegReport struct {
 	Params      NegParams        `json:"params"`
 	Backgrounds []BackgroundInfo `json:"backgrounds"`
 	Rows        []NegRow         `json:"rows"`
+	// Levels are the levels each row's ByLevel counts at (none: the
+	// manifest's operating points alone).
+	Levels []float64 `json:"levels,omitempty"`
 }
 
 // pass is one run of the appliance's chain.
 type pass struct {
-	mi       *volume.ModelInput
-	lesions  []detect.Lesion
+	mi      *volume.ModelInput
+	lesions []detect.Lesion
+	// ungated is the operating map before the brain gate, op its
+	// operating point, ref the reference Find measured with.
+	ungated  []float32
+	op       detect.Params
+	ref      detect.Reference
 	secs     float64
 	provider string
 	accept   float64
@@ -253,15 +271,29 @@ func runPass(ctx context.Context, black, bright *volume.Volume, o Options) (*pas
 	if err != nil {
 		return nil, fmt.Errorf("realcheck: %w", err)
 	}
-	p.accept = op.Threshold
-	dref, ok := detect.ReferenceFromImage(bright.Data, bright.Grid)
+	p.accept, p.op = op.Threshold, op
+	var ok bool
+	p.ref, ok = detect.ReferenceFromImage(bright.Data, bright.Grid)
 	if !ok {
-		dref = detect.GridReference(bright.Grid)
+		p.ref = detect.GridReference(bright.Grid)
 	}
-	if p.lesions, err = detect.Find(opMap, mi.Grid, op, dref); err != nil {
+	if p.lesions, err = detect.Find(opMap, mi.Grid, op, p.ref); err != nil {
+		return nil, fmt.Errorf("realcheck: %w", err)
+	}
+	if p.ungated, _, err = detect.OperatingMap(prob, k, mi.Channel(manifest.ChannelBright), g, m.Output, k != nil && !mi.BlackZeroed); err != nil {
 		return nil, fmt.Errorf("realcheck: %w", err)
 	}
 	return p, nil
+}
+
+// at returns the pass's lesions at level t of its operating map instead of
+// the operating point: the map gated at t (detect.GateBrain) and cut at t
+// with the manifest's smallest component, as the appliance would at that
+// operating point.
+func (p *pass) at(t float64) ([]detect.Lesion, error) {
+	op := slices.Clone(p.ungated)
+	detect.GateBrain(op, p.mi.BrainMask, p.mi.Grid.Dims, float32(t))
+	return detect.Find(op, p.mi.Grid, detect.Params{Threshold: t, MinComponentMM3: p.op.MinComponentMM3}, p.ref)
 }
 
 // RunNegatives runs the model of o on every background, as a VISIBLE-like
@@ -275,7 +307,7 @@ func RunNegatives(ctx context.Context, bgs []*Background, o Options, p NegParams
 	}
 	m := o.Manifest
 	rep := &NegReport{Params: p, Model: ModelInfo{Manifest: o.ManifestPath, Name: m.Name, Version: m.Version, Precision: m.Precision,
-		Threshold: m.Output.Threshold, MinComponentMM3: m.Output.MinComponentMM3}}
+		Threshold: m.Output.Threshold, MinComponentMM3: m.Output.MinComponentMM3}, Levels: o.Levels}
 	for _, b := range bgs {
 		masks, err := MakeMasks(b, p)
 		if err != nil {
@@ -319,6 +351,19 @@ func RunNegatives(ctx context.Context, bgs []*Background, o Options, p NegParams
 					continue
 				}
 				row.Findings = append(row.Findings, f)
+			}
+			for _, t := range o.Levels {
+				ls, err := ps.at(t)
+				if err != nil {
+					return nil, fmt.Errorf("realcheck: %s, %s at %g: %w", b.Name, in, t, err)
+				}
+				n := 0
+				for _, l := range ls {
+					if _, onTumour := place(l, ps.mi.Grid, toSrc, b, masks, p); !onTumour {
+						n++
+					}
+				}
+				row.ByLevel = append(row.ByLevel, LevelCount{Level: t, FalsePositives: n})
 			}
 			rep.Rows = append(rep.Rows, row)
 			if progress != nil {
@@ -446,6 +491,52 @@ func (r *NegReport) Summarise() []Summary {
 		s.MeanFP = float64(total) / float64(s.Brains)
 		s.MedianVoxels = median(sizes)
 		out = append(out, s)
+	}
+	return out
+}
+
+// LevelSummary is the scoreboard's figures for one input kind at one level
+// of the operating map (NegReport.Levels).
+type LevelSummary struct {
+	Input  string
+	Level  float64
+	MeanFP float64
+	// Above1 counts brains with more than one false positive; Met says
+	// the level meets issue 23's target (MeetsTarget).
+	Above1 int
+	Met    bool
+}
+
+// MeetsTarget is issue 23's target for real negatives: at most 0.3 false
+// positives per brain on average, and no brain above 1.
+func MeetsTarget(meanFP float64, above1 int) bool { return meanFP <= 0.3 && above1 == 0 }
+
+// SummariseLevels gives one LevelSummary per input kind and level, in
+// input then level order; none when the report counted no other levels.
+func (r *NegReport) SummariseLevels() []LevelSummary {
+	var out []LevelSummary
+	for _, in := range []string{InputVisibleLike, InputBrightOnly} {
+		for j, t := range r.Levels {
+			s := LevelSummary{Input: in, Level: t}
+			brains, total := 0, 0
+			for _, row := range r.Rows {
+				if row.Input != in || j >= len(row.ByLevel) {
+					continue
+				}
+				brains++
+				n := row.ByLevel[j].FalsePositives
+				total += n
+				if n > 1 {
+					s.Above1++
+				}
+			}
+			if brains == 0 {
+				continue
+			}
+			s.MeanFP = float64(total) / float64(brains)
+			s.Met = MeetsTarget(s.MeanFP, s.Above1)
+			out = append(out, s)
+		}
 	}
 	return out
 }

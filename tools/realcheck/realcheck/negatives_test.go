@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -269,5 +270,62 @@ func TestBlackRatio(t *testing.T) {
 				t.Errorf("blackRatio(%v) = %v, want %v", tc.v, got, tc.want)
 			}
 		})
+	}
+}
+
+// dimEngine is brightEngine with every probability scaled by v.
+type dimEngine struct {
+	brightEngine
+	v float32
+}
+
+func (e *dimEngine) Run(ctx context.Context, in []float32, shape [5]int64) ([]float32, error) {
+	out, err := e.brightEngine.Run(ctx, in, shape)
+	for i := range out {
+		out[i] *= e.v
+	}
+	return out, err
+}
+
+// Levels count each row's false positives again at other levels of its
+// operating map: at the operating point's own level, the findings; above
+// every probability, none. The summary and the report follow.
+func TestRunNegativesLevels(t *testing.T) {
+	s := newNegSynth()
+	o := Options{Manifest: testManifest(), ManifestPath: "standin.json", Engine: &dimEngine{v: 0.7}, Plan: infer.Plan{Multiple: 8}, Levels: []float64{0.5, 0.9}}
+	rep, err := RunNegatives(context.Background(), []*Background{s.bg}, o, DefaultNegParams, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, row := range rep.Rows {
+		if len(row.Findings) == 0 {
+			t.Fatalf("%s: no false positives at the operating point; the test needs some", row.Input)
+		}
+		want := []LevelCount{{0.5, len(row.Findings)}, {0.9, 0}}
+		if !slices.Equal(row.ByLevel, want) {
+			t.Errorf("%s: by level %+v, want %+v", row.Input, row.ByLevel, want)
+		}
+	}
+	sums := rep.SummariseLevels()
+	if len(sums) != 4 {
+		t.Fatalf("%d level summaries, want 2 inputs × 2 levels", len(sums))
+	}
+	for _, sm := range sums {
+		if sm.Level == 0.9 && (!sm.Met || sm.MeanFP != 0) || sm.Level == 0.5 && sm.Met {
+			t.Errorf("%+v: at 0.5 every brain has %d false positives, at 0.9 none", sm, len(rep.Rows[0].Findings))
+		}
+	}
+	md := rep.Markdown()
+	for _, want := range []string{"## At other levels of the operating map", "| brain | input | 0.5 | 0.9 |", "| **target met** | " + InputVisibleLike + " | no | yes |"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("the report lacks %q", want)
+		}
+	}
+	o.Levels = nil
+	if rep, err = RunNegatives(context.Background(), []*Background{s.bg}, o, DefaultNegParams, nil); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(rep.Markdown(), "At other levels") || rep.Rows[0].ByLevel != nil {
+		t.Error("a run without levels reports levels")
 	}
 }

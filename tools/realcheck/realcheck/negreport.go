@@ -76,11 +76,14 @@ func (r *NegReport) Markdown() string {
 	w("Issue 23's target for real negatives: at most 0.3 false positives per brain on average, and no brain above 1.\n\n")
 	for _, s := range r.Summarise() {
 		met := "**not met**"
-		if s.MeanFP <= 0.3 && s.Above1 == 0 {
+		if MeetsTarget(s.MeanFP, s.Above1) {
 			met = "met"
 		}
 		w("- %s: %.1f false positives per brain (%d brains), %d above 1, most %d; median size %.0f voxels; target %s.\n",
 			s.Input, s.MeanFP, s.Brains, s.Above1, s.Max, s.MedianVoxels, met)
+	}
+	if len(r.Levels) > 0 {
+		r.levelsMarkdown(w)
 	}
 	w("\n## The brains\n\n")
 	w("| brain | what | grid | brain mask | brain (cm³) | tissue levels CSF / GM / WM / top | blood suppressed in black (cm³) | tumour mask |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n")
@@ -140,4 +143,37 @@ func btoi(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// levelsMarkdown writes the false positives at the report's other levels:
+// per brain and input, then the mean and the target per input.
+func (r *NegReport) levelsMarkdown(w func(string, ...any)) {
+	w("\n## At other levels of the operating map\n\n")
+	w("The same studies, each one's operating map (the second stage's score where the manifest has a stage for the input kind, else the network's probability) gated and cut afresh at each level, the manifest's smallest component kept.\n\n")
+	head := []string{"brain", "input"}
+	for _, t := range r.Levels {
+		head = append(head, fmt.Sprintf("%g", t))
+	}
+	w("| %s |\n|%s\n", strings.Join(head, " | "), strings.Repeat(" --- |", len(head)))
+	for _, row := range r.Rows {
+		cells := []string{row.Brain, row.Input}
+		for _, c := range row.ByLevel {
+			cells = append(cells, fmt.Sprint(c.FalsePositives))
+		}
+		w("| %s |\n", strings.Join(cells, " | "))
+	}
+	sums := r.SummariseLevels()
+	for _, in := range []string{InputVisibleLike, InputBrightOnly} {
+		mean, met := []string{"**mean per brain**", in}, []string{"**target met**", in}
+		for _, s := range sums {
+			if s.Input != in {
+				continue
+			}
+			mean = append(mean, fmt.Sprintf("%.2f", s.MeanFP))
+			met = append(met, map[bool]string{true: "yes", false: "no"}[s.Met])
+		}
+		if len(mean) > 2 {
+			w("| %s |\n| %s |\n", strings.Join(mean, " | "), strings.Join(met, " | "))
+		}
+	}
 }
