@@ -353,8 +353,7 @@ func ScoreFiles(casesDir, predDir string, threshold float64, froc []float64) (*s
 	rep.Summary = score.Summarize(rep.Cases)
 	if probs == len(truths) {
 		for i, t := range ths {
-			s := score.Summarize(perThr[i])
-			rep.FROC = append(rep.FROC, score.FROCPoint{Threshold: t, Sensitivity: s.Sensitivity, FPPerCase: s.FPPerCase, FPOnVesselPerCase: s.FPOnVesselPerCase})
+			rep.FROC = append(rep.FROC, score.PointOf(t, score.Summarize(perThr[i])))
 		}
 	}
 	return rep, nil

@@ -251,8 +251,7 @@ func Run(ctx context.Context, o Options) (*score.Report, error) {
 func frocPoints(ths []float64, perThr [][]score.CaseResult) []score.FROCPoint {
 	var out []score.FROCPoint
 	for i, t := range ths {
-		s := score.Summarize(perThr[i])
-		out = append(out, score.FROCPoint{Threshold: t, Sensitivity: s.Sensitivity, FPPerCase: s.FPPerCase, FPOnVesselPerCase: s.FPOnVesselPerCase})
+		out = append(out, score.PointOf(t, score.Summarize(perThr[i])))
 	}
 	return out
 }

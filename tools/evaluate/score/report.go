@@ -219,15 +219,23 @@ func frocMarkdown(title string, pts []FROCPoint, vessels bool) string {
 		return ""
 	}
 	var b strings.Builder
+	head := []string{"threshold", "sensitivity", "FP per case"}
 	if vessels {
-		fmt.Fprintf(&b, "## %s\n\n| threshold | sensitivity | FP per case | FP on vessels per case |\n| --- | --- | --- | --- |\n", title)
-	} else {
-		fmt.Fprintf(&b, "## %s\n\n| threshold | sensitivity | FP per case |\n| --- | --- | --- |\n", title)
+		head = append(head, "FP on vessels per case")
 	}
+	// The flag's specificity at each threshold, where lesion-free cases were scored.
+	neg := pts[0].NegativeCases > 0
+	if neg {
+		head = append(head, "study flag specificity")
+	}
+	fmt.Fprintf(&b, "## %s\n\n| %s |\n|%s\n", title, strings.Join(head, " | "), strings.Repeat(" --- |", len(head)))
 	for _, p := range pts {
 		fmt.Fprintf(&b, "| %.3g | %s | %.2f |", p.Threshold, pct(p.Sensitivity), p.FPPerCase)
 		if vessels {
 			fmt.Fprintf(&b, " %.2f |", p.FPOnVesselPerCase)
+		}
+		if neg {
+			fmt.Fprintf(&b, " %s |", pctOf(p.StudySpecificity, p.NegativeCases))
 		}
 		b.WriteString("\n")
 	}

@@ -484,6 +484,17 @@ type FROCPoint struct {
 	FPPerCase   float64 `json:"fp_per_case"`
 	// FPOnVesselPerCase is measured where the summary's VesselsKnown is.
 	FPOnVesselPerCase float64 `json:"fp_on_vessel_per_case"`
+	// NegativeCases counts the lesion-free cases, StudySpecificity the
+	// share of them with nothing found at this threshold (the study
+	// flag's specificity there).
+	NegativeCases    int     `json:"negative_cases,omitempty"`
+	StudySpecificity float64 `json:"study_specificity,omitempty"`
+}
+
+// PointOf is the FROC point at threshold t of cases summed into s.
+func PointOf(t float64, s Summary) FROCPoint {
+	return FROCPoint{Threshold: t, Sensitivity: s.Sensitivity, FPPerCase: s.FPPerCase, FPOnVesselPerCase: s.FPOnVesselPerCase,
+		NegativeCases: s.NegativeCases, StudySpecificity: s.StudySpecificity}
 }
 
 // FROC scores every case at each threshold (a voxel is lesion when its
@@ -504,8 +515,7 @@ func FROC(cases []ProbInput, thresholds []float64) ([]FROCPoint, error) {
 			}
 			rs = append(rs, r)
 		}
-		s := Summarize(rs)
-		out = append(out, FROCPoint{Threshold: t, Sensitivity: s.Sensitivity, FPPerCase: s.FPPerCase, FPOnVesselPerCase: s.FPOnVesselPerCase})
+		out = append(out, PointOf(t, Summarize(rs)))
 	}
 	return out, nil
 }

@@ -213,11 +213,18 @@ func TestFROC(t *testing.T) {
 	for _, p := range fp {
 		prob[idx(p[0], p[1], p[2])] = 0.4
 	}
-	got, err := FROC([]ProbInput{{Input: in, Prob: prob}}, []float64{0.95, 0.3, 0.5, 0.7})
+	// A lesion-free case holding the same faint false positive: the flag's
+	// specificity is 0 where the false positive is found, 1 above it.
+	neg := vol{}.input("froc-negative")
+	negProb := make([]float32, len(neg.Truth))
+	for _, p := range fp {
+		negProb[idx(p[0], p[1], p[2])] = 0.4
+	}
+	got, err := FROC([]ProbInput{{Input: in, Prob: prob}, {Input: neg, Prob: negProb}}, []float64{0.95, 0.3, 0.5, 0.7})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []FROCPoint{{0.3, 1, 1, 0}, {0.5, 1, 0, 0}, {0.7, 0.5, 0, 0}, {0.95, 0, 0, 0}}
+	want := []FROCPoint{{0.3, 1, 1, 0, 1, 0}, {0.5, 1, 0, 0, 1, 1}, {0.7, 0.5, 0, 0, 1, 1}, {0.95, 0, 0, 0, 1, 1}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
@@ -267,7 +274,7 @@ func TestReport(t *testing.T) {
 	}
 	r.Cases = []CaseResult{res}
 	r.Summary = Summarize(r.Cases)
-	r.FROC = []FROCPoint{{0.3, 0.5, 1, 0}, {0.5, 0.5, 1, 0}, {0.9, 0, 0, 0}}
+	r.FROC = []FROCPoint{{Threshold: 0.3, Sensitivity: 0.5, FPPerCase: 1}, {Threshold: 0.5, Sensitivity: 0.5, FPPerCase: 1}, {Threshold: 0.9}}
 	var md, js, png strings.Builder
 	if err := r.WriteMarkdown(&md); err != nil {
 		t.Fatal(err)
@@ -307,5 +314,19 @@ func TestReport(t *testing.T) {
 	r.FROC = nil
 	if err := r.PlotFROC(&png); err == nil {
 		t.Error("plotting no points gave no error")
+	}
+}
+
+// The FROC table gains the flag's specificity where lesion-free cases were
+// scored, and only there.
+func TestFROCMarkdownSpecificity(t *testing.T) {
+	pts := []FROCPoint{{Threshold: 0.5, Sensitivity: 1, FPPerCase: 0.5, NegativeCases: 2, StudySpecificity: 0.5}}
+	md := frocMarkdown("FROC", pts, true)
+	if !strings.Contains(md, "| FP on vessels per case | study flag specificity |") || !strings.Contains(md, "| 0.5 | 100.0% | 0.50 | 0.00 | 50.0% |") {
+		t.Errorf("with lesion-free cases:\n%s", md)
+	}
+	pts[0].NegativeCases = 0
+	if md := frocMarkdown("FROC", pts, false); strings.Contains(md, "specificity") {
+		t.Errorf("without lesion-free cases:\n%s", md)
 	}
 }
