@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # models/recipe/candidate.sh — trained weights to a candidate model judged on
-# the val brain, in one command on this machine (about 30 minutes on 2 cores):
+# the val brain, in one command on this machine (about 45 minutes on 2 cores):
 #
 #   models/recipe/candidate.sh WEIGHTS.pt OUT [VERSION]
 #
@@ -16,16 +16,27 @@
 #                 signed with a shipping key, and no box trusts this one
 #   eval-val/     tools/evaluate on the val brain, VISIBLE and bright-only:
 #                 the FROC over accept levels the operating point is chosen on
+#   eval-val-lesion-free/  the val brain's lesion-free studies: the study
+#                 flag's specificity at every level
+#   negatives/    tools/realcheck -negatives on the train and val brains
+#                 (nothing inserted), counted at every FROC level
+#
+# The accept level is then chosen by the rule of models/MODEL.md (Second
+# stage), models/oppoint: among the levels at which the train and val
+# brains' real negatives meet issue 23's target and the val lesion-free
+# studies' flag specificity is at least 90%, val's highest sensitivity at
+# <= 0.3 FP/study. The manifests are signed again with it. ACCEPT, when
+# set, overrides the rule's choice (and says so).
 #
 # The second stage is fitted on train seeds FROM.. (default 160: past the 160
 # a GPU run trains on, so the stage sees studies the network did not) of the
-# train brains. The held-out test brains are not touched; the commands that
-# score them are printed at the end, to run once the operating point is
-# chosen (then mkmanifest again with -accept).
+# train brains. The held-out test brains are not touched; what scores them
+# is printed at the end, once the operating point is fixed.
 #
-# Knobs (environment): BASE (8), ACCEPT (0.5), THRESHOLD (0.999: the
+# Knobs (environment): BASE (8), ACCEPT (the rule's), THRESHOLD (0.999: the
 # network's level for bright-only studies, which have no stage), MIN_MM3 (1),
-# FROM (160), RESCORE_N (60), NVAL (16), EVAL_N (16), SHARED (../shared/data).
+# FROM (160), RESCORE_N (60), NVAL (16), EVAL_N (16), EVAL_LF_N (30),
+# SHARED (../shared/data).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 weights=${1:?usage: models/recipe/candidate.sh WEIGHTS.pt OUT [VERSION]}
@@ -80,7 +91,7 @@ manifest=(go run ./models/mkmanifest -dir "$out/model" -version "$version" -thre
 go run ./models/rescore -model "$out/model/metnet-fp32.manifest.json" -trust "$out/trust" \
   -backgrounds all -shared "$shared" -from "${FROM:-160}" -n "${RESCORE_N:-60}" \
   -out "$out/model/rescore.json" >"$out/rescore.log" 2>&1 || { tail -20 "$out/rescore.log" >&2; exit 1; }
-"${manifest[@]}" -rescore "$out/model/rescore.json" -accept "${ACCEPT:-0.5}" >>"$out/mkmanifest.log" 2>&1 ||
+"${manifest[@]}" -rescore "$out/model/rescore.json" -accept 0.5 >>"$out/mkmanifest.log" 2>&1 ||
   { cat "$out/mkmanifest.log" >&2; exit 1; }
 step "stage fitted on train seeds ${FROM:-160}-$((${FROM:-160} + ${RESCORE_N:-60} - 1)), manifests signed with the candidate key"
 
@@ -89,9 +100,34 @@ go run ./tools/evaluate -q -backgrounds all -shared "$shared" -split val -n "${E
   { tail -20 "$out/eval-val.log" >&2; exit 1; }
 step "val brain scored: $out/eval-val/report.md"
 grep -E "^\| (lesion-wise sensitivity|false positives per case|sensitivity <3 mm|study flag specificity) " "$out/eval-val/report.md" | head -4
+
+go run ./tools/evaluate -q -backgrounds all -shared "$shared" -split val -n "${EVAL_LF_N:-30}" -lesion-free -compare-bright-only \
+  -model "$out/model/metnet-fp32.manifest.json" -trust "$out/trust" -out "$out/eval-val-lesion-free" >"$out/eval-val-lesion-free.log" 2>&1 ||
+  { tail -20 "$out/eval-val-lesion-free.log" >&2; exit 1; }
+step "val brain's lesion-free studies scored: $out/eval-val-lesion-free/report.md"
+grep -E "^\| (false positives per case|study flag specificity) " "$out/eval-val-lesion-free/report.md" | head -2
+
+levels=0.05,0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9,0.95,0.99,0.995,0.999 # tools/evaluate's FROC levels
+go run ./tools/realcheck -negatives -shared "$shared" -brains "$("$out/trainset" -brains train,val | paste -sd, -)" \
+  -levels "$levels" -model "$out/model/metnet-fp32.manifest.json" -trust "$out/trust" -out "$out/negatives" \
+  >"$out/negatives.log" 2>&1 || { tail -20 "$out/negatives.log" >&2; exit 1; }
+step "real negatives of the train and val brains at every level: $out/negatives/negatives.md"
+
+rule=(-val "$out/eval-val/report.json" -val-lesion-free "$out/eval-val-lesion-free/report.json" -negatives "$out/negatives/negatives.json")
+go run ./models/oppoint "${rule[@]}" >"$out/oppoint.log" 2>&1 || { cat "$out/oppoint.log" >&2; exit 1; }
+chosen=$(sed -n 's/^level \([0-9.e-]*\): .*/\1/p' "$out/oppoint.log")
+tail -1 "$out/oppoint.log"
+accept=${ACCEPT:-$chosen}
+[ "$accept" = "$chosen" ] || echo "candidate.sh: ACCEPT=$accept overrides the rule's $chosen"
+"${manifest[@]}" -rescore "$out/model/rescore.json" -accept "$accept" >>"$out/mkmanifest.log" 2>&1 ||
+  { cat "$out/mkmanifest.log" >&2; exit 1; }
+step "manifests signed again at accept $accept"
+# The bright-only studies keep the network's THRESHOLD; what the same rule
+# would give them is shown, not applied.
+go run ./models/oppoint -bright-only "${rule[@]}" >"$out/oppoint-bright-only.log" 2>&1 || true
+echo "bright-only, by the same rule (not applied; THRESHOLD=${THRESHOLD:-0.999}): $(tail -1 "$out/oppoint-bright-only.log")"
 cat <<EOF
-Next, on this machine: choose ACCEPT on $out/eval-val/report.md's FROC, then
-  ${manifest[*]} -rescore $out/model/rescore.json -accept <ACCEPT>
-and only then score the held-out brains (models/MODEL.md, Reproduce), with
+Fixed before any held-out run: the stage's accept level $accept. Now score
+the held-out brains once (models/MODEL.md, Reproduce), with
   -model $out/model/metnet-fp32.manifest.json -trust $out/trust
 EOF
