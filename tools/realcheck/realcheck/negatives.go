@@ -232,8 +232,9 @@ type NegReport struct {
 type pass struct {
 	mi      *volume.ModelInput
 	lesions []detect.Lesion
-	// ungated is the operating map before the brain gate, op its
-	// operating point, ref the reference Find measured with.
+	// ungated is the operating map before the brain gate (only with
+	// Options.Levels), op its operating point, ref the reference Find
+	// measured with.
 	ungated  []float32
 	op       detect.Params
 	ref      detect.Reference
@@ -280,8 +281,10 @@ func runPass(ctx context.Context, black, bright *volume.Volume, o Options) (*pas
 	if p.lesions, err = detect.Find(opMap, mi.Grid, op, p.ref); err != nil {
 		return nil, fmt.Errorf("realcheck: %w", err)
 	}
-	if p.ungated, _, err = detect.OperatingMap(prob, k, mi.Channel(manifest.ChannelBright), g, m.Output, k != nil && !mi.BlackZeroed); err != nil {
-		return nil, fmt.Errorf("realcheck: %w", err)
+	if len(o.Levels) > 0 { // kept only when other levels are asked for: a stage scores the study again
+		if p.ungated, _, err = detect.OperatingMap(prob, k, mi.Channel(manifest.ChannelBright), g, m.Output, k != nil && !mi.BlackZeroed); err != nil {
+			return nil, fmt.Errorf("realcheck: %w", err)
+		}
 	}
 	return p, nil
 }
