@@ -15,8 +15,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"strconv"
-	"strings"
 	"time"
 
 	"metsentry/firmware/detect"
@@ -61,16 +59,10 @@ func main() {
 	budgetMB := flag.Int("budget-mb", 4096, "with -model: memory one inference pass may use, MB (a board's inference.memory_budget_mb); larger volumes run in tiles")
 	froc := flag.String("froc", "", "thresholds the FROC curve sweeps, comma-separated (default: runner.DefaultFROC)")
 	flag.Parse()
-	for _, f := range strings.Split(*froc, ",") {
-		if f = strings.TrimSpace(f); f == "" {
-			continue
-		}
-		v, err := strconv.ParseFloat(f, 64)
-		if err != nil || v <= 0 || v >= 1 {
-			fmt.Fprintf(os.Stderr, "evaluate: -froc: %q is not a threshold between 0 and 1\n", f)
-			os.Exit(2)
-		}
-		c.FROC = append(c.FROC, v)
+	var err error
+	if c.FROC, err = score.ParseLevels(*froc); err != nil {
+		fmt.Fprintf(os.Stderr, "evaluate: -froc: %v\n", err)
+		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()

@@ -19,9 +19,9 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"strconv"
 	"strings"
 
+	"metsentry/tools/evaluate/score"
 	"metsentry/tools/realcheck/realcheck"
 )
 
@@ -83,20 +83,13 @@ func run(ctx context.Context, modelPath, trustDir, ortLib, data, out string, std
 // runNegatives loads the brains named from shared, runs the model at
 // modelPath on each with nothing inserted, writes the scoreboard into out
 // and prints it to stdout (progress to progress).
-// parseLevels reads -levels: numbers between 0 and 1, comma-separated.
+// parseLevels reads -levels.
 func parseLevels(s string) ([]float64, error) {
-	if s == "" {
-		return nil, nil
+	ls, err := score.ParseLevels(s)
+	if err != nil {
+		return nil, fmt.Errorf("realcheck: -levels: %w", err)
 	}
-	var out []float64
-	for _, f := range strings.Split(s, ",") {
-		t, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
-		if err != nil || !(t > 0 && t < 1) {
-			return nil, fmt.Errorf("realcheck: -levels: %q is not a level between 0 and 1", f)
-		}
-		out = append(out, t)
-	}
-	return out, nil
+	return ls, nil
 }
 
 func runNegatives(ctx context.Context, modelPath, trustDir, ortLib, shared string, names []string, levels []float64, out string, stdout, progress io.Writer) error {
