@@ -10,7 +10,7 @@ func TestParseLevels(t *testing.T) {
 	if got, err := ParseLevels(""); err != nil || got != nil {
 		t.Errorf("none: got %v, %v", got, err)
 	}
-	for _, bad := range []string{"0", "1", "1.5", "x", "0.5,", "0.5,,0.7"} {
+	for _, bad := range []string{"0", "1", "1.5", "-0.2", "x", "0.5,x", "0.5,", "0.5,,0.7"} {
 		if _, err := ParseLevels(bad); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
