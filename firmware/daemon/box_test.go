@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"metsentry/boards"
 	"metsentry/firmware/config"
@@ -32,6 +33,9 @@ func startPACS(t *testing.T, ctx context.Context, storescp, tmp string, out io.W
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { scp.Process.Kill(); scp.Wait() })
+	// A test may echo it at once (the console's "echo pacs"): wait until
+	// storescp listens.
+	testenv.WaitListening(t, port, 30*time.Second)
 	return dir, port
 }
 

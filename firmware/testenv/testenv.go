@@ -8,12 +8,14 @@
 package testenv
 
 import (
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 )
 
 // EnvSharedData overrides the location of the shared data folder.
@@ -90,6 +92,25 @@ func File(t testing.TB, path string) string {
 var ports struct {
 	sync.Mutex
 	given map[int]bool
+}
+
+// WaitListening waits until something accepts TCP connections on
+// 127.0.0.1:port (a peer program just started), failing the test after
+// timeout.
+func WaitListening(t testing.TB, port int, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second)
+		if err == nil {
+			c.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("testenv: nothing listens on port %d after %v: %v", port, timeout, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // FreePort returns a TCP port on 127.0.0.1 that nothing listened on when it
