@@ -27,6 +27,14 @@
 # makes on the first MINE_CASES train cases (issue 23: MetNet 0.7.0, stopped by
 # hand at 41 of the 50 minutes; about 70 minutes here in all).
 #
+#   BACKGROUNDS=all INIT=models/candidates/metnet-0.7.0/metnet.pt FIRST=72 NTRAIN=72 MINE=0.4 MINE_CASES=24 FAINT=1.0 LR=5e-4 SEED=9 TRAIN_MINUTES=45 models/recipe/train.sh
+#
+# goes on from 0.7.0 on 72 train studies it did not see (seeds FIRST..; the
+# second stage is fitted from seed 160, so keep FIRST + NTRAIN at most 160):
+# candidate 0.7.2 (models/candidates/metnet-0.7.2), about 65 minutes here.
+# Judge such weights with models/recipe/candidate.sh, not by the export
+# below, which writes into models/metnet.
+#
 #   TEACHER=<weights.pt> BASE=4 FAINT=1.0 LR=1e-3 SEED=6 TRAIN_MINUTES=38 models/recipe/train.sh
 #
 # distils the trained base-8 network TEACHER into a narrower one (BASE): the
@@ -60,7 +68,7 @@ src=(-anatomy "$anatomy")
 if [ -n "${BACKGROUNDS:-}" ]; then
   src=(-backgrounds "$BACKGROUNDS" -shared "$root/../shared/data")
 fi
-"$out/trainset" "${src[@]}" -split train -n "$ntrain" -out "$out/train"
+"$out/trainset" "${src[@]}" -split train -first "${FIRST:-0}" -n "$ntrain" -out "$out/train"
 "$out/trainset" "${src[@]}" -split val -n "${NVAL:-16}" -out "$out/val"
 # A fine-tuning phase starts from INIT's weights, with BatchNorm statistics
 # kept as they were (small CPU batches would drag them around) and faint
