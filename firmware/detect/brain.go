@@ -44,7 +44,7 @@ func InBrain(comp []int, brain []uint8) bool {
 // are found on, less what lies mostly outside brain (nil: no gate). The
 // appliance and the tools call it, so none of them can leave the gate out.
 func BrainMap(prob, black, bright []float32, brain []uint8, dims [3]int, o manifest.Output, visible bool) ([]float32, Params, error) {
-	op, p, err := OperatingMap(prob, black, bright, dims, o, visible)
+	op, p, err := OperatingMap(prob, black, bright, brain, dims, o, visible)
 	if err != nil {
 		return nil, p, err
 	}

@@ -50,6 +50,7 @@ var RescoreFeatures = []string{
 	"bright_minus_black",    // core_bright − core_black: flowing blood is bright on one and dark on the other
 	"logit_max",             // ln(max_prob / (1 − max_prob)), max_prob held within [1e-6, 1 − 1e-6]: the network's confidence unsquashed
 	"log_core_voxels",       // ln(1 + voxels in the core)
+	"ventricle_share",       // share of the voxels in the ventricles' zone (VentricleZone: where the choroid plexus lies); 0 without a brain mask
 }
 
 // needsBlack are the RescoreFeatures measured on the black-blood channel. A
@@ -88,18 +89,34 @@ type Candidate struct {
 }
 
 // Candidates cuts prob at thr into 26-connected components and measures
-// each. black and bright are the model input's channels on the same grid.
-func Candidates(prob, black, bright []float32, dims [3]int, thr float64) ([]Candidate, error) {
+// each. black and bright are the model input's channels on the same grid;
+// brain is the study's brain mask there (volume.ModelInput.BrainMask; nil
+// when none was found), which places the ventricles.
+func Candidates(prob, black, bright []float32, brain []uint8, dims [3]int, thr float64) ([]Candidate, error) {
 	n := dims[0] * dims[1] * dims[2]
 	if dims[0] <= 0 || dims[1] <= 0 || dims[2] <= 0 || len(prob) != n || len(black) != n || len(bright) != n {
 		return nil, fmt.Errorf("%w: %d probabilities, %d black and %d bright values for a %v grid", ErrGrid, len(prob), len(black), len(bright), dims)
 	}
+	if brain != nil && len(brain) != n {
+		return nil, fmt.Errorf("%w: a brain mask of %d voxels for a %v grid", ErrGrid, len(brain), dims)
+	}
+	return candidates(prob, black, bright, brain, true, dims, thr), nil
+}
+
+// candidates is Candidates on checked inputs; the ventricles' zone is found
+// only when withZone (else ventricle_share reads 0), as it takes a while and
+// a stage that does not weigh it need not wait for it.
+func candidates(prob, black, bright []float32, brain []uint8, withZone bool, dims [3]int, thr float64) []Candidate {
 	comps := Components(dims, func(i int) bool { return float64(prob[i]) >= thr })
+	var zone []bool
+	if withZone && len(comps) > 0 {
+		zone = VentricleZone(bright, brain, dims)
+	}
 	out := make([]Candidate, 0, len(comps))
 	for _, c := range comps {
-		out = append(out, measureCandidate(c, prob, black, bright, dims, thr))
+		out = append(out, measureCandidate(c, prob, black, bright, zone, dims, thr))
 	}
-	return out, nil
+	return out
 }
 
 // channelStats sums one channel's values over a set of voxels.
@@ -118,8 +135,8 @@ func (s channelStats) sd() float64 {
 	return math.Sqrt(max(0, s.sumSq/s.n-m*m))
 }
 
-func measureCandidate(c []int, prob, black, bright []float32, dims [3]int, thr float64) Candidate {
-	var sumP, sumB, sumK, pmax, bAt, kAt float64
+func measureCandidate(c []int, prob, black, bright []float32, zone []bool, dims [3]int, thr float64) Candidate {
+	var sumP, sumB, sumK, pmax, bAt, kAt, inZone float64
 	var s [3]float64
 	var ss [3][3]float64
 	for _, i := range c {
@@ -127,6 +144,9 @@ func measureCandidate(c []int, prob, black, bright []float32, dims [3]int, thr f
 		sumP += p
 		sumB += float64(bright[i])
 		sumK += float64(black[i])
+		if zone != nil && zone[i] {
+			inZone++
+		}
 		if p > pmax {
 			pmax, bAt, kAt = p, float64(bright[i]), float64(black[i])
 		}
@@ -173,6 +193,7 @@ func measureCandidate(c []int, prob, black, bright []float32, dims [3]int, thr f
 			coreB.mean() - coreK.mean(),
 			math.Log(q / (1 - q)),
 			math.Log1p(coreK.n),
+			inZone / nv,
 		},
 	}
 }
@@ -339,7 +360,7 @@ func Score(r *manifest.Rescore, features []float64) (float64, error) {
 // black-blood values: with a zeroed black channel (a bright-only study)
 // every candidate would read as blood, so OperatingMap gives a bright-only
 // study the manifest's bright-only stage, or none.
-func Rescore(prob, black, bright []float32, dims [3]int, r *manifest.Rescore) ([]float32, error) {
+func Rescore(prob, black, bright []float32, brain []uint8, dims [3]int, r *manifest.Rescore) ([]float32, error) {
 	if r == nil {
 		return nil, fmt.Errorf("detect: no rescore stage")
 	}
@@ -347,10 +368,11 @@ func Rescore(prob, black, bright []float32, dims [3]int, r *manifest.Rescore) ([
 	if err != nil {
 		return nil, err
 	}
-	cands, err := Candidates(prob, black, bright, dims, r.Candidate)
-	if err != nil {
-		return nil, err
+	n := dims[0] * dims[1] * dims[2]
+	if dims[0] <= 0 || dims[1] <= 0 || dims[2] <= 0 || len(prob) != n || len(black) != n || len(bright) != n || (brain != nil && len(brain) != n) {
+		return nil, fmt.Errorf("%w: %d probabilities, %d black and %d bright values, a brain mask of %d voxels for a %v grid", ErrGrid, len(prob), len(black), len(bright), len(brain), dims)
 	}
+	cands := candidates(prob, black, bright, brain, slices.Contains(r.Features, "ventricle_share"), dims, r.Candidate)
 	out := make([]float32, len(prob))
 	for _, c := range cands {
 		sc := float32(st.score(c.Features))
@@ -409,7 +431,7 @@ func stageOf(o manifest.Output, visible bool) *manifest.Rescore {
 // (Stage), else prob itself. black may be nil for a bright-only study. Find
 // on the map at the returned Params gives the study's lesions; this is the
 // one place the choice is made, for the appliance and the tools alike.
-func OperatingMap(prob, black, bright []float32, dims [3]int, o manifest.Output, visible bool) ([]float32, Params, error) {
+func OperatingMap(prob, black, bright []float32, brain []uint8, dims [3]int, o manifest.Output, visible bool) ([]float32, Params, error) {
 	r, err := Stage(o, visible)
 	if err != nil {
 		return nil, Params{}, err
@@ -421,7 +443,7 @@ func OperatingMap(prob, black, bright []float32, dims [3]int, o manifest.Output,
 	if black == nil && !visible {
 		black = make([]float32, len(prob))
 	}
-	score, err := Rescore(prob, black, bright, dims, r)
+	score, err := Rescore(prob, black, bright, brain, dims, r)
 	if err != nil {
 		return nil, Params{}, err
 	}

@@ -47,7 +47,7 @@ func TestRescore(t *testing.T) {
 	set(bright, g, 2.5, line...)
 
 	r := blackOnly()
-	score, err := Rescore(prob, black, bright, g.Dims, r)
+	score, err := Rescore(prob, black, bright, nil, g.Dims, r)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +91,7 @@ func TestCandidateFeatures(t *testing.T) {
 		}
 	}
 	set(black, g, 9, [3]int{1, 3, 3}, [3]int{6, 3, 3})
-	cands, err := Candidates(prob, black, bright, g.Dims, 0.1)
+	cands, err := Candidates(prob, black, bright, nil, g.Dims, 0.1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,6 +114,7 @@ func TestCandidateFeatures(t *testing.T) {
 		"black_contrast_z": (coreBlack - shellMean) / (shellSD + 0.1), "bright_contrast_z": 2 / 0.1,
 		"bright_minus_black": 2 - coreBlack,
 		"logit_max":          math.Log(0.8 / (0.2 + 1e-7)), "log_core_voxels": math.Log(9),
+		"ventricle_share": 0, // no brain mask: no ventricles (TestVentricleShare)
 	}
 	if len(want) != len(RescoreFeatures) {
 		t.Fatalf("the test checks %d features of %d", len(want), len(RescoreFeatures))
@@ -126,7 +127,7 @@ func TestCandidateFeatures(t *testing.T) {
 	if e := elongation([3][3]float64{{4, 0, 0}, {0, 0.01, 0}, {0, 0, 0.01}}); e < 0.99 {
 		t.Errorf("elongation of a line %g, want near 1", e)
 	}
-	if _, err := Candidates(prob[:n-1], black, bright, g.Dims, 0.1); err == nil {
+	if _, err := Candidates(prob[:n-1], black, bright, nil, g.Dims, 0.1); err == nil {
 		t.Error("a probability map shorter than its grid was accepted")
 	}
 }
@@ -159,7 +160,7 @@ func TestRescoreRefusesOtherFeatures(t *testing.T) {
 	r.Features[4] = "mean_flair"
 	g := grid(4, 4, 4, geom.Vec3{1, 1, 1}, geom.Vec3{})
 	z := make([]float32, g.Len())
-	if _, err := Rescore(z, z, z, g.Dims, r); err == nil || !strings.Contains(err.Error(), "mean_flair") {
+	if _, err := Rescore(z, z, z, nil, g.Dims, r); err == nil || !strings.Contains(err.Error(), "mean_flair") {
 		t.Fatalf("err = %v, want a refusal naming mean_flair", err)
 	}
 }
@@ -195,7 +196,7 @@ func TestOperatingMap(t *testing.T) {
 		{"visible beside a bright-only stage", withBright, true, black, 0.7, 1 / (1 + math.Exp(-4*1.5))},
 		{"no stage", manifest.Output{Threshold: 0.6, MinComponentMM3: 2}, true, black, 0.6, 0},
 	} {
-		m, p, err := OperatingMap(prob, c.black, bright, g.Dims, c.o, c.visible)
+		m, p, err := OperatingMap(prob, c.black, bright, nil, g.Dims, c.o, c.visible)
 		if err != nil {
 			t.Fatalf("%s: %v", c.name, err)
 		}
@@ -219,7 +220,7 @@ func TestBrightOnlyStageRefusesBlack(t *testing.T) {
 	g := grid(4, 4, 4, geom.Vec3{1, 1, 1}, geom.Vec3{})
 	z := make([]float32, g.Len())
 	o := manifest.Output{Threshold: 0.6, RescoreBrightOnly: blackOnly()}
-	if _, _, err := OperatingMap(z, nil, z, g.Dims, o, false); err == nil || !strings.Contains(err.Error(), "mean_black") {
+	if _, _, err := OperatingMap(z, nil, z, nil, g.Dims, o, false); err == nil || !strings.Contains(err.Error(), "mean_black") {
 		t.Fatalf("err = %v, want a refusal naming mean_black", err)
 	}
 	ok := BrightOnlyFeatures()
@@ -227,7 +228,7 @@ func TestBrightOnlyStageRefusesBlack(t *testing.T) {
 		t.Fatalf("BrightOnlyFeatures() = %v", ok)
 	}
 	o.RescoreBrightOnly = &manifest.Rescore{Candidate: 0.1, Accept: 0.5, Features: ok, Mean: make([]float64, len(ok)), Scale: slices.Repeat([]float64{1}, len(ok)), Weights: make([]float64, len(ok))}
-	if _, _, err := OperatingMap(z, nil, z, g.Dims, o, false); err != nil {
+	if _, _, err := OperatingMap(z, nil, z, nil, g.Dims, o, false); err != nil {
 		t.Fatal(err)
 	}
 }

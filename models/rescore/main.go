@@ -226,7 +226,7 @@ func candidates(ctx context.Context, d *runner.ModelDetector, c *phantom.Case, t
 		return nil, nil, 0, err
 	}
 	dims := mi.Grid.Dims
-	cands, err := detect.Candidates(prob, mi.Channel(manifest.ChannelBlack), mi.Channel(manifest.ChannelBright), dims, thr)
+	cands, err := detect.Candidates(prob, mi.Channel(manifest.ChannelBlack), mi.Channel(manifest.ChannelBright), mi.BrainMask, dims, thr)
 	if err != nil {
 		return nil, nil, 0, err
 	}

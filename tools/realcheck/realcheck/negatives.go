@@ -282,7 +282,7 @@ func runPass(ctx context.Context, black, bright *volume.Volume, o Options) (*pas
 		return nil, fmt.Errorf("realcheck: %w", err)
 	}
 	if len(o.Levels) > 0 { // kept only when other levels are asked for: a stage scores the study again
-		if p.ungated, _, err = detect.OperatingMap(prob, k, mi.Channel(manifest.ChannelBright), g, m.Output, k != nil && !mi.BlackZeroed); err != nil {
+		if p.ungated, _, err = detect.OperatingMap(prob, k, mi.Channel(manifest.ChannelBright), mi.BrainMask, g, m.Output, k != nil && !mi.BlackZeroed); err != nil {
 			return nil, fmt.Errorf("realcheck: %w", err)
 		}
 	}
