@@ -115,36 +115,62 @@ func tissueLevels(vals []float32) (lo, hi float64) {
 
 // erodeAxis keeps the voxels of m whose r neighbours on each side along
 // axis a are all in m (the grid's outside is not).
-func erodeAxis(m []bool, dims [3]int, a, r int) []bool {
-	return windowAxis(m, dims, a, r, func(set, width int) bool { return set == width })
-}
+func erodeAxis(m []bool, dims [3]int, a, r int) []bool { return windowAxis(m, dims, a, r, true) }
 
 // dilateAxis marks the voxels with a voxel of m within r along axis a.
-func dilateAxis(m []bool, dims [3]int, a, r int) []bool {
-	return windowAxis(m, dims, a, r, func(set, _ int) bool { return set > 0 })
-}
+func dilateAxis(m []bool, dims [3]int, a, r int) []bool { return windowAxis(m, dims, a, r, false) }
 
-// windowAxis sets each voxel by keep(set, 2r+1), set being how many voxels
-// of m lie in the window of r either side of it along axis a (voxels past
-// the grid's edge count as not set).
-func windowAxis(m []bool, dims [3]int, a, r int, keep func(set, width int) bool) []bool {
-	out := make([]bool, len(m))
+// windowAxis counts, for each voxel, the voxels of m in the window of r
+// either side of it along axis a (voxels past the grid's edge count as not
+// set), and sets it when all 2r+1 are (erode) or any is (else). Both passes
+// run in memory order: the running count along the axis (prefix), then the
+// windows read from it.
+func windowAxis(m []bool, dims [3]int, a, r int, erode bool) []bool {
 	stride := [3]int{1, dims[0], dims[0] * dims[1]}[a]
-	length := dims[a]
-	prefix := make([]int, length+1)
-	for i := range m {
-		if i/stride%length != 0 { // visit each line once, from its first voxel
-			continue
+	length := int32(dims[a])
+	// coord returns voxel (x, y, z)'s place along the axis.
+	coord := func(x, y, z int32) int32 {
+		switch a {
+		case 0:
+			return x
+		case 1:
+			return y
 		}
-		for k := range length {
-			prefix[k+1] = prefix[k]
-			if m[i+k*stride] {
-				prefix[k+1]++
+		return z
+	}
+	prefix := make([]int32, len(m)) // voxels of m along the axis up to and including this one
+	i := 0
+	for z := range int32(dims[2]) {
+		for y := range int32(dims[1]) {
+			for x := range int32(dims[0]) {
+				if m[i] {
+					prefix[i] = 1
+				}
+				if coord(x, y, z) > 0 {
+					prefix[i] += prefix[i-stride]
+				}
+				i++
 			}
 		}
-		for k := range length {
-			set := prefix[min(length, k+r+1)] - prefix[max(0, k-r)]
-			out[i+k*stride] = keep(set, 2*r+1)
+	}
+	out := make([]bool, len(m))
+	r32, width := int32(r), int32(2*r+1)
+	i = 0
+	for z := range int32(dims[2]) {
+		for y := range int32(dims[1]) {
+			for x := range int32(dims[0]) {
+				c := coord(x, y, z)
+				set := prefix[i+int(min(length-1, c+r32)-c)*stride]
+				if c > r32 {
+					set -= prefix[i-(r+1)*stride]
+				}
+				if erode {
+					out[i] = set == width
+				} else {
+					out[i] = set > 0
+				}
+				i++
+			}
 		}
 	}
 	return out
