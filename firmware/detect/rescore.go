@@ -93,14 +93,23 @@ type Candidate struct {
 // brain is the study's brain mask there (volume.ModelInput.BrainMask; nil
 // when none was found), which places the ventricles.
 func Candidates(prob, black, bright []float32, brain []uint8, dims [3]int, thr float64) ([]Candidate, error) {
-	n := dims[0] * dims[1] * dims[2]
-	if dims[0] <= 0 || dims[1] <= 0 || dims[2] <= 0 || len(prob) != n || len(black) != n || len(bright) != n {
-		return nil, fmt.Errorf("%w: %d probabilities, %d black and %d bright values for a %v grid", ErrGrid, len(prob), len(black), len(bright), dims)
-	}
-	if brain != nil && len(brain) != n {
-		return nil, fmt.Errorf("%w: a brain mask of %d voxels for a %v grid", ErrGrid, len(brain), dims)
+	if err := checkGrid(prob, black, bright, brain, dims); err != nil {
+		return nil, err
 	}
 	return candidates(prob, black, bright, brain, true, dims, thr), nil
+}
+
+// checkGrid refuses maps and channels (and a brain mask, when there is one)
+// that do not fill the grid dims.
+func checkGrid(prob, black, bright []float32, brain []uint8, dims [3]int) error {
+	n := dims[0] * dims[1] * dims[2]
+	if dims[0] <= 0 || dims[1] <= 0 || dims[2] <= 0 || len(prob) != n || len(black) != n || len(bright) != n {
+		return fmt.Errorf("%w: %d probabilities, %d black and %d bright values for a %v grid", ErrGrid, len(prob), len(black), len(bright), dims)
+	}
+	if brain != nil && len(brain) != n {
+		return fmt.Errorf("%w: a brain mask of %d voxels for a %v grid", ErrGrid, len(brain), dims)
+	}
+	return nil
 }
 
 // candidates is Candidates on checked inputs; the ventricles' zone is found
@@ -368,9 +377,8 @@ func Rescore(prob, black, bright []float32, brain []uint8, dims [3]int, r *manif
 	if err != nil {
 		return nil, err
 	}
-	n := dims[0] * dims[1] * dims[2]
-	if dims[0] <= 0 || dims[1] <= 0 || dims[2] <= 0 || len(prob) != n || len(black) != n || len(bright) != n || (brain != nil && len(brain) != n) {
-		return nil, fmt.Errorf("%w: %d probabilities, %d black and %d bright values, a brain mask of %d voxels for a %v grid", ErrGrid, len(prob), len(black), len(bright), len(brain), dims)
+	if err := checkGrid(prob, black, bright, brain, dims); err != nil {
+		return nil, err
 	}
 	cands := candidates(prob, black, bright, brain, slices.Contains(r.Features, "ventricle_share"), dims, r.Candidate)
 	out := make([]float32, len(prob))
