@@ -10,6 +10,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -29,10 +30,10 @@ import (
 // intake service (SCP, cache, intake, pipeline with the whole analysis
 // chain, outbox) to dcmtk's storescp as PACS, with the stand-in network, and
 // samples the process after each delivery: every study must be delivered
-// (an SR and annotated images for each at the PACS), the anonymous resident
-// set (heap and stacks) may not grow by more than 10% (or 2 MB) from
-// studies 6-10 (when the caches have settled) to the last five, and the
-// goroutine count must come back to where it was.
+// (an SR and annotated images for each at the PACS), the live heap and
+// stacks may not grow by more than 10% (or 1 MB) from studies 6-10 (when
+// the caches have settled) to the last five, and the goroutine count must
+// come back to where it was.
 func TestSoak(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow: 30 studies through the daemon (about a minute)")
@@ -86,7 +87,7 @@ func TestSoak(t *testing.T) {
 		}
 		return a.Release(ctx)
 	}
-	var rss, mapped []int64
+	var live, rss, mapped []int64
 	var gor []int
 	start := time.Now()
 	for i, files := range sets {
@@ -110,13 +111,11 @@ func TestSoak(t *testing.T) {
 		if e.State != cache.JobDelivered {
 			t.Fatalf("study %d: job %d ended %s: %s", i, e.Job, e.State, e.Reason)
 		}
-		runtime.GC()
-		debug.FreeOSMemory()
-		rss = append(rss, residentBytes(t, "RssAnon:"))
-		mapped = append(mapped, residentBytes(t, "RssFile:"))
+		l, a, f := sample(t)
+		live, rss, mapped = append(live, l), append(rss, a), append(mapped, f)
 		gor = append(gor, runtime.NumGoroutine())
 	}
-	t.Logf("%d studies in %v; RSS MB (anonymous) %v; RSS MB (file-backed) %v; goroutines %v", studies, time.Since(start).Round(time.Second), mb(rss), mb(mapped), gor)
+	t.Logf("%d studies in %v; live heap and stacks kB %v; RSS MB (anonymous) %v; RSS MB (file-backed) %v; goroutines %v", studies, time.Since(start).Round(time.Second), kb(live), mb(rss), mb(mapped), gor)
 	kinds := map[string]int{}
 	got, _ := filepath.Glob(filepath.Join(pacsDir, "*"))
 	for _, f := range got {
@@ -125,11 +124,16 @@ func TestSoak(t *testing.T) {
 	if kinds["SR3"] != studies || kinds["SC"] < studies {
 		t.Errorf("the PACS received %v; want an SR and annotated images for each of the %d studies", kinds, studies)
 	}
-	// The anonymous memory (heap, stacks) must stay flat: the mean of the
-	// last five samples within 10% of the five after study 6. The
-	// file-backed part grows with the cache's bbolt file, which the daemon
-	// maps (a few hundred kB a study here, bounded by retention), and is
-	// logged, not judged.
+	// What the Go code holds (live heap and stacks) must stay flat: the
+	// mean of the last five samples within 10% or 1 MB, whichever is more,
+	// of the five after study 6. The allowance covers what is bounded by
+	// design and still filling at 30 studies (the outbox keeps its last 256
+	// finished jobs in memory, about 3 kB each here); a leak of more than
+	// about 50 kB a study shows. The resident sets are logged, not judged:
+	// the anonymous one moves by whole MB with how freed pages lie (CI saw
+	// 12 and 15 MB alternate with a flat heap), and the file-backed one
+	// grows with the cache's bbolt file, which the daemon maps (bounded by
+	// retention).
 	mean := func(v []int64) float64 {
 		var s float64
 		for _, x := range v {
@@ -137,16 +141,36 @@ func TestSoak(t *testing.T) {
 		}
 		return s / float64(len(v))
 	}
-	// Here the process is small (the stand-in network keeps no model), so
-	// 10% is below the Go heap's own step (a few MB as its goal moves): the
-	// allowance is 10% or 2 MB, whichever is more (a leak of more than
-	// about 70 kB a study shows).
-	if base, last := mean(rss[settled:settled+5]), mean(rss[len(rss)-5:]); last > max(1.1*base, base+2<<20) {
-		t.Errorf("anonymous RSS grew from %.1f MB (studies %d-%d) to %.1f MB (the last five), more than 10%% or 2 MB: %v", base/(1<<20), settled+1, settled+5, last/(1<<20), mb(rss))
+	if base, last := mean(live[settled:settled+5]), mean(live[len(live)-5:]); last > max(1.1*base, base+1<<20) {
+		t.Errorf("live heap and stacks grew from %.0f kB (studies %d-%d) to %.0f kB (the last five), more than 10%% or 1 MB: %v", base/(1<<10), settled+1, settled+5, last/(1<<10), kb(live))
 	}
 	if base, last := gor[settled], gor[len(gor)-1]; last > base+2 {
 		t.Errorf("goroutines grew from %d after study %d to %d after the last: %v", base, settled+1, last, gor)
 	}
+}
+
+// sample samples the process five times, 50 ms apart, each after a
+// collection that returns freed memory to the system, and returns the
+// smallest of each figure: the live heap and stacks (what the Go code
+// holds), and the anonymous and file-backed resident sets. The job event
+// comes from inside the outbox's delivery, before that goroutine lets go of
+// what it sent, so one sample taken at the event caught it or missed it by
+// chance; a leak raises the smallest sample as surely as the first.
+func sample(t *testing.T) (live, anon, file int64) {
+	live, anon, file = math.MaxInt64, math.MaxInt64, math.MaxInt64
+	var ms runtime.MemStats
+	for i := range 5 {
+		if i > 0 {
+			time.Sleep(50 * time.Millisecond)
+		}
+		runtime.GC()
+		debug.FreeOSMemory()
+		runtime.ReadMemStats(&ms)
+		live = min(live, int64(ms.HeapAlloc+ms.StackInuse))
+		anon = min(anon, residentBytes(t, "RssAnon:"))
+		file = min(file, residentBytes(t, "RssFile:"))
+	}
+	return live, anon, file
 }
 
 // residentBytes reads one resident set size of this process from
@@ -169,6 +193,14 @@ func residentBytes(t *testing.T, field string) int64 {
 	}
 	t.Fatalf("no %s in /proc/self/status", field)
 	return 0
+}
+
+func kb(v []int64) []int64 {
+	out := make([]int64, len(v))
+	for i, b := range v {
+		out[i] = b >> 10
+	}
+	return out
 }
 
 func mb(v []int64) []int64 {
