@@ -365,7 +365,9 @@ func Score(r *manifest.Rescore, features []float64) (float64, error) {
 // Rescore returns the score map of a study: every candidate of prob at
 // r.Candidate scored by r, the score written over the candidate's core (its
 // voxels at or above half its highest probability), 0 elsewhere. Find on it
-// at r.Accept gives the lesions. A stage fitted on VISIBLE studies reads
+// at r.Accept gives the lesions. A candidate that r's mass rule covers
+// (manifest.Rescore.MassVoxels) scores at least its peak probability. A
+// stage fitted on VISIBLE studies reads
 // black-blood values: with a zeroed black channel (a bright-only study)
 // every candidate would read as blood, so OperatingMap gives a bright-only
 // study the manifest's bright-only stage, or none.
@@ -389,8 +391,63 @@ func Rescore(prob, black, bright []float32, brain []uint8, dims [3]int, r *manif
 				out[i] = sc
 			}
 		}
+		if r.MassVoxels > 0 && c.MaxProb >= r.MassProb && len(c.Voxels) >= r.MassVoxels {
+			masses(out, prob, c, dims, r, sc)
+		}
 	}
 	return out, nil
+}
+
+// masses applies r's mass rule to candidate c, whose core out holds at
+// score sc: each connected piece of the core with at least r.MassVoxels
+// voxels and a peak of at least r.MassProb scores at least that peak. The
+// rule reads pieces, not the candidate: at the candidate level a mass's
+// haze can join vessels to it, whose cores are no part of the mass.
+func masses(out, prob []float32, c Candidate, dims [3]int, r *manifest.Rescore, sc float32) {
+	core := make(map[int]bool, len(c.Voxels))
+	for _, i := range c.Voxels {
+		if prob[i] >= c.CoreAt {
+			core[i] = true
+		}
+	}
+	if len(core) < r.MassVoxels {
+		return
+	}
+	nx, nxy := dims[0], dims[0]*dims[1]
+	var stack []int
+	for start := range core {
+		if !core[start] {
+			continue // already in a piece
+		}
+		core[start] = false
+		piece, peak := []int{}, float32(0)
+		stack = append(stack[:0], start)
+		for len(stack) > 0 {
+			i := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			piece, peak = append(piece, i), max(peak, prob[i])
+			x, y, z := i%nx, i/nx%dims[1], i/nxy
+			for dz := -1; dz <= 1; dz++ {
+				for dy := -1; dy <= 1; dy++ {
+					for dx := -1; dx <= 1; dx++ {
+						X, Y, Z := x+dx, y+dy, z+dz
+						if X < 0 || Y < 0 || Z < 0 || X >= nx || Y >= dims[1] || Z >= dims[2] {
+							continue
+						}
+						if j := X + Y*nx + Z*nxy; core[j] {
+							core[j] = false
+							stack = append(stack, j)
+						}
+					}
+				}
+			}
+		}
+		if len(piece) >= r.MassVoxels && float64(peak) >= r.MassProb {
+			for _, i := range piece {
+				out[i] = max(sc, peak)
+			}
+		}
+	}
 }
 
 // Stage returns the manifest's second stage for a study: output.rescore

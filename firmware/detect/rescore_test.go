@@ -73,6 +73,58 @@ func TestRescore(t *testing.T) {
 	}
 }
 
+// The mass rule: a large piece of core the network is sure of keeps its
+// peak probability as its score though the stage turns it down; a small
+// candidate with the same peak, a large one under the rule's probability,
+// and a small piece of core that the mass's haze joins to its candidate
+// (a vessel beside a tumour) get the stage's score.
+func TestRescoreMassRule(t *testing.T) {
+	g := grid(32, 32, 32, geom.Vec3{1, 1, 1}, geom.Vec3{})
+	n := g.Len()
+	prob, black, bright := make([]float32, n), make([]float32, n), make([]float32, n)
+	mass := box(2, 2, 2, 8)     // 512 voxels, all core
+	small := box(20, 20, 20, 3) // 27 voxels
+	faint := box(2, 20, 2, 8)   // 512 voxels under the rule's probability
+	set(prob, g, 0.9995, mass...)
+	set(prob, g, 0.9995, small...)
+	set(prob, g, 0.99, faint...)
+	// A vessel joined to the mass by haze under its core's level.
+	set(prob, g, 0.3, [3]int{10, 5, 5}, [3]int{11, 5, 5})
+	var vessel [][3]int
+	for i := 12; i < 20; i++ {
+		vessel = append(vessel, [3]int{i, 5, 5})
+	}
+	set(prob, g, 0.9995, vessel...)
+	set(black, g, -1, mass...) // all dark on black-blood: the stage says no
+	set(black, g, -1, small...)
+	set(black, g, -1, faint...)
+	r := blackOnly()
+	r.MassVoxels, r.MassProb = 500, 0.999
+	score, err := Rescore(prob, black, bright, nil, g.Dims, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stageSays := float32(1 / (1 + math.Exp(4)))
+	for _, c := range []struct {
+		name string
+		at   [3]int
+		want float32
+	}{{"the mass", [3]int{5, 5, 5}, 0.9995}, {"the small one", [3]int{21, 21, 21}, stageSays}, {"the faint mass", [3]int{5, 23, 5}, stageSays}} {
+		if s := score[g.Index(c.at[0], c.at[1], c.at[2])]; math.Abs(float64(s-c.want)) > 1e-4 {
+			t.Errorf("%s scored %g, want %g", c.name, s, c.want)
+		}
+	}
+	// The vessel's candidate is the mass's: the stage's score of the whole
+	// (the vessel is not dark on black-blood), under accept all the same.
+	if s := score[g.Index(15, 5, 5)]; s >= 0.5 || s <= 0 {
+		t.Errorf("the vessel beside the mass scored %g, want the stage's score, under 0.5", s)
+	}
+	r.MassVoxels, r.MassProb = 0, 0
+	if score, _ = Rescore(prob, black, bright, nil, g.Dims, r); score[g.Index(5, 5, 5)] > 0.5 {
+		t.Errorf("without the rule the mass scored %g, want the stage's %g", score[g.Index(5, 5, 5)], stageSays)
+	}
+}
+
 func TestCandidateFeatures(t *testing.T) {
 	g := grid(16, 16, 16, geom.Vec3{1, 1, 1}, geom.Vec3{})
 	n := g.Len()

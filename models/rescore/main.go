@@ -54,6 +54,7 @@ import (
 	"math"
 	"metsentry/firmware/analyze"
 	"os"
+	"strconv"
 	"strings"
 
 	"metsentry/firmware/detect"
@@ -78,6 +79,9 @@ func main() {
 	l2 := flag.Float64("l2", 0.3, "L2 penalty on the standardised weights")
 	features := flag.String("features", "", "the measurements the stage weighs (firmware/detect.RescoreFeatures names; default: all, or with -bright-only those that need no black-blood image)")
 	brightOnly := flag.Bool("bright-only", false, "fit the stage for bright-only studies: the black-blood series withheld")
+	massVoxels := flag.Int("mass-voxels", 0, "the stage's mass rule (manifest.Rescore.MassVoxels): a candidate whose core holds this many model-grid voxels (mm³) or more and whose peak is at least -mass-prob keeps its peak as its score; 0: no rule")
+	massProb := flag.Float64("mass-prob", 0.999, "with -mass-voxels: the peak probability the rule asks for")
+	dump := flag.String("dump", "", "also write every candidate's measurements (all of detect.RescoreFeatures) and label to this CSV file, for analysis")
 	out := flag.String("out", "", "where to write the fitted stage (default models/metnet/rescore.json, or rescore-bright-only.json with -bright-only)")
 	flag.Parse()
 	names, file := detect.RescoreFeatures, "models/metnet/rescore.json"
@@ -91,7 +95,11 @@ func main() {
 		file = *out
 	}
 	src := source{anatomy: *anatomy, backgrounds: *backgrounds, shared: *shared}
-	if err := run(*modelPath, *trust, src, *from, *n, *candidate, *l2, names, *brightOnly, *gated, file); err != nil {
+	mass := massRule{*massVoxels, *massProb}
+	if mass.voxels == 0 {
+		mass.prob = 0
+	}
+	if err := run(*modelPath, *trust, src, *from, *n, *candidate, *l2, names, *brightOnly, *gated, mass, file, *dump); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
@@ -124,7 +132,14 @@ func (s source) open() (generator, string, error) {
 	return g, fmt.Sprintf("%s (brains %s)", phantom.VersionMulti, strings.Join(names, ", ")), nil
 }
 
-func run(modelPath, trust string, src source, from, n int, candidate, l2 float64, features []string, brightOnly, gated bool, out string) error {
+// massRule is the stage's mass rule (manifest.Rescore.MassVoxels and
+// MassProb); voxels 0: none.
+type massRule struct {
+	voxels int
+	prob   float64
+}
+
+func run(modelPath, trust string, src source, from, n int, candidate, l2 float64, features []string, brightOnly, gated bool, mass massRule, out, dump string) error {
 	at, err := detect.FeatureColumns(features)
 	if err != nil {
 		return fmt.Errorf("rescore: -features: %w", err)
@@ -162,6 +177,11 @@ func run(modelPath, trust string, src source, from, n int, candidate, l2 float64
 		outside += out
 		slog.Info("rescore: study measured", "case", c.ID, "candidates", len(cx), "gated_out", out)
 	}
+	if dump != "" {
+		if err := writeCSV(dump, all, y); err != nil {
+			return err
+		}
+	}
 	// The fit sees the chosen measurements; the check below scores every
 	// candidate's full measurements through the firmware, as the appliance
 	// will.
@@ -180,6 +200,7 @@ func run(modelPath, trust string, src source, from, n int, candidate, l2 float64
 		Candidate: candidate, Accept: 0.5,
 		Features: features,
 		Mean:     fitted.Mean, Scale: fitted.Scale, Weights: fitted.Weights, Bias: fitted.Bias,
+		MassVoxels: mass.voxels, MassProb: mass.prob,
 	}
 	pos, right := 0, 0
 	for i, row := range all {
@@ -202,8 +223,12 @@ func run(modelPath, trust string, src source, from, n int, candidate, l2 float64
 	if gated {
 		gate = fmt.Sprintf(" (%d more left out: mostly outside the brain gate)", outside)
 	}
-	r.Fit = fmt.Sprintf("%s train split seeds %d-%d as %s: %d candidates at probability %g%s (%d on lesions), L2 %g; %.1f%% classified right at 0.5",
-		generated, from, from+n-1, input, len(all), candidate, gate, pos, l2, 100*float64(right)/float64(len(all)))
+	rule := ""
+	if mass.voxels > 0 {
+		rule = fmt.Sprintf("; mass rule (not fitted): a core of %d voxels or more at probability %g or more keeps its peak", mass.voxels, mass.prob)
+	}
+	r.Fit = fmt.Sprintf("%s train split seeds %d-%d as %s: %d candidates at probability %g%s (%d on lesions), L2 %g; %.1f%% classified right at 0.5%s",
+		generated, from, from+n-1, input, len(all), candidate, gate, pos, l2, 100*float64(right)/float64(len(all)), rule)
 	b, err := json.MarshalIndent(r, "", " ")
 	if err != nil {
 		return err
@@ -259,4 +284,27 @@ func candidates(ctx context.Context, d *runner.ModelDetector, c *phantom.Case, t
 		y = append(y, onLesion)
 	}
 	return x, y, outside, nil
+}
+
+// writeCSV writes the candidates' measurements (a column for each of
+// detect.RescoreFeatures) and their labels (1 on a lesion) as CSV.
+func writeCSV(path string, rows [][]float64, y []bool) error {
+	var b strings.Builder
+	b.WriteString(strings.Join(detect.RescoreFeatures, ","))
+	b.WriteString(",lesion\n")
+	for i, row := range rows {
+		for _, v := range row {
+			b.WriteString(strconv.FormatFloat(v, 'g', 7, 64))
+			b.WriteByte(',')
+		}
+		if y[i] {
+			b.WriteString("1\n")
+		} else {
+			b.WriteString("0\n")
+		}
+	}
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		return fmt.Errorf("rescore: -dump: %w", err)
+	}
+	return nil
 }

@@ -120,6 +120,15 @@ type Rescore struct {
 	Scale     []float64 `json:"scale"`
 	Weights   []float64 `json:"weights"`
 	Bias      float64   `json:"bias"`
+	// MassVoxels, when above 0, leaves large sure masses to the network:
+	// a connected piece of a candidate's core that holds at least
+	// MassVoxels voxels of the model grid (1 mm: mm³) and peaks at or above
+	// MassProb scores at least that peak, whatever the logistic model says
+	// (firmware/detect.Rescore). A stage
+	// fitted on the phantom's round metastases has seen no large irregular
+	// enhancing tumour, and must not be the one to turn it down.
+	MassVoxels int     `json:"mass_voxels,omitempty"`
+	MassProb   float64 `json:"mass_prob,omitempty"`
 	// Fit says what the model was fitted on (generator, split, seeds).
 	Fit string `json:"fit"`
 }
@@ -270,6 +279,9 @@ func (m *Manifest) Validate() error {
 		}
 		if !ok {
 			bad("output.%s holds a number that is not finite, or a scale that is not positive", name)
+		}
+		if r.MassVoxels < 0 || (r.MassVoxels > 0 && !(r.MassProb >= r.Accept && r.MassProb <= 1)) || (r.MassVoxels == 0 && r.MassProb != 0) {
+			bad("output.%s.mass_voxels %d and mass_prob %g: a mass rule needs at least one voxel and a probability from accept (%g) to 1", name, r.MassVoxels, r.MassProb, r.Accept)
 		}
 	}
 	if o.Rescore != nil {

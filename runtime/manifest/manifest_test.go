@@ -39,6 +39,9 @@ func TestParse(t *testing.T) {
 		{"rescore scale", withRescore(`"candidate": 0.1, "accept": 0.5, "features": ["a"], "mean": [0], "scale": [0], "weights": [0.5]`), "scale that is not positive"},
 		{"rescore accept", withRescore(`"candidate": 0.1, "accept": 1, "features": ["a"], "mean": [0], "scale": [1], "weights": [0.5]`), "accept 1"},
 		{"bright-only stage", withStage("rescore_bright_only", `"candidate": 0.1, "accept": 0.5, "features": ["a"], "mean": [0], "scale": [1], "weights": [0.5]`), ""},
+		{"mass rule", withStage("rescore_bright_only", `"candidate": 0.1, "accept": 0.5, "features": ["a"], "mean": [0], "scale": [1], "weights": [0.5], "mass_voxels": 4000, "mass_prob": 0.999`), ""},
+		{"mass rule under accept", withStage("rescore_bright_only", `"candidate": 0.1, "accept": 0.5, "features": ["a"], "mean": [0], "scale": [1], "weights": [0.5], "mass_voxels": 4000, "mass_prob": 0.4`), "mass_voxels 4000 and mass_prob 0.4"},
+		{"mass probability alone", withStage("rescore", `"candidate": 0.1, "accept": 0.5, "features": ["a"], "mean": [0], "scale": [1], "weights": [0.5], "mass_prob": 0.999`), "output.rescore.mass_voxels 0"},
 		{"bright-only stage scale", withStage("rescore_bright_only", `"candidate": 0.1, "accept": 0.5, "features": ["a"], "mean": [0], "scale": [-1], "weights": [0.5]`), "output.rescore_bright_only holds"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
