@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # models/recipe/candidate.sh — trained weights to a candidate model judged on
-# the val brain, in one command on this machine (about 45 minutes on 2 cores):
+# the val brain, in one command on this machine (about 50 minutes on 2 cores):
 #
 #   models/recipe/candidate.sh WEIGHTS.pt OUT [VERSION]
 #
@@ -10,7 +10,9 @@
 #   val/          16 val cases on the model grid (trainset, the val brain),
 #                 the INT8 calibration set
 #   model/        fp32 and INT8 ONNX with reference outputs (export.py), the
-#                 weights, the stage (rescore.json) and both manifests
+#                 weights, the stages (rescore.json for VISIBLE studies,
+#                 rescore-bright-only.json for bright-only ones) and both
+#                 manifests
 #   keys/, trust/ a throwaway signing key and a trust folder holding
 #                 models/trust and its public half: a candidate is never
 #                 signed with a shipping key, and no box trusts this one
@@ -21,22 +23,25 @@
 #   negatives/    tools/realcheck -negatives on the train and val brains
 #                 (nothing inserted), counted at every FROC level
 #
-# The accept level is then chosen by the rule of models/MODEL.md (Second
-# stage), models/oppoint: among the levels at which the train and val
-# brains' real negatives meet issue 23's target and the val lesion-free
+# Each stage's accept level is then chosen by the rule of models/MODEL.md
+# (Second stage), models/oppoint: among the levels at which the train and
+# val brains' real negatives meet issue 23's target and the val lesion-free
 # studies' flag specificity is at least 90%, val's highest sensitivity at
-# <= 0.3 FP/study. The manifests are signed again with it. ACCEPT, when
-# set, overrides the rule's choice (and says so).
+# <= 0.3 FP/study; VISIBLE studies by their own figures, bright-only ones by
+# theirs. The manifests are signed again with them. ACCEPT and
+# ACCEPT_BRIGHT_ONLY, when set, override the rule's choices (and say so).
 #
-# The second stage is fitted on train seeds FROM.. (default 160: past the 160
-# a GPU run trains on, so the stage sees studies the network did not) of the
-# train brains. The held-out test brains are not touched; what scores them
+# The second stages are fitted on train seeds FROM.. (default 160: past the
+# 160 a GPU run trains on, so the stage sees studies the network did not) of
+# the train brains; the bright-only one carries the mass rule (MASS_VOXELS:
+# a piece of core of 4000 voxels or more at the network's THRESHOLD keeps
+# its peak; 0 for none). The held-out test brains are not touched; what scores them
 # is printed at the end, once the operating point is fixed.
 #
-# Knobs (environment): BASE (8), ACCEPT (the rule's), THRESHOLD (0.999: the
-# network's level for bright-only studies, which have no stage), MIN_MM3 (1),
-# FROM (160), RESCORE_N (60), NVAL (16), EVAL_N (16), EVAL_LF_N (30),
-# SHARED (../shared/data).
+# Knobs (environment): BASE (8), ACCEPT and ACCEPT_BRIGHT_ONLY (the
+# rule's), THRESHOLD (0.999: the network's level where no stage applies),
+# MIN_MM3 (1), MASS_VOXELS (4000), FROM (160), RESCORE_N (60), NVAL (16),
+# EVAL_N (16), EVAL_LF_N (30), SHARED (../shared/data).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 weights=${1:?usage: models/recipe/candidate.sh WEIGHTS.pt OUT [VERSION]}
@@ -91,9 +96,19 @@ manifest=(go run ./models/mkmanifest -dir "$out/model" -version "$version" -thre
 go run ./models/rescore -model "$out/model/metnet-fp32.manifest.json" -trust "$out/trust" \
   -backgrounds all -shared "$shared" -from "${FROM:-160}" -n "${RESCORE_N:-60}" \
   -out "$out/model/rescore.json" >"$out/rescore.log" 2>&1 || { tail -20 "$out/rescore.log" >&2; exit 1; }
-"${manifest[@]}" -rescore "$out/model/rescore.json" -accept 0.5 >>"$out/mkmanifest.log" 2>&1 ||
+go run ./models/rescore -bright-only -mass-voxels "${MASS_VOXELS:-4000}" -mass-prob "${THRESHOLD:-0.999}" \
+  -model "$out/model/metnet-fp32.manifest.json" -trust "$out/trust" \
+  -backgrounds all -shared "$shared" -from "${FROM:-160}" -n "${RESCORE_N:-60}" \
+  -out "$out/model/rescore-bright-only.json" >"$out/rescore-bright-only.log" 2>&1 ||
+  { tail -20 "$out/rescore-bright-only.log" >&2; exit 1; }
+stages() { # VISIBLE accept, bright-only accept: sets stage_args
+  stage_args=(-rescore "$out/model/rescore.json" -accept "$1"
+    -rescore-bright-only "$out/model/rescore-bright-only.json" -accept-bright-only "$2")
+}
+stages 0.5 0.5
+"${manifest[@]}" "${stage_args[@]}" >>"$out/mkmanifest.log" 2>&1 ||
   { cat "$out/mkmanifest.log" >&2; exit 1; }
-step "stage fitted on train seeds ${FROM:-160}-$((${FROM:-160} + ${RESCORE_N:-60} - 1)), manifests signed with the candidate key"
+step "stages fitted on train seeds ${FROM:-160}-$((${FROM:-160} + ${RESCORE_N:-60} - 1)), manifests signed with the candidate key"
 
 go run ./tools/evaluate -q -backgrounds all -shared "$shared" -split val -n "${EVAL_N:-16}" -compare-bright-only \
   -model "$out/model/metnet-fp32.manifest.json" -trust "$out/trust" -out "$out/eval-val" >"$out/eval-val.log" 2>&1 ||
@@ -119,15 +134,19 @@ chosen=$(sed -n 's/^level \([0-9.e-]*\): .*/\1/p' "$out/oppoint.log")
 tail -1 "$out/oppoint.log"
 accept=${ACCEPT:-$chosen}
 [ "$accept" = "$chosen" ] || echo "candidate.sh: ACCEPT=$accept overrides the rule's $chosen"
-"${manifest[@]}" -rescore "$out/model/rescore.json" -accept "$accept" >>"$out/mkmanifest.log" 2>&1 ||
+go run ./models/oppoint -bright-only "${rule[@]}" >"$out/oppoint-bright-only.log" 2>&1 ||
+  { cat "$out/oppoint-bright-only.log" >&2; exit 1; }
+chosen_bright=$(sed -n 's/^level \([0-9.e-]*\): .*/\1/p' "$out/oppoint-bright-only.log")
+echo "bright-only: $(tail -1 "$out/oppoint-bright-only.log")"
+accept_bright=${ACCEPT_BRIGHT_ONLY:-$chosen_bright}
+[ "$accept_bright" = "$chosen_bright" ] || echo "candidate.sh: ACCEPT_BRIGHT_ONLY=$accept_bright overrides the rule's $chosen_bright"
+stages "$accept" "$accept_bright"
+"${manifest[@]}" "${stage_args[@]}" >>"$out/mkmanifest.log" 2>&1 ||
   { cat "$out/mkmanifest.log" >&2; exit 1; }
-step "manifests signed again at accept $accept"
-# The bright-only studies keep the network's THRESHOLD; what the same rule
-# would give them is shown, not applied.
-go run ./models/oppoint -bright-only "${rule[@]}" >"$out/oppoint-bright-only.log" 2>&1 || true
-echo "bright-only, by the same rule (not applied; THRESHOLD=${THRESHOLD:-0.999}): $(tail -1 "$out/oppoint-bright-only.log")"
+step "manifests signed again at accept $accept (VISIBLE), $accept_bright (bright-only)"
 cat <<EOF
-Fixed before any held-out run: the stage's accept level $accept. Now score
+Fixed before any held-out run: the stages' accept levels $accept (VISIBLE)
+and $accept_bright (bright-only). Now score
 the held-out brains once (models/MODEL.md, Reproduce), with
   -model $out/model/metnet-fp32.manifest.json -trust $out/trust
 EOF
