@@ -1,11 +1,11 @@
 {
  "format": "metsentry-model-sig-v1",
- "key_id": "d86d9fdbf425729a",
- "manifest_sha256": "b613f8bc4c6212fa6b8bf0dddb71f652d512d2ee455d0cb0932e006fa0ebadc9",
+ "key_id": "f67d9cab91bfb629",
+ "manifest_sha256": "b0b0fb1dfb0906b843997ef2d2092f98dc7b4b041c3261f1695891f5c1dc3219",
  "model_sha256": "c397a8f7dbfc33082c5e17537b3878248a92c640b3d337bab530d81e8a4111ee",
  "files": {
   "ref-input.f32": "dbad966648c989e75208dd9ecfc65b5a62849a4bfab53a37cc58ee9375cffd43",
   "ref-int8.f32": "3c613f0723fc1bfbdf582f1fa09999631db5e79cddd6c641ae337eed60d900aa"
  },
- "signature": "CtttIrpa1q7x6pbwMNaAADQyPSJ+SXId3OuRlGs0VgeKho8V7td1mME5l0jfwgLM9OCkA7n9eE9w3IgdpalPAA=="
+ "signature": "jdf2Qg1cARbWq0szlMsRwxDAdVnZ2HWmFKJ6mF6SV3PGX5Xupk9kbd5qaAFpiEf/SGkRL/0VGK2NE3ycPLbYBA=="
 }
