@@ -365,12 +365,12 @@ func Score(r *manifest.Rescore, features []float64) (float64, error) {
 // Rescore returns the score map of a study: every candidate of prob at
 // r.Candidate scored by r, the score written over the candidate's core (its
 // voxels at or above half its highest probability), 0 elsewhere. Find on it
-// at r.Accept gives the lesions. A candidate that r's mass rule covers
+// at r.Accept gives the lesions. A piece of core that r's mass rule covers
 // (manifest.Rescore.MassVoxels) scores at least its peak probability. A
-// stage fitted on VISIBLE studies reads
-// black-blood values: with a zeroed black channel (a bright-only study)
-// every candidate would read as blood, so OperatingMap gives a bright-only
-// study the manifest's bright-only stage, or none.
+// stage fitted on VISIBLE studies reads black-blood values: with a zeroed
+// black channel (a bright-only study) every candidate would read as blood,
+// so OperatingMap gives a bright-only study the manifest's bright-only
+// stage, or none.
 func Rescore(prob, black, bright []float32, brain []uint8, dims [3]int, r *manifest.Rescore) ([]float32, error) {
 	if r == nil {
 		return nil, fmt.Errorf("detect: no rescore stage")

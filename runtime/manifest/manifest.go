@@ -124,9 +124,9 @@ type Rescore struct {
 	// a connected piece of a candidate's core that holds at least
 	// MassVoxels voxels of the model grid (1 mm: mm³) and peaks at or above
 	// MassProb scores at least that peak, whatever the logistic model says
-	// (firmware/detect.Rescore). A stage
-	// fitted on the phantom's round metastases has seen no large irregular
-	// enhancing tumour, and must not be the one to turn it down.
+	// (firmware/detect.Rescore). A stage fitted on the phantom's round
+	// metastases has seen no large irregular enhancing tumour, and must not
+	// be the one to turn it down.
 	MassVoxels int     `json:"mass_voxels,omitempty"`
 	MassProb   float64 `json:"mass_prob,omitempty"`
 	// Fit says what the model was fitted on (generator, split, seeds).
