@@ -7,12 +7,27 @@ import "slices"
 // indices, in order of their first voxel. Lesions, truth regions and
 // reference regions are all found with it, so they connect the same way.
 func Components(dims [3]int, in func(i int) bool) [][]int {
+	return componentsFrom(dims, nil, in)
+}
+
+// componentsFrom is Components limited to the components that hold one of
+// the voxels starts (nil: every voxel of the grid), in order of the first
+// start each holds.
+func componentsFrom(dims [3]int, starts []int, in func(i int) bool) [][]int {
 	nx, ny, nz := dims[0], dims[1], dims[2]
 	n := nx * ny * nz
 	seen := make([]bool, n)
 	var comps [][]int
 	var stack []int
-	for start := range n {
+	count := n
+	if starts != nil {
+		count = len(starts)
+	}
+	for s := range count {
+		start := s
+		if starts != nil {
+			start = starts[s]
+		}
 		if seen[start] || !in(start) {
 			continue
 		}

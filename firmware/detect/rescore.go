@@ -402,47 +402,20 @@ func Rescore(prob, black, bright []float32, brain []uint8, dims [3]int, r *manif
 // score sc: each connected piece of the core with at least r.MassVoxels
 // voxels and a peak of at least r.MassProb scores at least that peak. The
 // rule reads pieces, not the candidate: at the candidate level a mass's
-// haze can join vessels to it, whose cores are no part of the mass.
+// haze can join vessels to it, whose cores are no part of the mass. A voxel
+// at or above CoreAt next to the candidate is the candidate's (CoreAt is
+// never under the candidate threshold), so the pieces grow from its voxels
+// on the probability alone.
 func masses(out, prob []float32, c Candidate, dims [3]int, r *manifest.Rescore, sc float32) {
-	core := make(map[int]bool, len(c.Voxels))
-	for _, i := range c.Voxels {
-		if prob[i] >= c.CoreAt {
-			core[i] = true
+	for _, piece := range componentsFrom(dims, c.Voxels, func(i int) bool { return prob[i] >= c.CoreAt }) {
+		if len(piece) < r.MassVoxels {
+			continue
 		}
-	}
-	if len(core) < r.MassVoxels {
-		return
-	}
-	nx, nxy := dims[0], dims[0]*dims[1]
-	var stack []int
-	for start := range core {
-		if !core[start] {
-			continue // already in a piece
+		var peak float32
+		for _, i := range piece {
+			peak = max(peak, prob[i])
 		}
-		core[start] = false
-		piece, peak := []int{}, float32(0)
-		stack = append(stack[:0], start)
-		for len(stack) > 0 {
-			i := stack[len(stack)-1]
-			stack = stack[:len(stack)-1]
-			piece, peak = append(piece, i), max(peak, prob[i])
-			x, y, z := i%nx, i/nx%dims[1], i/nxy
-			for dz := -1; dz <= 1; dz++ {
-				for dy := -1; dy <= 1; dy++ {
-					for dx := -1; dx <= 1; dx++ {
-						X, Y, Z := x+dx, y+dy, z+dz
-						if X < 0 || Y < 0 || Z < 0 || X >= nx || Y >= dims[1] || Z >= dims[2] {
-							continue
-						}
-						if j := X + Y*nx + Z*nxy; core[j] {
-							core[j] = false
-							stack = append(stack, j)
-						}
-					}
-				}
-			}
-		}
-		if len(piece) >= r.MassVoxels && float64(peak) >= r.MassProb {
+		if float64(peak) >= r.MassProb {
 			for _, i := range piece {
 				out[i] = max(sc, peak)
 			}

@@ -1,9 +1,14 @@
 package main
 
 import (
+	"encoding/csv"
 	"math"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"testing"
+
+	"metsentry/firmware/detect"
 )
 
 // Data drawn from a known logistic model come back with its weights (in the
@@ -65,5 +70,32 @@ func TestSolve(t *testing.T) {
 		if math.Abs(s[i]-want[i]) > 1e-12 {
 			t.Fatalf("solve = %v, want %v", s, want)
 		}
+	}
+}
+
+// -dump writes a header of every measurement and "lesion", then one row a
+// candidate, that encoding/csv reads back.
+func TestWriteCSV(t *testing.T) {
+	n := len(detect.RescoreFeatures)
+	rows := [][]float64{make([]float64, n), make([]float64, n)}
+	rows[0][0], rows[1][n-1] = 1.5, -0.25
+	path := filepath.Join(t.TempDir(), "c.csv")
+	if err := writeCSV(path, rows, []bool{true, false}); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	recs, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 3 || recs[0][0] != detect.RescoreFeatures[0] || recs[0][n] != "lesion" {
+		t.Fatalf("header %v, %d records; want the measurements and lesion, 3 records", recs[0], len(recs))
+	}
+	if recs[1][0] != "1.5" || recs[1][n] != "1" || recs[2][n-1] != "-0.25" || recs[2][n] != "0" {
+		t.Errorf("rows %v, %v", recs[1], recs[2])
 	}
 }

@@ -47,13 +47,16 @@ package main
 
 import (
 	"context"
+	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
 	"math"
 	"metsentry/firmware/analyze"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -79,7 +82,7 @@ func main() {
 	l2 := flag.Float64("l2", 0.3, "L2 penalty on the standardised weights")
 	features := flag.String("features", "", "the measurements the stage weighs (firmware/detect.RescoreFeatures names; default: all, or with -bright-only those that need no black-blood image)")
 	brightOnly := flag.Bool("bright-only", false, "fit the stage for bright-only studies: the black-blood series withheld")
-	massVoxels := flag.Int("mass-voxels", 0, "the stage's mass rule (manifest.Rescore.MassVoxels): a candidate whose core holds this many model-grid voxels (mm³) or more and whose peak is at least -mass-prob keeps its peak as its score; 0: no rule")
+	massVoxels := flag.Int("mass-voxels", 0, "the stage's mass rule (manifest.Rescore.MassVoxels): a connected piece of a candidate's core of this many model-grid voxels (mm³) or more peaking at -mass-prob or more keeps its peak as its score; 0: no rule")
 	massProb := flag.Float64("mass-prob", 0.999, "with -mass-voxels: the peak probability the rule asks for")
 	dump := flag.String("dump", "", "also write every candidate's measurements (all of detect.RescoreFeatures) and label to this CSV file, for analysis")
 	out := flag.String("out", "", "where to write the fitted stage (default models/metnet/rescore.json, or rescore-bright-only.json with -bright-only)")
@@ -225,7 +228,7 @@ func run(modelPath, trust string, src source, from, n int, candidate, l2 float64
 	}
 	rule := ""
 	if mass.voxels > 0 {
-		rule = fmt.Sprintf("; mass rule (not fitted): a core of %d voxels or more at probability %g or more keeps its peak", mass.voxels, mass.prob)
+		rule = fmt.Sprintf("; mass rule (not fitted): a core piece of %d voxels or more at probability %g or more keeps its peak", mass.voxels, mass.prob)
 	}
 	r.Fit = fmt.Sprintf("%s train split seeds %d-%d as %s: %d candidates at probability %g%s (%d on lesions), L2 %g; %.1f%% classified right at 0.5%s",
 		generated, from, from+n-1, input, len(all), candidate, gate, pos, l2, 100*float64(right)/float64(len(all)), rule)
@@ -289,21 +292,25 @@ func candidates(ctx context.Context, d *runner.ModelDetector, c *phantom.Case, t
 // writeCSV writes the candidates' measurements (a column for each of
 // detect.RescoreFeatures) and their labels (1 on a lesion) as CSV.
 func writeCSV(path string, rows [][]float64, y []bool) error {
-	var b strings.Builder
-	b.WriteString(strings.Join(detect.RescoreFeatures, ","))
-	b.WriteString(",lesion\n")
-	for i, row := range rows {
-		for _, v := range row {
-			b.WriteString(strconv.FormatFloat(v, 'g', 7, 64))
-			b.WriteByte(',')
-		}
-		if y[i] {
-			b.WriteString("1\n")
-		} else {
-			b.WriteString("0\n")
-		}
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("rescore: -dump: %w", err)
 	}
-	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+	w := csv.NewWriter(f)
+	w.Write(append(slices.Clone(detect.RescoreFeatures), "lesion"))
+	rec := make([]string, len(detect.RescoreFeatures)+1)
+	for i, row := range rows {
+		for j, v := range row {
+			rec[j] = strconv.FormatFloat(v, 'g', 7, 64)
+		}
+		rec[len(rec)-1] = "0"
+		if y[i] {
+			rec[len(rec)-1] = "1"
+		}
+		w.Write(rec)
+	}
+	w.Flush()
+	if err := errors.Join(w.Error(), f.Close()); err != nil {
 		return fmt.Errorf("rescore: -dump: %w", err)
 	}
 	return nil
