@@ -332,8 +332,21 @@ func FeatureColumns(names []string) ([]int, error) {
 
 // bind resolves the stage's feature names against RescoreFeatures.
 func bind(r *manifest.Rescore) (stage, error) {
-	if len(r.Weights) != len(r.Features) || len(r.Mean) != len(r.Features) || len(r.Scale) != len(r.Features) {
-		return stage{}, fmt.Errorf("detect: the manifest's rescore stage has %d features, %d means, %d scales and %d weights", len(r.Features), len(r.Mean), len(r.Scale), len(r.Weights))
+	n := len(r.Features)
+	units := n
+	if h := r.Hidden; h != nil {
+		units = len(h.Bias)
+		if len(h.Weights) != units {
+			return stage{}, fmt.Errorf("detect: the manifest's rescore stage has %d hidden weight rows and %d biases", len(h.Weights), units)
+		}
+		for k, row := range h.Weights {
+			if len(row) != n {
+				return stage{}, fmt.Errorf("detect: the manifest's rescore stage's hidden unit %d has %d weights for %d features", k, len(row), n)
+			}
+		}
+	}
+	if len(r.Weights) != units || len(r.Mean) != n || len(r.Scale) != n {
+		return stage{}, fmt.Errorf("detect: the manifest's rescore stage has %d features, %d means, %d scales and %d weights (for %d units)", n, len(r.Mean), len(r.Scale), len(r.Weights), units)
 	}
 	at, err := FeatureColumns(r.Features)
 	if err != nil {
@@ -342,14 +355,30 @@ func bind(r *manifest.Rescore) (stage, error) {
 	return stage{r: r, at: at}, nil
 }
 
-// score is the logistic model's score of a candidate's features (in
-// RescoreFeatures order).
+// score is the stage's score of a candidate's features (in
+// RescoreFeatures order): the logistic of its output unit, which weighs
+// the standardised features or, with a hidden layer, its tanh units.
 func (s stage) score(features []float64) float64 {
-	z := s.r.Bias
-	for i, w := range s.r.Weights {
-		z += w * (features[s.at[i]] - s.r.Mean[i]) / s.r.Scale[i]
+	z := make([]float64, len(s.at))
+	for i, at := range s.at {
+		z[i] = (features[at] - s.r.Mean[i]) / s.r.Scale[i]
 	}
-	return 1 / (1 + math.Exp(-z))
+	if h := s.r.Hidden; h != nil {
+		u := make([]float64, len(h.Bias))
+		for k, row := range h.Weights {
+			a := h.Bias[k]
+			for i, w := range row {
+				a += w * z[i]
+			}
+			u[k] = math.Tanh(a)
+		}
+		z = u
+	}
+	out := s.r.Bias
+	for i, w := range s.r.Weights {
+		out += w * z[i]
+	}
+	return 1 / (1 + math.Exp(-out))
 }
 
 // Score is the stage r's score of a candidate's features (in

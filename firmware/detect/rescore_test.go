@@ -204,6 +204,41 @@ func TestScoreByName(t *testing.T) {
 	}
 }
 
+// A stage with a hidden layer scores the logistic of its tanh units over
+// the standardised features: worked by hand here for two features and two
+// units. Its shapes are checked before any candidate is scored.
+func TestScoreHidden(t *testing.T) {
+	r := &manifest.Rescore{
+		Candidate: 0.1, Accept: 0.5,
+		Features: []string{"mean_black", "log_voxels"},
+		Mean:     []float64{0.5, 2}, Scale: []float64{0.5, 1},
+		Hidden: &manifest.Layer{
+			Weights: [][]float64{{1, -2}, {0.5, 0.25}},
+			Bias:    []float64{0.1, -0.3},
+		},
+		Weights: []float64{2, -1}, Bias: 0.2,
+	}
+	f := make([]float64, len(RescoreFeatures))
+	f[4], f[0] = 1.5, 3 // mean_black, log_voxels: standardised 2 and 1
+	got, err := Score(r, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u0, u1 := math.Tanh(0.1+2-2), math.Tanh(-0.3+1+0.25)
+	if want := 1 / (1 + math.Exp(-(0.2 + 2*u0 - u1))); math.Abs(got-want) > 1e-12 {
+		t.Fatalf("score %g, want %g", got, want)
+	}
+	r.Weights = []float64{2, -1, 3} // one a feature would be two; three is neither
+	if _, err := Score(r, f); err == nil || !strings.Contains(err.Error(), "3 weights (for 2 units)") {
+		t.Fatalf("err = %v, want the weights refused", err)
+	}
+	r.Weights = []float64{2, -1}
+	r.Hidden.Weights[1] = []float64{0.5}
+	if _, err := Score(r, f); err == nil || !strings.Contains(err.Error(), "hidden unit 1 has 1 weights for 2 features") {
+		t.Fatalf("err = %v, want the short unit refused", err)
+	}
+}
+
 // A manifest whose stage measures something else than this firmware is
 // refused, not scored with the wrong numbers.
 func TestRescoreRefusesOtherFeatures(t *testing.T) {

@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"reflect"
+	"strings"
 	"testing"
 
 	"metsentry/firmware/detect"
@@ -43,6 +45,57 @@ func TestFitRecoversAKnownModel(t *testing.T) {
 	}
 	if math.Abs(b-bTrue) > 0.15 {
 		t.Errorf("bias %.3f, want %.3f", b, bTrue)
+	}
+}
+
+// A hidden layer learns what no line can: labels set by the sign of
+// x0·x1 (two opposite quadrants), which a logistic model classifies no
+// better than a coin. Reproducible: the same seed fits the same numbers.
+func TestFitMLPLearnsWhatALineCannot(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	var x [][]float64
+	var y []bool
+	for range 2000 {
+		r := []float64{rng.NormFloat64(), rng.NormFloat64(), rng.NormFloat64()}
+		x, y = append(x, r), append(y, r[0]*r[1] > 0)
+	}
+	right := func(score func([]float64) float64) float64 {
+		n := 0
+		for i, r := range x {
+			if (score(r) >= 0.5) == y[i] {
+				n++
+			}
+		}
+		return float64(n) / float64(len(x))
+	}
+	lin, err := fit(x, y, 0.3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	linear := right(func(r []float64) float64 {
+		z := lin.Bias
+		for j, w := range lin.Weights {
+			z += w * (r[j] - lin.Mean[j]) / lin.Scale[j]
+		}
+		return sigmoid(z)
+	})
+	m, err := fitMLP(x, y, 8, 0.1, 2000, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hidden := right(m.score)
+	if linear > 0.6 || hidden < 0.9 {
+		t.Fatalf("right: logistic %.1f%%, hidden layer %.1f%%; want under 60%% and at least 90%%", 100*linear, 100*hidden)
+	}
+	again, err := fitMLP(x, y, 8, 0.1, 2000, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(again, m) {
+		t.Fatal("the same seed fitted other numbers")
+	}
+	if _, err := fitMLP(x, y, 0, 1, 10, 7); err == nil {
+		t.Fatal("fitted a layer of no units")
 	}
 }
 
@@ -97,5 +150,35 @@ func TestWriteCSV(t *testing.T) {
 	}
 	if recs[1][0] != "1.5" || recs[1][n] != "1" || recs[2][n-1] != "-0.25" || recs[2][n] != "0" {
 		t.Errorf("rows %v, %v", recs[1], recs[2])
+	}
+}
+
+// What -dump writes, -load reads back; a file of other measurements or a
+// label that is not 0 or 1 is refused.
+func TestReadCSV(t *testing.T) {
+	n := len(detect.RescoreFeatures)
+	rows := [][]float64{make([]float64, n), make([]float64, n)}
+	rows[0][0], rows[1][n-1] = 1.5, -0.25
+	dir := t.TempDir()
+	path := filepath.Join(dir, "c.csv")
+	if err := writeCSV(path, rows, []bool{true, false}); err != nil {
+		t.Fatal(err)
+	}
+	got, y, err := readCSV(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, rows) || !reflect.DeepEqual(y, []bool{true, false}) {
+		t.Fatalf("read %v %v", got, y)
+	}
+	other := filepath.Join(dir, "other.csv")
+	os.WriteFile(other, []byte("a,b,lesion\n1,2,0\n"), 0o644)
+	if _, _, err := readCSV(other); err == nil || !strings.Contains(err.Error(), "header") {
+		t.Fatalf("err = %v, want the header refused", err)
+	}
+	b, _ := os.ReadFile(path)
+	os.WriteFile(other, []byte(strings.Replace(string(b), ",1\n", ",yes\n", 1)), 0o644)
+	if _, _, err := readCSV(other); err == nil || !strings.Contains(err.Error(), `label "yes"`) {
+		t.Fatalf("err = %v, want the label refused", err)
 	}
 }

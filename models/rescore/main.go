@@ -42,7 +42,13 @@
 // tell the lesions from the rest. An L2-regularised logistic regression of
 // label on measurements is written as a manifest Rescore; its accept level
 // is chosen afterwards on the val split (tools/evaluate's FROC) and set by
-// models/mkmanifest.
+// models/mkmanifest. With -hidden N the stage has a hidden layer of N tanh
+// units between the measurements and the score (fitMLP), which can weigh a
+// measurement differently for a small candidate than for a large one.
+//
+// -dump writes every candidate's measurements and label as CSV; -load fits
+// on such a file instead of measuring the studies again (minutes instead of
+// a quarter of an hour), for trying other fits on the same candidates.
 package main
 
 import (
@@ -85,6 +91,10 @@ func main() {
 	massVoxels := flag.Int("mass-voxels", 0, "the stage's mass rule (manifest.Rescore.MassVoxels): a connected piece of a candidate's core of this many model-grid voxels (mm³) or more peaking at -mass-prob or more keeps its peak as its score; 0: no rule")
 	massProb := flag.Float64("mass-prob", 0.999, "with -mass-voxels: the peak probability the rule asks for")
 	dump := flag.String("dump", "", "also write every candidate's measurements (all of detect.RescoreFeatures) and label to this CSV file, for analysis")
+	hidden := flag.Int("hidden", 0, "tanh units in a hidden layer between the measurements and the score (manifest.Rescore.Hidden); 0: a logistic model of the measurements")
+	epochs := flag.Int("epochs", 3000, "with -hidden: full-batch Adam steps")
+	seed := flag.Uint64("seed", 1, "with -hidden: the seed of the starting weights")
+	load := flag.String("load", "", "fit on the candidates a -dump wrote (this tool's, the same model and train seeds as -from, -n and -candidate say) instead of measuring the studies again")
 	out := flag.String("out", "", "where to write the fitted stage (default models/metnet/rescore.json, or rescore-bright-only.json with -bright-only)")
 	flag.Parse()
 	names, file := detect.RescoreFeatures, "models/metnet/rescore.json"
@@ -102,7 +112,8 @@ func main() {
 	if mass.voxels == 0 {
 		mass.prob = 0
 	}
-	if err := run(*modelPath, *trust, src, *from, *n, *candidate, *l2, names, *brightOnly, *gated, mass, file, *dump); err != nil {
+	st := stageFit{l2: *l2, hidden: *hidden, epochs: *epochs, seed: *seed}
+	if err := run(*modelPath, *trust, src, *from, *n, *candidate, st, names, *brightOnly, *gated, mass, file, *dump, *load); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
@@ -142,7 +153,23 @@ type massRule struct {
 	prob   float64
 }
 
-func run(modelPath, trust string, src source, from, n int, candidate, l2 float64, features []string, brightOnly, gated bool, mass massRule, out, dump string) error {
+// stageFit is how the stage is fitted: a logistic model with L2 penalty
+// l2 (hidden 0), or a hidden layer of hidden tanh units (fitMLP).
+type stageFit struct {
+	l2     float64
+	hidden int
+	epochs int
+	seed   uint64
+}
+
+func (f stageFit) String() string {
+	if f.hidden == 0 {
+		return fmt.Sprintf("logistic, L2 %g", f.l2)
+	}
+	return fmt.Sprintf("a hidden layer of %d tanh units, L2 %g a candidate, %d Adam steps from seed %d", f.hidden, f.l2, f.epochs, f.seed)
+}
+
+func run(modelPath, trust string, src source, from, n int, candidate float64, sf stageFit, features []string, brightOnly, gated bool, mass massRule, out, dump, load string) error {
 	at, err := detect.FeatureColumns(features)
 	if err != nil {
 		return fmt.Errorf("rescore: -features: %w", err)
@@ -153,32 +180,48 @@ func run(modelPath, trust string, src source, from, n int, candidate, l2 float64
 			return fmt.Errorf("rescore: -features: %w", err)
 		}
 	}
-	ctx := context.Background()
-	md, plan, err := model.OpenTool(ctx, modelPath, trust, "", 0)
-	if err != nil {
-		return err
-	}
-	defer md.Close()
-	det := &runner.ModelDetector{Model: analyze.Model{Manifest: md.Manifest(), Engine: md, Plan: plan}}
-	gen, generated, err := src.open()
-	if err != nil {
-		return err
-	}
 	var all [][]float64 // every candidate's measurements, in detect.RescoreFeatures order
 	var y []bool
-	outside := 0
-	for seed := from; seed < from+n; seed++ {
-		c, err := gen.Generate(uint64(seed), phantom.Train)
+	outside := -1 // not known when loaded
+	generated := "a -dump of the same"
+	if load != "" {
+		var err error
+		if all, y, err = readCSV(load); err != nil {
+			return err
+		}
+		if src.backgrounds != "" {
+			// What the dump's rows came from, by the same flags.
+			if _, g, err := src.open(); err == nil {
+				generated = g
+			}
+		}
+	} else {
+		ctx := context.Background()
+		md, plan, err := model.OpenTool(ctx, modelPath, trust, "", 0)
 		if err != nil {
 			return err
 		}
-		cx, cy, out, err := candidates(ctx, det, c, candidate, brightOnly, gated)
+		defer md.Close()
+		det := &runner.ModelDetector{Model: analyze.Model{Manifest: md.Manifest(), Engine: md, Plan: plan}}
+		var gen generator
+		gen, generated, err = src.open()
 		if err != nil {
-			return fmt.Errorf("rescore: %s: %w", c.ID, err)
+			return err
 		}
-		all, y = append(all, cx...), append(y, cy...)
-		outside += out
-		slog.Info("rescore: study measured", "case", c.ID, "candidates", len(cx), "gated_out", out)
+		outside = 0
+		for seed := from; seed < from+n; seed++ {
+			c, err := gen.Generate(uint64(seed), phantom.Train)
+			if err != nil {
+				return err
+			}
+			cx, cy, out, err := candidates(ctx, det, c, candidate, brightOnly, gated)
+			if err != nil {
+				return fmt.Errorf("rescore: %s: %w", c.ID, err)
+			}
+			all, y = append(all, cx...), append(y, cy...)
+			outside += out
+			slog.Info("rescore: study measured", "case", c.ID, "candidates", len(cx), "gated_out", out)
+		}
 	}
 	if dump != "" {
 		if err := writeCSV(dump, all, y); err != nil {
@@ -195,15 +238,20 @@ func run(modelPath, trust string, src source, from, n int, candidate, l2 float64
 			x[i][j] = row[k]
 		}
 	}
-	fitted, err := fit(x, y, l2)
-	if err != nil {
-		return err
-	}
-	r := manifest.Rescore{
-		Candidate: candidate, Accept: 0.5,
-		Features: features,
-		Mean:     fitted.Mean, Scale: fitted.Scale, Weights: fitted.Weights, Bias: fitted.Bias,
-		MassVoxels: mass.voxels, MassProb: mass.prob,
+	r := manifest.Rescore{Candidate: candidate, Accept: 0.5, Features: features, MassVoxels: mass.voxels, MassProb: mass.prob}
+	if sf.hidden == 0 {
+		fitted, err := fit(x, y, sf.l2)
+		if err != nil {
+			return err
+		}
+		r.Mean, r.Scale, r.Weights, r.Bias = fitted.Mean, fitted.Scale, fitted.Weights, fitted.Bias
+	} else {
+		fitted, err := fitMLP(x, y, sf.hidden, sf.l2, sf.epochs, sf.seed)
+		if err != nil {
+			return err
+		}
+		r.Mean, r.Scale, r.Weights, r.Bias = fitted.Mean, fitted.Scale, fitted.Weights, fitted.Bias
+		r.Hidden = &manifest.Layer{Weights: fitted.W, Bias: fitted.B}
 	}
 	pos, right := 0, 0
 	for i, row := range all {
@@ -223,15 +271,18 @@ func run(modelPath, trust string, src source, from, n int, candidate, l2 float64
 		input = "bright-only studies (black-blood series withheld)"
 	}
 	gate := ""
-	if gated {
+	if gated && outside >= 0 {
 		gate = fmt.Sprintf(" (%d more left out: mostly outside the brain gate)", outside)
+	}
+	if load != "" {
+		gate = " (loaded from a -dump)"
 	}
 	rule := ""
 	if mass.voxels > 0 {
 		rule = fmt.Sprintf("; mass rule (not fitted): a core piece of %d voxels or more at probability %g or more keeps its peak", mass.voxels, mass.prob)
 	}
-	r.Fit = fmt.Sprintf("%s train split seeds %d-%d as %s: %d candidates at probability %g%s (%d on lesions), L2 %g; %.1f%% classified right at 0.5%s",
-		generated, from, from+n-1, input, len(all), candidate, gate, pos, l2, 100*float64(right)/float64(len(all)), rule)
+	r.Fit = fmt.Sprintf("%s train split seeds %d-%d as %s: %d candidates at probability %g%s (%d on lesions), %s; %.1f%% classified right at 0.5%s",
+		generated, from, from+n-1, input, len(all), candidate, gate, pos, sf, 100*float64(right)/float64(len(all)), rule)
 	b, err := json.MarshalIndent(r, "", " ")
 	if err != nil {
 		return err
@@ -287,6 +338,41 @@ func candidates(ctx context.Context, d *runner.ModelDetector, c *phantom.Case, t
 		y = append(y, onLesion)
 	}
 	return x, y, outside, nil
+}
+
+// readCSV reads what writeCSV wrote: each row's measurements, in
+// detect.RescoreFeatures order, and its label. A file written for another
+// list of measurements is refused.
+func readCSV(path string) ([][]float64, []bool, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("rescore: -load: %w", err)
+	}
+	defer f.Close()
+	recs, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		return nil, nil, fmt.Errorf("rescore: -load: %s: %w", path, err)
+	}
+	if want := append(slices.Clone(detect.RescoreFeatures), "lesion"); len(recs) == 0 || !slices.Equal(recs[0], want) {
+		return nil, nil, fmt.Errorf("rescore: -load: %s: its header is not %s", path, strings.Join(want, ","))
+	}
+	var rows [][]float64
+	var y []bool
+	for i, rec := range recs[1:] {
+		row := make([]float64, len(rec)-1)
+		for j := range row {
+			if row[j], err = strconv.ParseFloat(rec[j], 64); err != nil {
+				return nil, nil, fmt.Errorf("rescore: -load: %s row %d: %w", path, i+2, err)
+			}
+		}
+		switch rec[len(rec)-1] {
+		case "0", "1":
+		default:
+			return nil, nil, fmt.Errorf("rescore: -load: %s row %d: label %q is not 0 or 1", path, i+2, rec[len(rec)-1])
+		}
+		rows, y = append(rows, row), append(y, rec[len(rec)-1] == "1")
+	}
+	return rows, y, nil
 }
 
 // writeCSV writes the candidates' measurements (a column for each of

@@ -111,7 +111,8 @@ type Output struct {
 }
 
 // Rescore is a logistic model over component features: score =
-// σ(bias + Σ weights[i]·(feature[i] − mean[i])/scale[i]).
+// σ(bias + Σ weights[i]·(feature[i] − mean[i])/scale[i]), or with a hidden
+// layer (Hidden) over the units that read those standardised features.
 type Rescore struct {
 	Candidate float64   `json:"candidate"` // probability threshold of candidate components
 	Accept    float64   `json:"accept"`    // smallest score kept as a lesion
@@ -129,8 +130,22 @@ type Rescore struct {
 	// be the one to turn it down.
 	MassVoxels int     `json:"mass_voxels,omitempty"`
 	MassProb   float64 `json:"mass_prob,omitempty"`
+	// Hidden, when present, puts a layer of tanh units between the
+	// standardised features and the score: unit k reads
+	// tanh(Hidden.Bias[k] + Σj Hidden.Weights[k][j]·zj), and the score is
+	// the logistic of Bias + Σk Weights[k]·unit k, so Weights holds one
+	// weight a unit instead of one a feature. Without it the stage is a
+	// logistic model of the standardised features.
+	Hidden *Layer `json:"hidden,omitempty"`
 	// Fit says what the model was fitted on (generator, split, seeds).
 	Fit string `json:"fit"`
+}
+
+// Layer is a rescore stage's hidden layer: Weights[k] (one a feature) and
+// Bias[k] for each unit k.
+type Layer struct {
+	Weights [][]float64 `json:"weights"`
+	Bias    []float64   `json:"bias"`
 }
 
 // Reference is the start-up self-test: a small input and the output the model
@@ -269,13 +284,36 @@ func (m *Manifest) Validate() error {
 			bad("output.%s.candidate %g and accept %g must be between 0 and 1", name, r.Candidate, r.Accept)
 		}
 		n := len(r.Features)
-		if n == 0 || len(r.Mean) != n || len(r.Scale) != n || len(r.Weights) != n {
-			bad("output.%s has %d features, %d means, %d scales and %d weights; want the same number, at least 1", name, n, len(r.Mean), len(r.Scale), len(r.Weights))
+		if n == 0 || len(r.Mean) != n || len(r.Scale) != n {
+			bad("output.%s has %d features, %d means and %d scales; want the same number, at least 1", name, n, len(r.Mean), len(r.Scale))
 		}
 		finite := func(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
 		ok := finite(r.Bias)
-		for i := range min(n, len(r.Mean), len(r.Scale), len(r.Weights)) {
-			ok = ok && finite(r.Mean[i]) && finite(r.Weights[i]) && finite(r.Scale[i]) && r.Scale[i] > 0
+		for i := range min(n, len(r.Mean), len(r.Scale)) {
+			ok = ok && finite(r.Mean[i]) && finite(r.Scale[i]) && r.Scale[i] > 0
+		}
+		units := n // what Weights weighs: the features, or the hidden units
+		if h := r.Hidden; h != nil {
+			units = len(h.Bias)
+			if units == 0 || len(h.Weights) != units {
+				bad("output.%s.hidden has %d weight rows and %d biases; want the same number, at least 1", name, len(h.Weights), len(h.Bias))
+			}
+			for k := range min(units, len(h.Weights)) {
+				if len(h.Weights[k]) != n {
+					bad("output.%s.hidden unit %d has %d weights for %d features", name, k, len(h.Weights[k]), n)
+					break
+				}
+				ok = ok && finite(h.Bias[k])
+				for _, w := range h.Weights[k] {
+					ok = ok && finite(w)
+				}
+			}
+		}
+		if len(r.Weights) != units {
+			bad("output.%s has %d weights for %d %s", name, len(r.Weights), units, map[bool]string{true: "hidden units", false: "features"}[r.Hidden != nil])
+		}
+		for _, w := range r.Weights {
+			ok = ok && finite(w)
 		}
 		if !ok {
 			bad("output.%s holds a number that is not finite, or a scale that is not positive", name)

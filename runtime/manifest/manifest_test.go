@@ -42,6 +42,11 @@ func TestParse(t *testing.T) {
 		{"mass rule", withStage("rescore_bright_only", `"candidate": 0.1, "accept": 0.5, "features": ["a"], "mean": [0], "scale": [1], "weights": [0.5], "mass_voxels": 4000, "mass_prob": 0.999`), ""},
 		{"mass rule under accept", withStage("rescore_bright_only", `"candidate": 0.1, "accept": 0.5, "features": ["a"], "mean": [0], "scale": [1], "weights": [0.5], "mass_voxels": 4000, "mass_prob": 0.4`), "mass_voxels 4000 and mass_prob 0.4"},
 		{"mass probability alone", withStage("rescore", `"candidate": 0.1, "accept": 0.5, "features": ["a"], "mean": [0], "scale": [1], "weights": [0.5], "mass_prob": 0.999`), "output.rescore.mass_voxels 0"},
+		{"hidden layer", withRescore(`"candidate": 0.1, "accept": 0.5, "features": ["a", "b"], "mean": [0, 1], "scale": [1, 2], "hidden": {"weights": [[1, 0], [0.5, -1], [0, 2]], "bias": [0, 0.1, -0.2]}, "weights": [0.5, -1, 2], "bias": 0.1`), ""},
+		{"hidden layer, a weight a feature", withRescore(`"candidate": 0.1, "accept": 0.5, "features": ["a", "b"], "mean": [0, 1], "scale": [1, 2], "hidden": {"weights": [[1, 0], [0.5, -1], [0, 2]], "bias": [0, 0.1, -0.2]}, "weights": [0.5, -1], "bias": 0.1`), "2 weights for 3 hidden units"},
+		{"hidden unit short", withRescore(`"candidate": 0.1, "accept": 0.5, "features": ["a", "b"], "mean": [0, 1], "scale": [1, 2], "hidden": {"weights": [[1, 0], [0.5]], "bias": [0, 0.1]}, "weights": [0.5, -1], "bias": 0.1`), "hidden unit 1 has 1 weights for 2 features"},
+		{"hidden rows and biases", withRescore(`"candidate": 0.1, "accept": 0.5, "features": ["a"], "mean": [0], "scale": [1], "hidden": {"weights": [[1], [2]], "bias": [0]}, "weights": [0.5], "bias": 0.1`), "2 weight rows and 1 biases"},
+		{"hidden layer empty", withRescore(`"candidate": 0.1, "accept": 0.5, "features": ["a"], "mean": [0], "scale": [1], "hidden": {"weights": [], "bias": []}, "weights": [], "bias": 0.1`), "0 weight rows and 0 biases"},
 		{"bright-only stage scale", withStage("rescore_bright_only", `"candidate": 0.1, "accept": 0.5, "features": ["a"], "mean": [0], "scale": [-1], "weights": [0.5]`), "output.rescore_bright_only holds"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
