@@ -166,7 +166,7 @@ func (f stageFit) String() string {
 	if f.hidden == 0 {
 		return fmt.Sprintf("logistic, L2 %g", f.l2)
 	}
-	return fmt.Sprintf("a hidden layer of %d tanh units, L2 %g a candidate, %d Adam steps from seed %d", f.hidden, f.l2, f.epochs, f.seed)
+	return fmt.Sprintf("a hidden layer of %d tanh units, penalty %g·Σw²/candidates, %d Adam steps from seed %d", f.hidden, f.l2, f.epochs, f.seed)
 }
 
 func run(modelPath, trust string, src source, from, n int, candidate float64, sf stageFit, features []string, brightOnly, gated bool, mass massRule, out, dump, load string) error {
