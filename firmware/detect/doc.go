@@ -17,8 +17,9 @@
 // Rescore cuts the probability map at a low candidate threshold, measures
 // each candidate (size, probabilities, elongation, both channels' values and
 // their contrast against the tissue just around it, over that tissue's
-// texture) and writes a logistic score over the candidate's core; Find on that score
-// map at the stage's accept level gives the lesions. A bright-only study
+// texture) and writes the stage's score (logistic, or through a hidden layer)
+// over the candidate's core; Find on that score map at the stage's accept
+// level gives the lesions. A bright-only study
 // has no black-blood channel to measure: it gets the manifest's bright-only
 // stage (the same kind of model over the measurements that need no
 // black-blood image, BrightOnlyFeatures), or without one the probability

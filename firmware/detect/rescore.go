@@ -17,8 +17,9 @@ import (
 // component is cut out: an enhancing lesion stays bright on the black-blood
 // image, where flowing blood is dark, and a vessel is long and thin. So the
 // map is cut at a low candidate threshold, each candidate is measured
-// (RescoreFeatures) and a logistic model fitted on the train split
-// (models/rescore) scores it. Rescore writes that score over the candidate's
+// (RescoreFeatures) and a small model fitted on the train split
+// (models/rescore: logistic, or with a hidden layer of tanh units) scores
+// it. Rescore writes that score over the candidate's
 // core, and Find, at the manifest's accept level, takes it from there. A
 // bright-only study has only the shape, the probabilities and the
 // bright-blood contrast to go on; its stage weighs those alone.

@@ -97,7 +97,7 @@ type Output struct {
 	MinComponentMM3 float64 `json:"min_component_mm3"`
 	// Rescore, when present, is a second stage for VISIBLE studies: the
 	// components of the probability map at Rescore.Candidate are scored by a
-	// logistic model over measurements of each (firmware/detect.Rescore),
+	// small model over measurements of each (firmware/detect.Rescore),
 	// and a component is a lesion when its score is at least Rescore.Accept.
 	// Threshold stays the operating point of the probability map itself,
 	// used when no stage applies.
@@ -124,7 +124,7 @@ type Rescore struct {
 	// MassVoxels, when above 0, leaves large sure masses to the network:
 	// a connected piece of a candidate's core that holds at least
 	// MassVoxels voxels of the model grid (1 mm: mm³) and peaks at or above
-	// MassProb scores at least that peak, whatever the logistic model says
+	// MassProb scores at least that peak, whatever the stage's model says
 	// (firmware/detect.Rescore). A stage fitted on the phantom's round
 	// metastases has seen no large irregular enhancing tumour, and must not
 	// be the one to turn it down.
