@@ -265,16 +265,3 @@ func fitMLP(x [][]float64, y []bool, hidden int, l2 float64, epochs int, seed ui
 	}
 	return m, nil
 }
-
-// score is the fitted stage's score of one row, for tests.
-func (m mlp) score(r []float64) float64 {
-	out := m.Bias
-	for k, row := range m.W {
-		a := m.B[k]
-		for j, v := range r {
-			a += row[j] * (v - m.Mean[j]) / m.Scale[j]
-		}
-		out += m.Weights[k] * math.Tanh(a)
-	}
-	return sigmoid(out)
-}

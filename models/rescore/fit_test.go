@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"metsentry/firmware/detect"
+	"metsentry/runtime/manifest"
 )
 
 // Data drawn from a known logistic model come back with its weights (in the
@@ -59,10 +60,19 @@ func TestFitMLPLearnsWhatALineCannot(t *testing.T) {
 		r := []float64{rng.NormFloat64(), rng.NormFloat64(), rng.NormFloat64()}
 		x, y = append(x, r), append(y, r[0]*r[1] > 0)
 	}
-	right := func(score func([]float64) float64) float64 {
+	// Both fits are scored as the appliance scores them (detect.Score),
+	// the three columns standing for the first three measurements.
+	right := func(r *manifest.Rescore) float64 {
+		r.Features = detect.RescoreFeatures[:3]
 		n := 0
-		for i, r := range x {
-			if (score(r) >= 0.5) == y[i] {
+		for i, row := range x {
+			f := make([]float64, len(detect.RescoreFeatures))
+			copy(f, row)
+			sc, err := detect.Score(r, f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if (sc >= 0.5) == y[i] {
 				n++
 			}
 		}
@@ -72,18 +82,12 @@ func TestFitMLPLearnsWhatALineCannot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	linear := right(func(r []float64) float64 {
-		z := lin.Bias
-		for j, w := range lin.Weights {
-			z += w * (r[j] - lin.Mean[j]) / lin.Scale[j]
-		}
-		return sigmoid(z)
-	})
+	linear := right(&manifest.Rescore{Mean: lin.Mean, Scale: lin.Scale, Weights: lin.Weights, Bias: lin.Bias})
 	m, err := fitMLP(x, y, 8, 0.1, 2000, 7)
 	if err != nil {
 		t.Fatal(err)
 	}
-	hidden := right(m.score)
+	hidden := right(&manifest.Rescore{Mean: m.Mean, Scale: m.Scale, Hidden: &manifest.Layer{Weights: m.W, Bias: m.B}, Weights: m.Weights, Bias: m.Bias})
 	if linear > 0.6 || hidden < 0.9 {
 		t.Fatalf("right: logistic %.1f%%, hidden layer %.1f%%; want under 60%% and at least 90%%", 100*linear, 100*hidden)
 	}
