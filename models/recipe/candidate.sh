@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # models/recipe/candidate.sh — trained weights to a candidate model judged on
-# the val brain, in one command on this machine (about an hour on 2 cores):
+# the val brain, in one command on this machine (about 80 minutes on 2 cores):
 #
 #   models/recipe/candidate.sh WEIGHTS.pt OUT [VERSION]
 #
@@ -35,8 +35,9 @@
 # 160 a GPU run trains on, so the stage sees studies the network did not) of
 # the train brains: the VISIBLE one on RESCORE_N studies (120) with a hidden
 # layer of HIDDEN tanh units (8; 0 for a logistic stage) at penalty L2 (1),
-# the choice made on the val brain for MetNet 0.6.5; the bright-only one, a
-# logistic stage, on RESCORE_N_BRIGHT_ONLY (60). Both carry the mass rule (MASS_VOXELS:
+# the choice made on the val brain for MetNet 0.6.5; the bright-only one on
+# RESCORE_N_BRIGHT_ONLY studies (120) with HIDDEN_BRIGHT_ONLY units (8) at
+# L2_BRIGHT_ONLY (1), the choice made for 0.6.6. Both carry the mass rule (MASS_VOXELS:
 # a piece of core of 4000 voxels or more at the network's THRESHOLD keeps
 # its peak; 0 for none). The held-out test brains are not touched; what scores them
 # is printed at the end, once the operating point is fixed.
@@ -44,7 +45,7 @@
 # Knobs (environment): BASE (8), ACCEPT and ACCEPT_BRIGHT_ONLY (the
 # rule's), THRESHOLD (0.999: the network's level where no stage applies),
 # MIN_MM3 (1), MASS_VOXELS (4000), FROM (160), RESCORE_N (120), HIDDEN (8),
-# L2 (1), RESCORE_N_BRIGHT_ONLY (60), NVAL (16),
+# L2 (1), RESCORE_N_BRIGHT_ONLY (120), HIDDEN_BRIGHT_ONLY (8), L2_BRIGHT_ONLY (1), NVAL (16),
 # EVAL_N (16), EVAL_LF_N (30), SHARED (../shared/data).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -104,8 +105,9 @@ go run ./models/rescore -model "$out/model/metnet-fp32.manifest.json" -trust "$o
   { tail -20 "$out/rescore.log" >&2; exit 1; }
 go run ./models/rescore -bright-only -mass-voxels "${MASS_VOXELS:-4000}" -mass-prob "${THRESHOLD:-0.999}" \
   -model "$out/model/metnet-fp32.manifest.json" -trust "$out/trust" \
-  -backgrounds all -shared "$shared" -from "${FROM:-160}" -n "${RESCORE_N_BRIGHT_ONLY:-60}" \
-  -out "$out/model/rescore-bright-only.json" >"$out/rescore-bright-only.log" 2>&1 ||
+  -backgrounds all -shared "$shared" -from "${FROM:-160}" -n "${RESCORE_N_BRIGHT_ONLY:-120}" \
+  -hidden "${HIDDEN_BRIGHT_ONLY:-8}" -l2 "${L2_BRIGHT_ONLY:-1}" \
+  -dump "$out/rescore-bright-only-candidates.csv" -out "$out/model/rescore-bright-only.json" >"$out/rescore-bright-only.log" 2>&1 ||
   { tail -20 "$out/rescore-bright-only.log" >&2; exit 1; }
 stages() { # VISIBLE accept, bright-only accept: sets stage_args
   stage_args=(-rescore "$out/model/rescore.json" -accept "$1"
@@ -114,7 +116,7 @@ stages() { # VISIBLE accept, bright-only accept: sets stage_args
 stages 0.5 0.5
 "${manifest[@]}" "${stage_args[@]}" >>"$out/mkmanifest.log" 2>&1 ||
   { cat "$out/mkmanifest.log" >&2; exit 1; }
-step "stages fitted on train seeds from ${FROM:-160} (VISIBLE ${RESCORE_N:-120} studies, bright-only ${RESCORE_N_BRIGHT_ONLY:-60}), manifests signed with the candidate key"
+step "stages fitted on train seeds from ${FROM:-160} (VISIBLE ${RESCORE_N:-120} studies, bright-only ${RESCORE_N_BRIGHT_ONLY:-120}), manifests signed with the candidate key"
 
 go run ./tools/evaluate -q -backgrounds all -shared "$shared" -split val -n "${EVAL_N:-16}" -compare-bright-only \
   -model "$out/model/metnet-fp32.manifest.json" -trust "$out/trust" -out "$out/eval-val" >"$out/eval-val.log" 2>&1 ||
